@@ -1,0 +1,1 @@
+"""Generation backends, prompting and agents (see DESIGN.md, Agents and generation)."""

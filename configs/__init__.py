@@ -1,0 +1,1 @@
+"""Hydra config groups shipped as package data: env/ (short env names) and the CLI configs."""

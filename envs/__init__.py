@@ -1,0 +1,44 @@
+"""The ground of agentrl: the text-env contract, registration, checkers, env families.
+
+Importing this package registers the built-in envs with Gymnasium (cheaply: entry
+points are strings, so no env family is imported until it is made).
+"""
+
+from __future__ import annotations
+
+from agentrl.envs.base import TextEnv
+from agentrl.envs.registration import EnvEntry, make, register, registered, spec
+from agentrl.envs.spaces import TextSpace
+
+__all__ = ["EnvEntry", "TextEnv", "TextSpace", "make", "register", "registered", "spec"]
+
+register(
+    "agentrl/BabyAI-v0",
+    "agentrl.envs.minigrid:MiniGridTextEnv",
+    description="BabyAI levels (any of the 96, default GoToLocal) as egocentric text; BabyAI bot expert",
+    kwargs={"level": "BabyAI-GoToLocal-v0"},
+)
+register(
+    "agentrl/MiniGrid-v0",
+    "agentrl.envs.minigrid:MiniGridTextEnv",
+    description="Any MiniGrid id (default DoorKey-5x5) as egocentric text; BabyAI bot expert where the level has one",
+    kwargs={"level": "MiniGrid-DoorKey-5x5-v0"},
+)
+register(
+    "agentrl/Sokoban-v0",
+    "agentrl.envs.sokoban:SokobanEnv",
+    description="Sokoban rooms from a reverse-play generator (always solvable); solver expert",
+    max_episode_steps=100,
+)
+register(
+    "agentrl/FrozenLake-v0",
+    "agentrl.envs.frozenlake:FrozenLakeTextEnv",
+    description="Gymnasium's FrozenLake on seeded random maps as a text grid; value-iteration expert",
+    max_episode_steps=100,
+)
+register(
+    "agentrl/TicTacToe-v0",
+    "agentrl.envs.tictactoe:TicTacToeEnv",
+    description="Two-player tic-tac-toe as a PettingZoo AEC text env; minimax expert",
+    multi_agent=True,
+)

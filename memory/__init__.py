@@ -1,0 +1,1 @@
+"""Case-based memory for agents (see DESIGN.md, Memory)."""

@@ -1,0 +1,1 @@
+"""Sandboxes for untrusted code and sandboxed task envs (see DESIGN.md, Sandboxes)."""

@@ -1,0 +1,189 @@
+"""``agentrl play``: play any env in the terminal, or watch the expert or a random agent.
+
+Each turn shows the observation, the admissible actions, the reward and whether the
+episode is over. Typing ``help`` lists the commands (``actions``, ``hint``, ``reset``,
+``quit``); anything else is sent to the env as the action, exactly as an LLM agent's
+utterance would be.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from agentrl.cli.config import env_overrides, load, store
+from agentrl.envs.config import EnvConfig
+
+HELP = """Commands:
+  help      show this help
+  actions   list the admissible actions
+  hint      show the expert's action (when the env has an expert)
+  reset     start a new episode
+  quit      leave (also: exit, Ctrl-D)
+Anything else is sent to the env as your action."""
+
+
+@dataclass
+class PlayConfig:
+    """Settings of ``agentrl play``."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    """The env (``env=NAME`` picks a file of ``configs/env``)."""
+    seed: int = 0
+    """Seed of the first episode; episode k uses ``seed + k``."""
+    agent: str = "human"
+    """Who acts: ``human`` (you, through stdin), ``expert`` or ``random``."""
+    opponent: str = "expert"
+    """Who plays the seats not in ``seats`` of a multi-agent env: ``expert`` or ``random``."""
+    seats: list[str] = field(default_factory=list)
+    """Seats of a multi-agent env that ``agent`` plays (empty: all of them)."""
+    episodes: int = 1
+    """Episodes to play before exiting."""
+
+
+store("play_schema", PlayConfig)
+
+_AGENTS = ("human", "expert", "random")
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "play",
+        help="play an env in the terminal",
+        description="Play an env in the terminal. Extra KEY=VALUE arguments are Hydra overrides "
+        "(e.g. env.kwargs.size=8 episodes=3).",
+    )
+    parser.add_argument("env", help="a short name (see 'agentrl envs'), a registered or gymnasium id, or module:Class")
+    parser.add_argument("--seed", type=int, default=None, help="seed of the first episode (default 0)")
+    parser.add_argument("--agent", choices=_AGENTS, default=None, help="who acts (default: human)")
+    parser.set_defaults(run=run, accepts_overrides=True)
+
+
+def run(args: argparse.Namespace, overrides: list[str]) -> int:
+    flags = [f"seed={args.seed}"] if args.seed is not None else []
+    flags += [f"agent={args.agent}"] if args.agent is not None else []
+    cfg = load("play", [*env_overrides(args.env), *flags, *overrides], PlayConfig)
+    if cfg.agent not in _AGENTS or cfg.opponent not in ("expert", "random"):
+        raise ValueError(f"agent must be one of {_AGENTS} and opponent expert or random")
+    from agentrl.factory import make_from_config
+
+    env = make_from_config(cfg.env)
+    try:
+        session = _Session(cfg, input, print)
+        if hasattr(env, "agent_iter"):
+            session.play_aec(env)
+        else:
+            session.play_single(env)
+    finally:
+        env.close()
+    return 0
+
+
+class _Quit(Exception):
+    pass
+
+
+class _Session:
+    """One terminal session; ``read``/``write`` are swappable for tests."""
+
+    def __init__(self, cfg: PlayConfig, read: Callable[[str], str], write: Callable[[str], None]):
+        self.cfg, self.read, self.write = cfg, read, write
+        self.rng = np.random.default_rng(cfg.seed)
+
+    def _show(self, obs: str, info: dict[str, Any], who: str = "") -> None:
+        self.write(f"\n--- observation{f' ({who})' if who else ''} ---\n{obs}")
+        if info.get("admissible_actions"):
+            self.write("Actions: " + ", ".join(info["admissible_actions"]))
+
+    def _choose(self, kind: str, info: dict[str, Any], prompt: str) -> str | None:
+        """An action from ``kind``; None to start a new episode. Raises _Quit to leave."""
+        if kind == "expert" and info.get("expert_action"):
+            return str(info["expert_action"])
+        if kind in ("expert", "random"):
+            choices = info.get("admissible_actions") or [""]
+            return str(choices[int(self.rng.integers(len(choices)))])
+        while True:
+            try:
+                line = self.read(prompt)
+            except EOFError:
+                raise _Quit from None
+            command = line.strip().lower()
+            if command in ("quit", "exit", "q"):
+                raise _Quit
+            if command == "help":
+                self.write(HELP)
+            elif command == "actions":
+                self.write(", ".join(info.get("admissible_actions") or []) or "This env does not list its actions.")
+            elif command == "hint":
+                self.write(f"Expert: {info.get('expert_action') or 'no expert action here'}")
+            elif command == "reset":
+                return None
+            else:
+                return line
+
+    def play_single(self, env: Any) -> None:
+        self.write(f"Playing {self.cfg.env.id}. Type 'help' for commands.")
+        try:
+            for episode in range(self.cfg.episodes):
+                seed = self.cfg.seed + episode
+                obs, info = env.reset(seed=seed)
+                self.write(f"\n=== episode {episode + 1}, seed {seed} ===\nTask: {info.get('task', '')}")
+                self._show(obs, info)
+                ret, steps = 0.0, 0
+                while True:
+                    action = self._choose(self.cfg.agent, info, "> ")
+                    if action is None:
+                        break
+                    if self.cfg.agent != "human":
+                        self.write(f"> {action}")
+                    obs, reward, terminated, truncated, info = env.step(action)
+                    ret, steps = ret + float(reward), steps + 1
+                    self._show(obs, info)
+                    flags = " (invalid action)" if info.get("invalid_action") else ""
+                    self.write(f"Reward: {float(reward):g}  Return: {ret:g}  Done: {terminated or truncated}{flags}")
+                    if terminated or truncated:
+                        outcome = "won" if info.get("won") else ("truncated" if truncated else "lost")
+                        self.write(
+                            f"Episode over after {steps} step{'s' * (steps != 1)}: {outcome}, "
+                            f"return {ret:g}, score {info.get('score')}"
+                        )
+                        break
+        except _Quit:
+            self.write("Bye.")
+
+    def play_aec(self, env: Any) -> None:
+        self.write(f"Playing {self.cfg.env.id}. Type 'help' for commands.")
+        seats = set(self.cfg.seats or env.possible_agents)
+        unknown = seats - set(env.possible_agents)
+        if unknown:
+            raise ValueError(f"unknown seats {sorted(unknown)}; this env has {env.possible_agents}")
+        try:
+            for episode in range(self.cfg.episodes):
+                seed = self.cfg.seed + episode
+                env.reset(seed=seed)
+                self.write(f"\n=== game {episode + 1}, seed {seed} ===")
+                restart = False
+                for agent in env.agent_iter():
+                    obs, reward, terminated, truncated, info = env.last()
+                    if terminated or truncated:
+                        self.write(f"{agent}: final reward {float(reward):g}")
+                        env.step(None)
+                        continue
+                    kind = self.cfg.agent if agent in seats else self.cfg.opponent
+                    if kind == "human":
+                        self._show(obs, info, agent)
+                    action = self._choose(kind, info, f"[{agent}]> ")
+                    if action is None:
+                        restart = True
+                        break
+                    if kind != "human":
+                        self.write(f"{agent}> {action}")
+                    env.step(action)
+                if not restart:
+                    self.write("\nFinal position:\n" + str(env.render() if env.render_mode != "human" else ""))
+        except _Quit:
+            self.write("Bye.")

@@ -1,0 +1,61 @@
+"""``agentrl.make``: build an env from a short name, a registered id or ``module:Class``.
+
+Short names are the files of the ``env`` config group (``configs/env/<name>.yaml``);
+each names an id and its arguments, exactly as ``agentrl play NAME`` and ``agentrl
+train env=NAME`` read them.
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from typing import Any
+
+from omegaconf import OmegaConf
+
+from agentrl.envs import registration
+from agentrl.envs.config import EnvConfig
+
+
+def short_names() -> list[str]:
+    """The env names that have a config file in ``configs/env/``."""
+    folder = resources.files("agentrl.configs") / "env"
+    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml") and p.name[0] != "_")
+
+
+def env_config(name: str) -> EnvConfig:
+    """The validated :class:`EnvConfig` of the short name ``name``."""
+    path = resources.files("agentrl.configs") / "env" / f"{name}.yaml"
+    if not path.is_file():
+        raise KeyError(f"no env config {name!r}; short names: {', '.join(short_names())}")
+    schema = OmegaConf.structured(EnvConfig)
+    merged = OmegaConf.merge(schema, OmegaConf.create(path.read_text()))
+    return OmegaConf.to_object(merged)  # type: ignore[return-value]
+
+
+def make_from_config(cfg: EnvConfig, **kwargs: Any) -> Any:
+    """Build the env a config describes (``kwargs`` override the config's)."""
+    entry = registration.spec(cfg.id) if cfg.id in {e.id for e in registration.registered()} else None
+    extra: dict[str, Any] = {}
+    if cfg.max_episode_steps is not None and not (entry and entry.multi_agent):
+        extra["max_episode_steps"] = cfg.max_episode_steps
+    arguments = {**dict(cfg.kwargs), **extra, **kwargs}
+    try:
+        return registration.make(cfg.id, **arguments)
+    except TypeError as err:
+        raise ValueError(f"cannot build {cfg.id} with arguments {arguments}: {err}") from err
+
+
+def make(name: str, **kwargs: Any) -> Any:
+    """Build an env.
+
+    Args:
+        name: A short name (``"sokoban"``), a registered or gymnasium id
+            (``"agentrl/Sokoban-v0"``, ``"mypkg.envs:Coin-v0"``) or ``"module:Class"``.
+        **kwargs: Constructor arguments; they override the short name's config.
+
+    Returns:
+        A ``gymnasium.Env`` or, for multi-agent envs, a PettingZoo AEC env.
+    """
+    if "/" not in name and ":" not in name and name in short_names():
+        return make_from_config(env_config(name), **kwargs)
+    return registration.make(name, **kwargs)

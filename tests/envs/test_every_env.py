@@ -1,0 +1,47 @@
+"""Every registered env and every short-name config passes agentrl's checkers."""
+
+from __future__ import annotations
+
+import pytest
+
+import agentrl
+from agentrl.envs import registered
+from agentrl.factory import short_names
+from agentrl.testing import check_aec_text_env, check_text_env
+
+ENTRIES = registered()
+
+
+@pytest.mark.parametrize("entry", ENTRIES, ids=[e.id for e in ENTRIES])
+def test_registered_env_passes_checker(entry):
+    env = agentrl.make(entry.id)
+    try:
+        if entry.multi_agent:
+            check_aec_text_env(env, soak_steps=1000)
+        else:
+            check_text_env(env, soak_steps=1000)
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("name", short_names())
+def test_short_name_builds_and_resets(name):
+    env = agentrl.make(name)
+    try:
+        if hasattr(env, "agent_iter"):
+            env.reset(seed=0)
+            assert isinstance(env.observe(env.agent_selection), str)
+        else:
+            obs, info = env.reset(seed=0)
+            assert isinstance(obs, str) and obs
+            assert info["task"]
+    finally:
+        env.close()
+
+
+def test_every_builtin_env_has_a_short_name_and_description():
+    configured = {agentrl.factory.env_config(n).id for n in short_names()}
+    for entry in ENTRIES:
+        if entry.id.startswith("agentrl/"):
+            assert entry.description, entry.id
+            assert entry.id in configured, f"{entry.id} has no configs/env file"

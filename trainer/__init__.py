@@ -1,0 +1,1 @@
+"""Rollouts, shared RL math and training algorithms (see DESIGN.md, Training)."""
