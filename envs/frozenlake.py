@@ -25,6 +25,7 @@ _ACTIONS = ActionTable(
     aliases={"move left": "left", "move down": "down", "move right": "right", "move up": "up"},
 )
 _CELL: dict[bytes, str] = {b"S": "_", b"F": "_", b"H": "O", b"G": "G"}
+_PLAYER = {"_": "P", "O": "X", "G": "√"}
 
 
 def optimal_policy(engine: FrozenLakeEnv, gamma: float = 0.99, tol: float = 1e-8) -> np.ndarray:
@@ -99,7 +100,8 @@ class FrozenLakeTextEnv(TextEnv[int]):
             self._last_map = tuple(desc)
             self._policy = None
         self.engine.reset(seed=seed)
-        self._grid = [[_CELL[c] for c in row] for row in np.asarray(self.engine.desc).tolist()]
+        rows = ["".join(_CELL[c] for c in row) for row in np.asarray(self.engine.desc).tolist()]
+        self._text = "\n".join(rows)
 
     def _engine_step(self, command: int) -> tuple[SupportsFloat, bool, bool]:
         _, reward, terminated, truncated, _ = self.engine.step(command)
@@ -108,11 +110,11 @@ class FrozenLakeTextEnv(TextEnv[int]):
         return reward, terminated, truncated
 
     def _render(self) -> str:
-        row, col = divmod(int(self.engine.s), self.engine.ncol)
-        here = self._grid[row][col]
-        rows = [list(r) for r in self._grid]
-        rows[row][col] = {"O": "X", "G": "√"}.get(here, "P")
-        return "\n".join("".join(r) for r in rows)
+        # The lake never changes: splice the player into the cached text (+1 per newline).
+        state = int(self.engine.s)
+        i = state + state // self.engine.ncol
+        text = self._text
+        return text[:i] + _PLAYER[text[i]] + text[i + 1 :]
 
     def parse_action(self, action: str) -> int | None:
         return _ACTIONS.match(action)
@@ -121,8 +123,8 @@ class FrozenLakeTextEnv(TextEnv[int]):
         return list(_ACTIONS.names)
 
     def _compute_expert(self) -> str | None:
-        row, col = divmod(int(self.engine.s), self.engine.ncol)
-        if self._grid[row][col] in ("O", "G"):
+        state = int(self.engine.s)
+        if self._text[state + state // self.engine.ncol] in ("O", "G"):
             return None
         if self._policy is None:
             self._policy = optimal_policy(self.engine)

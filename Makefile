@@ -1,0 +1,30 @@
+# Developer entry points. `make setup` installs agentrl (editable) with the dev tools;
+# torch is pinned first so that pip takes the CPU wheel instead of a CUDA build.
+PYTHON ?= python3
+
+.PHONY: setup format lint type test bench demo
+
+setup:
+	$(PYTHON) -m pip install torch==2.13.0
+	$(PYTHON) -m pip install -e ".[dev]"
+
+format:
+	ruff format .
+	ruff check --fix .
+
+lint:
+	ruff check .
+	ruff format --check .
+
+type:
+	mypy
+
+test:
+	$(PYTHON) -m pytest -q
+
+bench:
+	$(PYTHON) benchmarks/env_step.py
+
+demo:
+	agentrl envs
+	agentrl play sokoban --seed 0 --agent expert

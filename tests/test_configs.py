@@ -1,0 +1,46 @@
+"""Every shipped config file names the command that uses it and validates against its schema."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+import pytest
+
+from agentrl.cli.config import env_overrides, load
+from agentrl.cli.play import PlayConfig
+from agentrl.envs import registered
+from agentrl.factory import env_config, short_names
+
+CONFIG_FILES = sorted(p for p in (resources.files("agentrl.configs")).iterdir() if p.name.endswith(".yaml")) + sorted(
+    p for p in (resources.files("agentrl.configs") / "env").iterdir() if p.name.endswith(".yaml")
+)
+
+
+@pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda p: p.name)
+def test_config_starts_with_the_command_that_uses_it(path):
+    first = path.read_text().splitlines()[0]
+    assert first.startswith("# agentrl "), f"{path.name} must start with '# agentrl <command>'"
+
+
+@pytest.mark.parametrize("name", short_names())
+def test_env_config_validates_and_names_a_registered_env(name):
+    cfg = env_config(name)
+    assert cfg.id in {e.id for e in registered()}
+    play = load("play", env_overrides(name), PlayConfig)
+    assert play.env == cfg
+
+
+def test_play_config_takes_flags_and_overrides():
+    cfg = load("play", [*env_overrides("sokoban"), "seed=7", "env.kwargs.num_boxes=2"], PlayConfig)
+    assert cfg.seed == 7 and cfg.env.kwargs["num_boxes"] == 2 and cfg.env.id == "agentrl/Sokoban-v0"
+    cfg = load("play", env_overrides("agentrl.envs.frozenlake:FrozenLakeTextEnv"), PlayConfig)
+    assert cfg.env.id == "agentrl.envs.frozenlake:FrozenLakeTextEnv" and cfg.env.kwargs == {}
+
+
+def test_bad_values_are_rejected_with_the_setting_named():
+    with pytest.raises(ValueError, match="seed"):
+        load("play", [*env_overrides("sokoban"), "seed=abc"], PlayConfig)
+    with pytest.raises(ValueError, match="nonexistent"):
+        load("play", ["env=nonexistent"], PlayConfig)
+    with pytest.raises(KeyError, match="short names"):
+        env_config("nonexistent")
