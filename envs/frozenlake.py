@@ -104,7 +104,7 @@ class FrozenLakeTextEnv(TextEnv[int]):
         self._text = "\n".join(rows)
 
     def _engine_step(self, command: int) -> tuple[SupportsFloat, bool, bool]:
-        _, reward, terminated, truncated, _ = self.engine.step(command)
+        _, reward, terminated, truncated, _ = self._engine.step(command)  # type: ignore[union-attr]
         self.score += float(reward)
         self.won = bool(reward > 0)
         return reward, terminated, truncated
