@@ -38,11 +38,18 @@ def test_envs_lists_every_registered_env():
         assert name in table.stdout
 
 
-@pytest.mark.parametrize("name", [n for n in short_names() if n != "tictactoe"])
+# MiniGrid ids have no expert (the BabyAI bot needs BabyAI instructions).
+@pytest.mark.parametrize("name", [n for n in short_names() if n not in ("tictactoe", "minigrid")])
 def test_expert_plays_every_single_agent_env_to_a_win(name):
     out = agentrl("play", name, "--seed", "1", "--agent", "expert")
     assert out.returncode == 0, out.stderr
     assert "Episode over" in out.stdout and ": won," in out.stdout, out.stdout[-2000:]
+
+
+def test_random_agent_plays_minigrid_to_the_end():
+    out = agentrl("play", "minigrid", "--agent", "random", "episodes=2")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("Episode over") == 2 and "episode 2, seed 1" in out.stdout
 
 
 def test_human_session_through_stdin():
