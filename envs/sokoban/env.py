@@ -102,8 +102,8 @@ class SokobanEnv(TextEnv[str]):
 
     def _engine_step(self, command: str) -> tuple[SupportsFloat, bool, bool]:
         game = self.engine
-        self._before = game.state()
-        self._last = command
+        if self.expert:  # what the expert needs to tell "followed the plan" from "strayed"
+            self._before, self._last = game.state(), command
         reward = game.step(command)
         self.score += reward
         self.won = game.solved
