@@ -20,7 +20,7 @@ type:
 	mypy
 
 test:
-	$(PYTHON) -m pytest -q
+	pytest -q
 
 bench:
 	$(PYTHON) benchmarks/env_step.py

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from agentrl.envs.sokoban.engine import DIRECTIONS, Pos, Room
-from agentrl.envs.sokoban.solver import solve
+from agentrl.envs.sokoban.solver import reachable, solve
 
 _DIRS = tuple(DIRECTIONS.values())
 # 3x3 floor stamps of the topology walk (corridors, corners, blocks).
@@ -74,19 +74,6 @@ def _reverse_play(
     return best
 
 
-def _walkable(start: Pos, floor: frozenset[Pos], boxes: frozenset[Pos]) -> set[Pos]:
-    seen = {start}
-    frontier = [start]
-    while frontier:
-        r, c = frontier.pop()
-        for dr, dc in _DIRS:
-            nxt = (r + dr, c + dc)
-            if nxt in floor and nxt not in boxes and nxt not in seen:
-                seen.add(nxt)
-                frontier.append(nxt)
-    return seen
-
-
 def generate_room(
     seed: int | np.random.Generator,
     dim_room: tuple[int, int] = (6, 6),
@@ -134,9 +121,9 @@ def generate_room(
             continue
         # Any cell the player can walk to from there keeps the room solvable (walking is
         # reversible): start it anywhere in that region, not glued to the last box pulled.
-        region = sorted(_walkable(best_player, floor, frozenset(best_boxes)))
-        best_player = region[int(rng.integers(len(region)))]
         walls = frozenset((r, c) for r in range(rows) for c in range(cols) if not grid[r, c])
+        region = sorted(reachable(best_player, walls, frozenset(best_boxes)))
+        best_player = region[int(rng.integers(len(region)))]
         room = Room(walls, frozenset(targets), frozenset(best_boxes), best_player, (rows, cols))
         plan = solve(room.walls, room.targets, room.boxes, room.player, max_states=max_solver_states)
         if plan:

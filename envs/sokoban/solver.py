@@ -31,21 +31,7 @@ def live_cells(walls: frozenset[Pos], targets: frozenset[Pos], floor: frozenset[
     return frozenset(live)
 
 
-def floor_cells(walls: frozenset[Pos], start: Pos) -> frozenset[Pos]:
-    """Every cell reachable from ``start`` without crossing a wall."""
-    seen = {start}
-    frontier = [start]
-    while frontier:
-        r, c = frontier.pop()
-        for dr, dc in DIRECTIONS.values():
-            nxt = (r + dr, c + dc)
-            if nxt not in walls and nxt not in seen:
-                seen.add(nxt)
-                frontier.append(nxt)
-    return frozenset(seen)
-
-
-def _reachable(player: Pos, walls: frozenset[Pos], boxes: frozenset[Pos]) -> dict[Pos, tuple[Pos, str] | None]:
+def reachable(player: Pos, walls: frozenset[Pos], boxes: frozenset[Pos]) -> dict[Pos, tuple[Pos, str] | None]:
     """Cells the player reaches without pushing, each with the step it came from."""
     parent: dict[Pos, tuple[Pos, str] | None] = {player: None}
     frontier = deque([player])
@@ -86,10 +72,10 @@ def solve(
     boxes = frozenset(boxes)
     if boxes == targets:
         return []
-    live = live_cells(walls, targets, floor_cells(walls, player))
+    live = live_cells(walls, targets, frozenset(reachable(player, walls, frozenset())))
     if any(box not in live for box in boxes):
         return None
-    start_region = _reachable(player, walls, boxes)
+    start_region = reachable(player, walls, boxes)
     start_key = (boxes, min(start_region))
     # state key -> (previous key, moves from the previous state's player to here)
     came_from: dict[tuple[frozenset[Pos], Pos], tuple[tuple[frozenset[Pos], Pos], list[str]] | None] = {start_key: None}
@@ -103,7 +89,7 @@ def solve(
                 if stand not in region or dest in walls or dest in boxes or dest not in live:
                     continue
                 new_boxes = (boxes - {box}) | {dest}
-                new_region = _reachable(box, walls, new_boxes)
+                new_region = reachable(box, walls, new_boxes)
                 new_key = (new_boxes, min(new_region))
                 if new_key in came_from:
                     continue
