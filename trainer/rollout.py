@@ -1,0 +1,136 @@
+"""Batched multi-turn rollouts: N envs, one generation call per step of all of them.
+
+:func:`collect` plays ``len(seeds) * group_size`` episodes on at most ``num_envs``
+envs at a time. Every env waiting for an action joins one generation batch; when an
+episode ends its env resets onto the next pending episode. The ``group_size`` copies
+of a seed form a group (``Trajectory.group_id``), as GRPO/GiGPO need. Each turn keeps
+the token ids the model saw and produced, straight from the backend.
+
+Env execution here is in-process; subprocess, Ray and remote-HTTP execution plug in
+behind the same ``env_factory``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from agentrl.agents.llm_agent import LLMAgent
+from agentrl.agents.prompting import Conversation
+from agentrl.agents.types import Trajectory, Turn
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class RolloutConfig:
+    """How many episodes to play and how."""
+
+    num_envs: int = 8
+    """Envs stepped concurrently (the generation batch size)."""
+    group_size: int = 1
+    """Same-seed copies of each task (a group)."""
+    max_turns: int = 30
+    """Turns after which an episode is cut (marked truncated)."""
+
+
+@dataclass
+class _Slot:
+    env: Any
+    trajectory: Trajectory | None = None
+    conversation: Conversation | None = None
+
+
+def collect(
+    env_factory: Callable[[], Any],
+    agent: LLMAgent,
+    seeds: Sequence[int],
+    config: RolloutConfig | None = None,
+    *,
+    env_id: str = "",
+    on_episode: Callable[[Trajectory], None] | None = None,
+) -> list[Trajectory]:
+    """Play every seed ``group_size`` times; return the trajectories in (seed, copy) order.
+
+    Args:
+        env_factory: Builds one env (called at most ``num_envs`` times).
+        agent: The policy.
+        seeds: Reset seeds, one task each.
+        config: Batch size, group size and turn limit.
+        env_id: Recorded in each trajectory (defaults to the env's spec id).
+        on_episode: Called with each finished trajectory (progress bars, logging).
+    """
+    config = config or RolloutConfig()
+    if config.num_envs < 1 or config.group_size < 1 or config.max_turns < 1:
+        raise ValueError("num_envs, group_size and max_turns must be at least 1")
+    pending = deque(
+        (index * config.group_size + copy, seed, index)
+        for index, seed in enumerate(seeds)
+        for copy in range(config.group_size)
+    )
+    results: dict[int, Trajectory] = {}
+    slots = [_Slot(env_factory()) for _ in range(min(config.num_envs, len(pending)))]
+    if not env_id and slots:
+        spec = getattr(slots[0].env, "spec", None)
+        env_id = spec.id if spec is not None else type(slots[0].env).__name__
+    order: dict[int, int] = {}
+
+    def start(slot: _Slot) -> bool:
+        if not pending:
+            slot.trajectory = None
+            return False
+        position, seed, group = pending.popleft()
+        observation, info = slot.env.reset(seed=seed)
+        slot.trajectory = Trajectory(
+            env_id=env_id,
+            seed=int(seed),
+            task_id=str(seed),
+            group_id=group,
+            initial_observation=observation,
+            task=str(info.get("task", "")),
+        )
+        order[id(slot.trajectory)] = position
+        slot.conversation = agent.start(env_id, observation, info)
+        return True
+
+    try:
+        active = [slot for slot in slots if start(slot)]
+        while active:
+            steps = agent.act([slot.conversation for slot in active])  # type: ignore[misc]
+            still = []
+            for slot, step in zip(active, steps, strict=True):
+                observation, reward, terminated, truncated, info = slot.env.step(step.action)
+                trajectory = slot.trajectory
+                assert trajectory is not None and slot.conversation is not None
+                cut = not (terminated or truncated) and len(trajectory.turns) + 1 >= config.max_turns
+                trajectory.turns.append(
+                    Turn(
+                        prompt_ids=step.prompt_ids,
+                        response_ids=list(step.completion.token_ids),
+                        response_logprobs=list(step.completion.logprobs),
+                        action_text=step.action,
+                        observation_text=observation,
+                        reward=float(reward),
+                        terminated=bool(terminated),
+                        truncated=bool(truncated or cut),
+                        info=dict(info),
+                        response_text=step.completion.text,
+                    )
+                )
+                if terminated or truncated or cut:
+                    results[order.pop(id(trajectory))] = trajectory
+                    if on_episode is not None:
+                        on_episode(trajectory)
+                    if start(slot):
+                        still.append(slot)
+                else:
+                    agent.record(slot.conversation, step, observation, info)
+                    still.append(slot)
+            active = still
+    finally:
+        for slot in slots:
+            slot.env.close()
+    return [results[i] for i in sorted(results)]
