@@ -9,13 +9,12 @@ them. Trajectories round-trip through JSONL.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from agentrl.envs.info import json_safe
 
 
 @dataclass
@@ -73,31 +72,13 @@ class Trajectory:
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         for turn in data["turns"]:
-            turn["info"] = _json_safe(turn["info"])
+            turn["info"] = json_safe(turn["info"])
         return data
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Trajectory:
         turns = [Turn(**turn) for turn in data.get("turns", [])]
         return cls(**{**data, "turns": turns})
-
-
-def _json_safe(value: Any) -> Any:
-    """Drop what JSON cannot hold (images, arrays, objects); keep the rest."""
-    if isinstance(value, dict):
-        return {str(k): v for k, v in ((k, _json_safe(v)) for k, v in value.items()) if v is not _DROP}
-    if isinstance(value, list | tuple):
-        return [v for v in (_json_safe(v) for v in value) if v is not _DROP]
-    if isinstance(value, bool | str | int) or value is None:
-        return value
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(float(value)) else None
-    if isinstance(value, np.integer | np.bool_):
-        return value.item()
-    return _DROP
-
-
-_DROP = object()
 
 
 def save_jsonl(trajectories: Iterable[Trajectory], path: str | Path) -> Path:

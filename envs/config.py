@@ -16,3 +16,5 @@ class EnvConfig:
     """Constructor arguments, e.g. ``{level: BabyAI-GoToLocal-v0}``."""
     max_episode_steps: int | None = None
     """Override the registered step limit (single-agent envs only)."""
+    remote: str | None = None
+    """URL of an ``agentrl serve-env`` server to run the env on (None: in this process)."""

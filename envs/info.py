@@ -6,6 +6,7 @@ trainer can read any env the same way.
 
 from __future__ import annotations
 
+import math
 from typing import Any, TypedDict
 
 import numpy as np
@@ -64,3 +65,27 @@ def info_type_errors(info: Any) -> list[str]:
         if key in info and not ok(info[key]):
             errors.append(f"info[{key!r}] must be {what}, got {type(info[key]).__name__}: {info[key]!r:.80}")
     return errors
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` without what JSON cannot hold: arrays, images and objects are dropped,
+    numpy scalars become Python numbers, non-finite floats become None."""
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            item = json_safe(item)
+            if item is not _DROP:
+                out[str(key)] = item
+        return out
+    if isinstance(value, list | tuple):
+        return [item for item in (json_safe(v) for v in value) if item is not _DROP]
+    if isinstance(value, bool | str | int) or value is None:
+        return value
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(float(value)) else None
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    return _DROP
+
+
+_DROP = object()

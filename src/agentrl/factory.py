@@ -33,7 +33,16 @@ def env_config(name: str) -> EnvConfig:
 
 
 def make_from_config(cfg: EnvConfig, **kwargs: Any) -> Any:
-    """Build the env a config describes (``kwargs`` override the config's)."""
+    """Build the env a config describes (``kwargs`` override the config's).
+
+    With ``cfg.remote`` set, the env runs on that env server and the returned
+    :class:`~agentrl.envs.remote.RemoteEnv` opens a session there: the server's env and
+    arguments apply, and ``kwargs`` override them.
+    """
+    if cfg.remote:
+        from agentrl.envs.remote import RemoteEnv
+
+        return RemoteEnv(cfg.remote, kwargs=kwargs)
     entry = registration.spec(cfg.id) if cfg.id in {e.id for e in registration.registered()} else None
     extra: dict[str, Any] = {}
     if cfg.max_episode_steps is not None and not (entry and entry.multi_agent):

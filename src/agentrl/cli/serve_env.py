@@ -1,0 +1,62 @@
+"""``agentrl serve-env ENV``: serve an env over HTTP, one env instance per session.
+
+    agentrl serve-env sokoban --port 8000 env.kwargs.num_boxes=2
+
+Clients: ``agentrl.envs.remote.RemoteEnv("http://127.0.0.1:8000")`` or any agentrl
+command with ``env.remote=http://127.0.0.1:8000``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass, field
+from typing import Any
+
+from agentrl.cli.config import env_overrides, load, store
+from agentrl.envs.config import EnvConfig
+from agentrl.envs.server import EnvServerConfig
+
+
+@dataclass
+class ServeEnvConfig:
+    """Settings of ``agentrl serve-env``."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    """The env every session gets (``env=NAME`` picks a file of ``configs/env``)."""
+    server: EnvServerConfig = field(default_factory=EnvServerConfig)
+    """Address, port, session limit and idle timeout."""
+
+
+store("serve_env_schema", ServeEnvConfig)
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "serve-env",
+        help="serve an env over HTTP",
+        description="Serve an env over HTTP. Extra KEY=VALUE arguments are Hydra overrides "
+        "(e.g. env.kwargs.size=8 server.max_sessions=64).",
+    )
+    parser.add_argument("env", help="a short name, a registered or gymnasium id, or module:Class")
+    parser.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help="TCP port (default 8000)")
+    parser.set_defaults(run=run, accepts_overrides=True)
+
+
+def run(args: argparse.Namespace, overrides: list[str]) -> int:
+    import uvicorn
+
+    from agentrl.envs.server import create_app
+    from agentrl.factory import make_from_config
+
+    flags = [f"server.host={args.host}"] if args.host else []
+    flags += [f"server.port={args.port}"] if args.port is not None else []
+    cfg = load("serve_env", [*env_overrides(args.env), *flags, *overrides], ServeEnvConfig)
+    if cfg.env.remote:
+        raise ValueError("serve-env runs the env itself: env.remote must be unset")
+    probe = make_from_config(cfg.env)  # fail now, with a clear message, rather than per session
+    probe.close()
+    app = create_app(lambda _name, **kwargs: make_from_config(cfg.env, **kwargs), args.env, cfg.server)
+    print(f"serving {cfg.env.id} on http://{cfg.server.host}:{cfg.server.port}", flush=True)
+    uvicorn.run(app, host=cfg.server.host, port=cfg.server.port, log_level="warning")
+    return 0
