@@ -3,6 +3,15 @@
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+from contextlib import contextmanager
+
+import httpx
+import psutil
+import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
@@ -12,3 +21,68 @@ try:
     torch.set_num_threads(1)
 except ImportError:  # torch is a core dependency; envs' tests still run without it
     pass
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    return _free_port()
+
+
+@contextmanager
+def _serve(command: str, *args: str, pythonpath: str | None = None, health: str = "/health"):
+    """Run ``agentrl COMMAND ARGS --port P`` on loopback until /health answers; stop it after."""
+    port = _free_port()
+    environ = dict(os.environ)
+    if pythonpath:
+        environ["PYTHONPATH"] = pythonpath + os.pathsep + environ.get("PYTHONPATH", "")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agentrl", command, *args, "--port", str(port)],
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                if httpx.get(url + health, timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                output = process.stdout.read() if process.stdout and process.poll() is not None else ""
+                raise RuntimeError(f"agentrl {command} did not start: {output}")
+            time.sleep(0.2)
+        yield url, process
+    finally:
+        children = psutil.Process(process.pid).children(recursive=True) if process.poll() is None else []
+        process.terminate()
+        process.wait(timeout=30)
+        leaked = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+        assert not leaked, f"agentrl {command} left processes behind: {leaked}"
+
+
+@pytest.fixture
+def serve():
+    """``with serve(ENV, *overrides) as (url, process)``: an env server on loopback."""
+
+    def start(env: str, *overrides: str, pythonpath: str | None = None):
+        return _serve("serve-env", env, *overrides, pythonpath=pythonpath)
+
+    return start
+
+
+@pytest.fixture(scope="module")
+def tiny_model_server():
+    """A model server for the tiny model (seed 0), shared by a test module."""
+    with _serve("serve-model", "model=tiny") as (url, process):
+        yield url, process

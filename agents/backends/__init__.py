@@ -1,7 +1,8 @@
-"""Generation backends: ``hf`` (transformers, in-process). More (vllm, openai) plug in by name."""
+"""Generation backends: ``hf`` (transformers, in-process) and ``openai`` (any OpenAI-compatible server)."""
 
 from __future__ import annotations
 
 from agentrl.agents.backends.hf import HFBackend
+from agentrl.agents.backends.openai import OpenAIBackend, OpenAIBackendError
 
-__all__ = ["HFBackend"]
+__all__ = ["HFBackend", "OpenAIBackend", "OpenAIBackendError"]

@@ -2,18 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
 import textwrap
 import threading
-import time
-from contextlib import contextmanager
 
 import httpx
 import numpy as np
-import psutil
 import pytest
 
 from agentrl.envs.remote import RemoteEnv, RemoteEnvError
@@ -48,46 +41,7 @@ class CrashyEnv(TextEnv[str]):
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def serve(env: str, *overrides: str, pythonpath: str | None = None):
-    port = free_port()
-    environ = dict(os.environ)
-    if pythonpath:
-        environ["PYTHONPATH"] = pythonpath + os.pathsep + environ.get("PYTHONPATH", "")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agentrl", "serve-env", env, "--port", str(port), *overrides],
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if httpx.get(url + "/health", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the env server did not start: {process.stdout.read() if process.stdout else ''}")
-            time.sleep(0.2)
-        yield url, process
-    finally:
-        children = psutil.Process(process.pid).children(recursive=True) if process.poll() is None else []
-        process.terminate()
-        process.wait(timeout=30)
-        assert not [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
-
-
-def test_remote_env_passes_the_checker_and_matches_local():
+def test_remote_env_passes_the_checker_and_matches_local(serve):
     import agentrl
 
     with serve("sokoban") as (url, _):
@@ -102,7 +56,7 @@ def test_remote_env_passes_the_checker_and_matches_local():
         remote.close()  # idempotent
 
 
-def test_32_concurrent_clients_200_steps_each():
+def test_32_concurrent_clients_200_steps_each(serve):
     errors: list[BaseException] = []
     steps = [0] * 32
 
@@ -132,7 +86,7 @@ def test_32_concurrent_clients_200_steps_each():
         assert httpx.get(url + "/health").json()["sessions"] == 0
 
 
-def test_a_crashing_env_ends_only_its_own_session(tmp_path):
+def test_a_crashing_env_ends_only_its_own_session(serve, tmp_path):
     (tmp_path / "crashy.py").write_text(textwrap.dedent(CRASHY))
     with serve("crashy:CrashyEnv", pythonpath=str(tmp_path)) as (url, process):
         doomed, healthy = RemoteEnv(url), RemoteEnv(url)
@@ -148,7 +102,7 @@ def test_a_crashing_env_ends_only_its_own_session(tmp_path):
         healthy.close()
 
 
-def test_limits_and_unknown_sessions():
+def test_limits_and_unknown_sessions(serve):
     with serve("frozenlake", "server.max_sessions=2") as (url, _):
         first, second = RemoteEnv(url), RemoteEnv(url)
         with pytest.raises(RemoteEnvError, match="maximum of 2 sessions"):
@@ -163,6 +117,6 @@ def test_limits_and_unknown_sessions():
         third.close()
 
 
-def test_unreachable_server_is_a_clear_error():
+def test_unreachable_server_is_a_clear_error(free_port):
     with pytest.raises(RemoteEnvError, match="cannot reach"):
-        RemoteEnv(f"http://127.0.0.1:{free_port()}", retries=0)
+        RemoteEnv(f"http://127.0.0.1:{free_port}", retries=0)

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``agentrl`` and its subcommands."""
     from agentrl import __version__
-    from agentrl.cli import envs, evaluate, play, serve_env
+    from agentrl.cli import envs, evaluate, play, serve_env, serve_model
 
     parser = argparse.ArgumentParser(
         prog="agentrl",
@@ -30,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_parser(sub)
     evaluate.add_parser(sub)
     serve_env.add_parser(sub)
+    serve_model.add_parser(sub)
     return parser
 
 

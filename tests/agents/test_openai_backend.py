@@ -1,0 +1,84 @@
+"""The openai backend against ``agentrl serve-model``: same ids and log-probs as in-process,
+weight updates, chat, rollouts, and clear errors."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+import agentrl
+from agentrl.agents.backends import HFBackend, OpenAIBackend, OpenAIBackendError
+from agentrl.agents.generation import SamplingParams
+from agentrl.agents.llm_agent import AgentConfig, LLMAgent
+from agentrl.agents.models import build_tiny_model
+from agentrl.trainer.rollout import RolloutConfig, collect
+
+
+@pytest.fixture(scope="module")
+def remote(tiny_model_server):
+    url, _ = tiny_model_server
+    _, tokenizer = build_tiny_model(0)
+    backend = OpenAIBackend(url + "/v1", "tiny", tokenizer)
+    yield backend
+    backend.close()
+
+
+def test_greedy_completions_match_the_in_process_model(remote, tiny):
+    model, tokenizer = tiny
+    prompts = [tokenizer("you see a red key")["input_ids"], tokenizer("turn left")["input_ids"]]
+    params = SamplingParams(max_new_tokens=8, temperature=0.0)
+    local = HFBackend(model, tokenizer).generate(prompts, params)
+    served = remote.generate(prompts, params)
+    for a, b in zip(local, served, strict=True):
+        assert a.token_ids == b.token_ids and a.text == b.text
+        assert max(abs(x - y) for x, y in zip(a.logprobs, b.logprobs, strict=True)) < 1e-4
+
+
+def test_seeded_sampling_is_reproducible(remote, tiny):
+    _, tokenizer = tiny
+    prompts = [tokenizer("go forward")["input_ids"]] * 3
+    params = SamplingParams(max_new_tokens=6, temperature=1.0, seed=11)
+    first = [c.token_ids for c in remote.generate(prompts, params)]
+    assert first == [c.token_ids for c in remote.generate(prompts, params)]
+
+
+def test_chat_endpoint_returns_ids_and_logprobs(remote):
+    out = remote.chat([{"role": "user", "content": "hello"}], SamplingParams(max_new_tokens=4, temperature=0.0))
+    assert len(out.token_ids) == len(out.logprobs) == 4 and out.finish_reason == "length"
+
+
+def test_rollout_through_the_server_keeps_token_ids(remote, tiny):
+    _, tokenizer = tiny
+    agent = LLMAgent(remote, tokenizer, AgentConfig(sampling=SamplingParams(max_new_tokens=5, seed=0)))
+    trajectories = collect(lambda: agentrl.make("frozenlake"), agent, seeds=[0, 1], config=RolloutConfig(max_turns=3))
+    for trajectory in trajectories:
+        for before, after in zip(trajectory.turns, trajectory.turns[1:], strict=False):
+            assert after.prompt_ids[: len(before.prompt_ids) + len(before.response_ids)] == (
+                before.prompt_ids + before.response_ids
+            )
+
+
+def test_weight_update_changes_what_the_server_generates(tiny_model_server, tiny):
+    url, _ = tiny_model_server
+    _, tokenizer = tiny
+    backend = OpenAIBackend(url + "/v1", "tiny", tokenizer)
+    other, _ = build_tiny_model(7)
+    prompts = [tokenizer("you see a wall")["input_ids"]]
+    params = SamplingParams(max_new_tokens=8, temperature=0.0)
+    version = backend.update_weights(other.state_dict())
+    assert version >= 1 and httpx.get(url + "/health").json()["weight_version"] == version
+    expected = HFBackend(other, tokenizer).generate(prompts, params)[0].token_ids
+    assert backend.generate(prompts, params)[0].token_ids == expected
+    original, _ = build_tiny_model(0)
+    backend.update_weights(original.state_dict())  # restore for the other tests
+    backend.close()
+
+
+def test_bad_requests_and_unreachable_servers(remote, free_port):
+    with pytest.raises(OpenAIBackendError, match="HTTP 400"):
+        remote.generate([[1, 2]], SamplingParams(max_new_tokens=10**6))
+    with pytest.raises(OpenAIBackendError, match="HTTP 400"):
+        remote.update_weights({"not.a.tensor.of.this.model": build_tiny_model(0)[0].lm_head.weight})
+    dead = OpenAIBackend(f"http://127.0.0.1:{free_port}/v1", "tiny", retries=1, timeout=2)
+    with pytest.raises(OpenAIBackendError, match="cannot reach"):
+        dead.generate([[1, 2]], SamplingParams(max_new_tokens=2))
