@@ -6,8 +6,9 @@ episode ends its env resets onto the next pending episode. The ``group_size`` co
 of a seed form a group (``Trajectory.group_id``), as GRPO/GiGPO need. Each turn keeps
 the token ids the model saw and produced, straight from the backend.
 
-Env execution here is in-process; subprocess, Ray and remote-HTTP execution plug in
-behind the same ``env_factory``.
+Envs run where ``RolloutConfig.executor`` says (:mod:`agentrl.trainer.env_pool`): in
+this process, in worker processes or on threads; remote envs (``env.remote``) are
+ordinary envs here, best stepped on threads.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from agentrl.agents.llm_agent import LLMAgent
 from agentrl.agents.prompting import Conversation
 from agentrl.agents.types import Trajectory, Turn
+from agentrl.trainer.env_pool import make_pool
 
 logger = logging.getLogger(__name__)
 
@@ -35,11 +37,13 @@ class RolloutConfig:
     """Same-seed copies of each task (a group)."""
     max_turns: int = 30
     """Turns after which an episode is cut (marked truncated)."""
+    executor: str = "inline"
+    """Where envs run: ``inline``, ``subprocess`` (a process per env) or ``thread``."""
 
 
 @dataclass
 class _Slot:
-    env: Any
+    index: int
     trajectory: Trajectory | None = None
     conversation: Conversation | None = None
 
@@ -72,10 +76,11 @@ def collect(
         for copy in range(config.group_size)
     )
     results: dict[int, Trajectory] = {}
-    slots = [_Slot(env_factory()) for _ in range(min(config.num_envs, len(pending)))]
-    if not env_id and slots:
-        spec = getattr(slots[0].env, "spec", None)
-        env_id = spec.id if spec is not None else type(slots[0].env).__name__
+    if not pending:
+        return []
+    pool = make_pool(config.executor, env_factory, min(config.num_envs, len(pending)))
+    slots = [_Slot(index) for index in range(len(pool))]
+    env_id = env_id or pool.spec_id or "unknown"
     order: dict[int, int] = {}
 
     def start(slot: _Slot) -> bool:
@@ -83,7 +88,7 @@ def collect(
             slot.trajectory = None
             return False
         position, seed, group = pending.popleft()
-        observation, info = slot.env.reset(seed=seed)
+        observation, info = pool.reset(slot.index, seed)
         slot.trajectory = Trajectory(
             env_id=env_id,
             seed=int(seed),
@@ -100,9 +105,10 @@ def collect(
         active = [slot for slot in slots if start(slot)]
         while active:
             steps = agent.act([slot.conversation for slot in active])  # type: ignore[misc]
+            outcomes = pool.step_many([(slot.index, step.action) for slot, step in zip(active, steps, strict=True)])
             still = []
-            for slot, step in zip(active, steps, strict=True):
-                observation, reward, terminated, truncated, info = slot.env.step(step.action)
+            for slot, step, outcome in zip(active, steps, outcomes, strict=True):
+                observation, reward, terminated, truncated, info = outcome
                 trajectory = slot.trajectory
                 assert trajectory is not None and slot.conversation is not None
                 cut = not (terminated or truncated) and len(trajectory.turns) + 1 >= config.max_turns
@@ -131,6 +137,5 @@ def collect(
                     still.append(slot)
             active = still
     finally:
-        for slot in slots:
-            slot.env.close()
+        pool.close()
     return [results[i] for i in sorted(results)]

@@ -37,7 +37,14 @@ class Room:
 
 
 class SokobanGame:
-    """A room in play: move the player, push boxes, report the reward of each move."""
+    """A room in play: move the player, push boxes, report the reward of each move.
+
+    Attributes:
+        room: The room this game started from.
+        boxes: Where the boxes are now (mutated by :meth:`step`).
+        player: Where the player is now.
+        solved: Whether every box is on a target.
+    """
 
     def __init__(self, room: Room):
         self.room = room
@@ -45,11 +52,8 @@ class SokobanGame:
         self.targets = room.targets
         self.boxes = set(room.boxes)
         self.player = room.player
-
-    @property
-    def solved(self) -> bool:
-        """Every box is on a target."""
-        return self.boxes == self.targets
+        # Kept up to date by ``step`` (only a push can change it), so reading it is free.
+        self.solved = self.boxes == self.targets
 
     def state(self) -> tuple[Pos, frozenset[Pos]]:
         """The player's position and the boxes, hashable."""
@@ -77,7 +81,8 @@ class SokobanGame:
                 reward += BOX_ON_TARGET
             if ahead in self.targets:
                 reward += BOX_OFF_TARGET
-            if self.boxes == self.targets:
+            self.solved = self.boxes == self.targets
+            if self.solved:
                 reward += SOLVED_BONUS
         self.player = ahead
         return reward

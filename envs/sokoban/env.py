@@ -14,7 +14,7 @@ from typing import Any, SupportsFloat
 
 from agentrl.envs.actions import ActionTable
 from agentrl.envs.base import TextEnv
-from agentrl.envs.sokoban.engine import Room, SokobanGame
+from agentrl.envs.sokoban.engine import Pos, Room, SokobanGame
 from agentrl.envs.sokoban.generator import generate_room
 from agentrl.envs.sokoban.solver import solve
 
@@ -36,23 +36,36 @@ TASK = (
 )
 
 
-def render_room(game: SokobanGame, base: list[list[str]] | None = None) -> str:
-    """The grid text of a game's current state (``base``: its static rows, if cached)."""
-    rows = [list(row) for row in (base or static_rows(game.room))]
+def render_room(game: SokobanGame, base: list[str] | None = None) -> str:
+    """The grid text of a game's current state.
+
+    Args:
+        game: The game to draw.
+        base: Its :func:`static_cells`, if already computed (saves redrawing the walls).
+    """
+    cells = (base or static_cells(game.room)).copy()
+    width = game.room.shape[1] + 1  # a row and its newline
+    targets = game.targets
     for r, c in game.boxes:
-        rows[r][c] = "√" if (r, c) in game.targets else "X"
+        cells[r * width + c] = "√" if (r, c) in targets else "X"
     r, c = game.player
-    rows[r][c] = "S" if (r, c) in game.targets else "P"
-    return "\n".join("".join(row) for row in rows)
+    cells[r * width + c] = "S" if (r, c) in targets else "P"
+    return "".join(cells)
 
 
-def static_rows(room: Room) -> list[list[str]]:
-    """Walls, floor and targets of a room, without boxes or player."""
+def static_cells(room: Room) -> list[str]:
+    """The characters of a room's walls, floor and targets, rows separated by ``"\\n"``.
+
+    Rendering copies this flat list and overwrites the boxes and the player, which is
+    cheaper than rebuilding every row each step.
+    """
     rows, cols = room.shape
-    return [
-        ["#" if (r, c) in room.walls else ("O" if (r, c) in room.targets else "_") for c in range(cols)]
-        for r in range(rows)
-    ]
+    cells: list[str] = []
+    for r in range(rows):
+        if r:
+            cells.append("\n")
+        cells.extend("#" if (r, c) in room.walls else ("O" if (r, c) in room.targets else "_") for c in range(cols))
+    return cells
 
 
 class SokobanEnv(TextEnv[str]):
@@ -84,8 +97,14 @@ class SokobanEnv(TextEnv[str]):
         self.fixed_room = room
         self.task = TASK
         self.engine: SokobanGame  # set by reset
-        self._plan: list[str] = []
-        self._before: Any = None
+        self._static: list[str] = []
+        # The expert's plan (None: no solution from here), the index of its next move,
+        # and what the last step needs to be judged against it.
+        self._plan: list[str] | None = None
+        self._next = 0
+        self._moved_from: Pos | None = None
+        self._command = ""
+        self._dead_boxes: frozenset[Pos] | None = None
 
     def _engine_reset(self, seed: int, options: dict[str, Any]) -> None:
         if self.fixed_room is not None:
@@ -95,15 +114,17 @@ class SokobanEnv(TextEnv[str]):
                 int(options.get("task_id", seed)), self.dim_room, self.num_boxes, self.num_gen_steps
             )
         self.engine = SokobanGame(room)
-        self._static = static_rows(room)
-        self._plan = list(plan) if plan is not None else self._solve()
-        self._before = None
-        self._last: str | None = None
+        self._static = static_cells(room)
+        if plan is None and self.expert:
+            plan = self._solve()
+        self._plan, self._next, self._moved_from = plan, 0, None
+        self._dead_boxes = frozenset(room.boxes) if plan is None else None
 
     def _engine_step(self, command: str) -> tuple[SupportsFloat, bool, bool]:
         game = self.engine
-        if self.expert:  # what the expert needs to tell "followed the plan" from "strayed"
-            self._before, self._last = game.state(), command
+        # Two references, no copies: enough for the expert to tell a bump, a step along
+        # its plan and a step off it apart.
+        self._moved_from, self._command = game.player, command
         reward = game.step(command)
         self.score += reward
         self.won = game.solved
@@ -118,19 +139,23 @@ class SokobanEnv(TextEnv[str]):
     def _admissible(self) -> list[str]:
         return list(ACTIONS.names)
 
-    def _solve(self) -> list[str]:
+    def _solve(self) -> list[str] | None:
         game = self.engine
-        return solve(game.walls, game.targets, frozenset(game.boxes), game.player) or []
+        return solve(game.walls, game.targets, frozenset(game.boxes), game.player)
 
     def _compute_expert(self) -> str | None:
         if self.won:
             return None
-        if self._before is not None:
-            if self._before == self.engine.state():
-                pass  # a bump into a wall: the plan still holds
-            elif self._plan and self._last == self._plan[0]:
-                self._plan.pop(0)
+        game, plan = self.engine, self._plan
+        moved_from, self._moved_from = self._moved_from, None
+        # A bump into a wall or a stuck box changes nothing, so the plan still holds.
+        if moved_from is not None and moved_from != game.player:
+            if plan is not None and self._next < len(plan) and self._command == plan[self._next]:
+                self._next += 1  # moves are deterministic: following the plan keeps it optimal
+            elif plan is None and game.boxes == self._dead_boxes:
+                pass  # walking without pushing cannot revive a dead room
             else:
-                self._plan = self._solve()  # the agent left the plan
-            self._before = None
-        return self._plan[0] if self._plan else None
+                plan = self._solve()
+                self._plan, self._next = plan, 0
+                self._dead_boxes = frozenset(game.boxes) if plan is None else None
+        return plan[self._next] if plan is not None and self._next < len(plan) else None
