@@ -118,7 +118,7 @@ class SokobanEnv(TextEnv[str]):
         if plan is None and self.expert:
             plan = self._solve()
         self._plan, self._next, self._moved_from = plan, 0, None
-        self._dead_boxes = frozenset(room.boxes) if plan is None else None
+        self._dead_boxes = frozenset(room.boxes) if plan is None and self.expert else None
 
     def _engine_step(self, command: str) -> tuple[SupportsFloat, bool, bool]:
         game = self.engine

@@ -7,6 +7,8 @@ train env=NAME`` read them.
 
 from __future__ import annotations
 
+import copy
+import functools
 from importlib import resources
 from typing import Any
 
@@ -16,14 +18,28 @@ from agentrl.envs import registration
 from agentrl.envs.config import EnvConfig
 
 
+@functools.lru_cache(maxsize=1)
+def _short_names() -> tuple[str, ...]:
+    folder = resources.files("agentrl.configs") / "env"
+    return tuple(
+        sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml") and p.name[0] != "_")
+    )
+
+
 def short_names() -> list[str]:
     """The env names that have a config file in ``configs/env/``."""
-    folder = resources.files("agentrl.configs") / "env"
-    return sorted(p.name[: -len(".yaml")] for p in folder.iterdir() if p.name.endswith(".yaml") and p.name[0] != "_")
+    return list(_short_names())
 
 
 def env_config(name: str) -> EnvConfig:
-    """The validated :class:`EnvConfig` of the short name ``name``."""
+    """The validated :class:`EnvConfig` of the short name ``name`` (a fresh copy)."""
+    return copy.deepcopy(_env_config(name))
+
+
+@functools.cache
+def _env_config(name: str) -> EnvConfig:
+    # Parsed once per process: rollouts make many envs by short name, and OmegaConf's
+    # validation costs ~10 ms a time.
     path = resources.files("agentrl.configs") / "env" / f"{name}.yaml"
     if not path.is_file():
         raise KeyError(f"no env config {name!r}; short names: {', '.join(short_names())}")

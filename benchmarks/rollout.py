@@ -1,0 +1,96 @@
+"""Rollout throughput: env steps/s and tokens/s against N envs, with two baselines.
+
+For each N, ``collect`` plays N episodes on N envs (one generation batch per step)
+and is compared, in the same run, with:
+
+* ``pure_generate``: the backend alone generating the very prompt batches the rollout
+  produced (no envs, no prompting, no parsing): ``ratio_to_generate`` is rollout
+  tokens/s over that (target ≥ 0.8 at N=16);
+* ``sequential``: the same episodes played one at a time with batch-1 generation, the
+  naive loop: ``speedup_vs_sequential`` is rollout steps/s over that (target ≥ 4x).
+
+    python benchmarks/rollout.py --model tiny --envs 1,4,16
+    python benchmarks/rollout.py --model smollm2 --envs 1,4,16 --max-new-tokens 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from typing import Any
+
+import torch
+
+import agentrl
+from agentrl.agents.backends import HFBackend
+from agentrl.agents.generation import SamplingParams
+from agentrl.agents.llm_agent import AgentConfig, LLMAgent
+from agentrl.agents.models import ModelConfig, load_model
+from agentrl.trainer.rollout import RolloutConfig, collect
+
+
+class _Recording(HFBackend):
+    """Remembers each batch of prompts it generated for."""
+
+    batches: list[list[list[int]]]
+
+    def generate(self, prompts, params):  # type: ignore[no-untyped-def]
+        self.batches.append([list(p) for p in prompts])
+        return super().generate(prompts, params)
+
+
+def _play(model: Any, tokenizer: Any, env: str, n: int, seeds: list[int], turns: int, params: SamplingParams):
+    backend = _Recording(model, tokenizer)
+    backend.batches = []
+    agent = LLMAgent(backend, tokenizer, AgentConfig(sampling=params))
+    start = time.perf_counter()
+    trajectories = collect(lambda: agentrl.make(env), agent, seeds, RolloutConfig(num_envs=n, max_turns=turns))
+    seconds = time.perf_counter() - start
+    steps = sum(len(t.turns) for t in trajectories)
+    tokens = sum(len(turn.response_ids) for t in trajectories for turn in t.turns)
+    return seconds, steps, tokens, backend.batches
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", default="tiny", help="tiny, smollm2, or an HF id / path")
+    parser.add_argument("--env", default="sokoban")
+    parser.add_argument("--envs", default="1,4,16", help="comma-separated N values")
+    parser.add_argument("--turns", type=int, default=4, help="turns per episode")
+    parser.add_argument("--max-new-tokens", type=int, default=24)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    model, tokenizer = load_model(ModelConfig(name=args.model))
+    params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=1.0, seed=0)
+    _play(model, tokenizer, args.env, 1, [0], 1, params)  # warm-up: first calls pay one-off costs
+    rows = []
+    for n in [int(x) for x in args.envs.split(",")]:
+        seeds = list(range(n))
+        seconds, steps, tokens, batches = _play(model, tokenizer, args.env, n, seeds, args.turns, params)
+        backend = HFBackend(model, tokenizer)
+        start = time.perf_counter()
+        generated = sum(len(c.token_ids) for batch in batches for c in backend.generate(batch, params))
+        generate_seconds = time.perf_counter() - start
+        seq_seconds, seq_steps, _, _ = _play(model, tokenizer, args.env, 1, seeds, args.turns, params)
+        rows.append(
+            {
+                "n_envs": n,
+                "episodes": n,
+                "env_steps": steps,
+                "tokens": tokens,
+                "seconds": round(seconds, 3),
+                "env_steps_per_s": round(steps / seconds, 2),
+                "tokens_per_s": round(tokens / seconds, 1),
+                "pure_generate_tokens_per_s": round(generated / generate_seconds, 1),
+                "ratio_to_generate": round((tokens / seconds) / (generated / generate_seconds), 3),
+                "sequential_env_steps_per_s": round(seq_steps / seq_seconds, 2),
+                "speedup_vs_sequential": round((steps / seconds) / (seq_steps / seq_seconds), 2),
+            }
+        )
+    print(json.dumps({"benchmark": "rollout", "model": args.model, "env": args.env, "rows": rows}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
