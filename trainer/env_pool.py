@@ -5,7 +5,9 @@ An :class:`EnvPool` holds ``n`` envs and steps any subset of them at once:
 * ``inline``: in this process, one after another (no overhead; the default);
 * ``subprocess``: one worker process per env, all stepping in parallel (for envs
   whose step is slow or holds the GIL: simulators, browsers);
-* ``thread``: one thread per env (for envs that wait on I/O, e.g. ``RemoteEnv``).
+* ``thread``: one thread per env (for envs that wait on I/O, e.g. ``RemoteEnv``);
+* ``ray``: one Ray actor per env, on this machine or across a Ray cluster
+  (``pip install 'agentrl[ray]'``; joins a running cluster or starts a local one).
 
 A worker that raises reports the error to the caller; a worker that dies is named
 in the error. ``close()`` stops every worker.
@@ -21,7 +23,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 StepResult = tuple[str, float, bool, bool, dict[str, Any]]
-EXECUTORS = ("inline", "subprocess", "thread")
+EXECUTORS = ("inline", "subprocess", "thread", "ray")
 
 
 class EnvPoolError(RuntimeError):
@@ -172,12 +174,89 @@ class SubprocessEnvPool(EnvPool):
         self._connections, self._processes = [], []
 
 
+class _EnvActor:
+    """The body of a Ray actor holding one env."""
+
+    def __init__(self, env_factory: Callable[[], Any]):
+        try:
+            import torch
+
+            torch.set_num_threads(1)
+        except ImportError:
+            pass
+        self.env = env_factory()
+
+    def spec_id(self) -> str | None:
+        spec = getattr(self.env, "spec", None)
+        return spec.id if spec is not None else None
+
+    def reset(self, seed: int | None, options: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+        return self.env.reset(seed=seed, options=options)
+
+    def step(self, action: str) -> StepResult:
+        return self.env.step(action)
+
+    def close(self) -> None:
+        self.env.close()
+
+
+class RayEnvPool(EnvPool):
+    """One Ray actor per env; ``step_many`` steps them in parallel.
+
+    ``env_factory`` is shipped to the actors with cloudpickle, so it must not hold
+    unpicklable state (an open socket, a model).
+    """
+
+    def __init__(self, env_factory: Callable[[], Any], n: int, *, num_cpus: float = 1.0):
+        try:
+            import ray
+        except ImportError as err:
+            raise ImportError("rollout.executor=ray needs Ray: pip install 'agentrl[ray]'") from err
+        self._ray = ray
+        if not ray.is_initialized():
+            ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
+        actor = ray.remote(num_cpus=num_cpus)(_EnvActor)
+        self.envs = []
+        self._actors = [actor.remote(env_factory) for _ in range(n)]
+        self._spec_ids = self._get([a.spec_id.remote() for a in self._actors])
+
+    def _get(self, refs: list[Any]) -> list[Any]:
+        try:
+            return self._ray.get(refs)
+        except self._ray.exceptions.RayError as err:
+            raise EnvPoolError(f"a Ray env actor failed: {err}") from err
+
+    def __len__(self) -> int:
+        return len(self._actors)
+
+    @property
+    def spec_id(self) -> str | None:
+        return self._spec_ids[0] if self._spec_ids else None
+
+    def reset(self, index: int, seed: int | None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        return self._get([self._actors[index].reset.remote(seed, options)])[0]
+
+    def step_many(self, actions: Sequence[tuple[int, str]]) -> list[StepResult]:
+        return self._get([self._actors[index].step.remote(action) for index, action in actions])
+
+    def close(self) -> None:
+        for actor in self._actors:
+            try:
+                self._ray.get(actor.close.remote(), timeout=30)
+            except Exception:
+                pass  # a dead actor has nothing left to close
+            self._ray.kill(actor)
+        self._actors = []
+
+
 def make_pool(executor: str, env_factory: Callable[[], Any], n: int) -> EnvPool:
-    """An env pool of the named kind (``inline``, ``subprocess`` or ``thread``)."""
+    """An env pool of the named kind (``inline``, ``subprocess``, ``thread`` or ``ray``)."""
     if executor == "inline":
         return EnvPool(env_factory, n)
     if executor == "subprocess":
         return SubprocessEnvPool(env_factory, n)
     if executor == "thread":
         return ThreadEnvPool(env_factory, n)
+    if executor == "ray":
+        return RayEnvPool(env_factory, n)
     raise ValueError(f"rollout.executor must be one of {EXECUTORS}, got {executor!r}")

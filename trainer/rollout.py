@@ -38,7 +38,7 @@ class RolloutConfig:
     max_turns: int = 30
     """Turns after which an episode is cut (marked truncated)."""
     executor: str = "inline"
-    """Where envs run: ``inline``, ``subprocess`` (a process per env) or ``thread``."""
+    """Where envs run: ``inline``, ``subprocess`` (a process per env), ``thread`` or ``ray`` (an actor per env)."""
 
 
 @dataclass

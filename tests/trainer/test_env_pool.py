@@ -53,3 +53,26 @@ def test_subprocess_pool_reports_errors_and_dead_workers():
 def test_unknown_executor_is_a_clear_error():
     with pytest.raises(ValueError, match=r"rollout\.executor"):
         make_pool("ray-but-misspelt", lambda: agentrl.make("frozenlake"), 1)
+
+
+@pytest.fixture
+def local_ray():
+    ray = pytest.importorskip("ray", reason="needs Ray: pip install 'agentrl[ray]'")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield ray
+    ray.shutdown()
+
+
+def test_ray_pool_with_two_workers_reproduces_inline(tiny, local_ray):
+    model, tokenizer = tiny
+    agent = LLMAgent(
+        HFBackend(model, tokenizer), tokenizer, AgentConfig(sampling=SamplingParams(max_new_tokens=4, seed=0))
+    )
+
+    def play(executor: str):
+        config = RolloutConfig(num_envs=2, group_size=2, max_turns=3, executor=executor)
+        return [t.to_dict() for t in collect(lambda: agentrl.make("frozenlake"), agent, [3, 4], config=config)]
+
+    inline = play("inline")
+    agent._calls = 0  # same sampling seeds for the second run
+    assert play("ray") == inline
