@@ -16,6 +16,7 @@ in the error. ``close()`` stops every worker.
 from __future__ import annotations
 
 import multiprocessing as mp
+import sys
 import traceback
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -178,12 +179,9 @@ class _EnvActor:
     """The body of a Ray actor holding one env."""
 
     def __init__(self, env_factory: Callable[[], Any]):
-        try:
-            import torch
-
+        torch = sys.modules.get("torch")  # envs rarely need torch: don't pay for importing it
+        if torch is not None:
             torch.set_num_threads(1)
-        except ImportError:
-            pass
         self.env = env_factory()
 
     def spec_id(self) -> str | None:
