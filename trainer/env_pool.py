@@ -213,9 +213,9 @@ class RayEnvPool(EnvPool):
         self._ray = ray
         if not ray.is_initialized():
             ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
-        actor = ray.remote(num_cpus=num_cpus)(_EnvActor)
+        actor: Any = ray.remote(num_cpus=num_cpus)(_EnvActor)
         self.envs = []
-        self._actors = [actor.remote(env_factory) for _ in range(n)]
+        self._actors: list[Any] = [actor.remote(env_factory) for _ in range(n)]
         self._spec_ids = self._get([a.spec_id.remote() for a in self._actors])
 
     def _get(self, refs: list[Any]) -> list[Any]:
