@@ -21,6 +21,18 @@ def store(name: str, node: type) -> None:
     ConfigStore.instance().store(name=name, node=node)
 
 
+def add_server_flags(parser: Any, default_port: int) -> None:
+    """``--host`` and ``--port``, for the commands that serve over HTTP."""
+    parser.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=None, help=f"TCP port (default {default_port})")
+
+
+def server_overrides(args: Any) -> list[str]:
+    """The ``server.host``/``server.port`` overrides that ``--host``/``--port`` stand for."""
+    flags = [f"server.host={args.host}"] if args.host else []
+    return flags + ([f"server.port={args.port}"] if args.port is not None else [])
+
+
 def env_overrides(env: str) -> list[str]:
     """Overrides selecting ``env``: its short-name config, or a bare id with no kwargs."""
     if env in short_names():

@@ -12,7 +12,7 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentrl.cli.config import env_overrides, load, store
+from agentrl.cli.config import add_server_flags, env_overrides, load, server_overrides, store
 from agentrl.envs.config import EnvConfig
 from agentrl.envs.server import EnvServerConfig
 
@@ -38,8 +38,7 @@ def add_parser(sub: Any) -> None:
         "(e.g. env.kwargs.size=8 server.max_sessions=64).",
     )
     parser.add_argument("env", help="a short name, a registered or gymnasium id, or module:Class")
-    parser.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="TCP port (default 8000)")
+    add_server_flags(parser, 8000)
     parser.set_defaults(run=run, accepts_overrides=True)
 
 
@@ -49,8 +48,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     from agentrl.envs.server import create_app
     from agentrl.factory import make_from_config
 
-    flags = [f"server.host={args.host}"] if args.host else []
-    flags += [f"server.port={args.port}"] if args.port is not None else []
+    flags = server_overrides(args)
     cfg = load("serve_env", [*env_overrides(args.env), *flags, *overrides], ServeEnvConfig)
     if cfg.env.remote:
         raise ValueError("serve-env runs the env itself: env.remote must be unset")

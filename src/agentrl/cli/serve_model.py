@@ -15,7 +15,7 @@ from typing import Any
 
 from agentrl.agents.models import ModelConfig
 from agentrl.agents.serving import ModelServerConfig
-from agentrl.cli.config import load, store
+from agentrl.cli.config import add_server_flags, load, server_overrides, store
 
 
 @dataclass
@@ -38,8 +38,7 @@ def add_parser(sub: Any) -> None:
         description="Serve a model over an OpenAI-compatible API. Arguments are Hydra overrides "
         "(e.g. model=tiny server.max_batch_size=32).",
     )
-    parser.add_argument("--host", default=None, help="address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=None, help="TCP port (default 8001)")
+    add_server_flags(parser, 8001)
     parser.set_defaults(run=run, accepts_overrides=True)
 
 
@@ -50,8 +49,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     from agentrl.agents.models import load_model
     from agentrl.agents.serving import create_app, state_dict_loader
 
-    flags = [f"server.host={args.host}"] if args.host else []
-    flags += [f"server.port={args.port}"] if args.port is not None else []
+    flags = server_overrides(args)
     cfg = load("serve_model", [*flags, *overrides], ServeModelConfig)
     model, tokenizer = load_model(cfg.model)
     backend = HFBackend(model, tokenizer, max_batch_size=cfg.server.max_batch_size)
