@@ -1,8 +1,8 @@
 """The ``agentrl`` command: one console script, one subcommand per job.
 
 ``agentrl envs`` lists the registered envs; ``agentrl play ENV`` lets a person (or the
-expert) play any env in the terminal; ``agentrl eval`` runs the fixed-seed evaluation
-of a model. Settings beyond the flags are Hydra overrides
+expert) play any env in the terminal; ``agentrl train`` trains a policy with RL;
+``agentrl eval`` runs the fixed-seed evaluation of a model. Settings beyond the flags are Hydra overrides
 (``env.kwargs.size=8``) composed over the config files in ``agentrl/configs``.
 """
 
@@ -17,7 +17,7 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``agentrl`` and its subcommands."""
     from agentrl import __version__
-    from agentrl.cli import envs, evaluate, play, serve_env, serve_model
+    from agentrl.cli import envs, evaluate, play, serve_env, serve_model, train
 
     parser = argparse.ArgumentParser(
         prog="agentrl",
@@ -28,6 +28,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     envs.add_parser(sub)
     play.add_parser(sub)
+    train.add_parser(sub)
     evaluate.add_parser(sub)
     serve_env.add_parser(sub)
     serve_model.add_parser(sub)

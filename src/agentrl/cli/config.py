@@ -16,9 +16,9 @@ from agentrl.factory import short_names
 T = TypeVar("T")
 
 
-def store(name: str, node: type) -> None:
-    """Register a dataclass schema under ``name`` for config files to extend."""
-    ConfigStore.instance().store(name=name, node=node)
+def store(name: str, node: type, group: str | None = None) -> None:
+    """Register a dataclass schema under ``name`` (in ``group``) for config files to extend."""
+    ConfigStore.instance().store(name=name, node=node, group=group)
 
 
 def add_server_flags(parser: Any, default_port: int) -> None:

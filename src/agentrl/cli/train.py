@@ -1,0 +1,98 @@
+"""``agentrl train``: train a policy with RL on an env, end to end.
+
+    agentrl train                                   # the main job: GRPO, guess-the-number, tiny model
+    agentrl train env=frozenlake algo=gigpo model=tiny train.iterations=40
+    agentrl train env=guess algo=archer
+    agentrl train env=sokoban algo=ppo model=smollm2 policy.lora=true
+
+Settings are Hydra overrides over ``configs/train.yaml``, the env's file in
+``configs/env``, the model's in ``configs/model`` and the algorithm's in
+``configs/algo``. A run folder holds ``metrics.jsonl``, TensorBoard events,
+checkpoints, ``results.json`` and ``learning_curve.png``; running the same command
+again resumes it (``train.resume=auto``).
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from agentrl.cli.config import load, store
+from agentrl.trainer.archer import ArcherConfig
+from agentrl.trainer.grpo import GRPOConfig
+from agentrl.trainer.loop import Hooks, TrainRunConfig
+from agentrl.trainer.ppo import PPOConfig
+
+store("train_schema", TrainRunConfig)
+store("grpo_schema", GRPOConfig, group="algo")
+store("ppo_schema", PPOConfig, group="algo")
+store("archer_schema", ArcherConfig, group="algo")
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "train",
+        help="train a policy with RL (PPO, GRPO, RLOO, GiGPO, ArCHer)",
+        description="Train a policy with RL. Arguments are Hydra overrides, e.g. "
+        "env=frozenlake algo=gigpo model=tiny train.iterations=40 rollout.group_size=8",
+    )
+    parser.set_defaults(run=run, accepts_overrides=True)
+
+
+class RichHooks(Hooks):
+    """Progress bars and one line per evaluation, on stderr."""
+
+    def __init__(self, console: Any, progress: Any):
+        self.console, self.progress = console, progress
+        self.iterations = progress.add_task("iterations", total=None)
+        self.episodes = progress.add_task("rollout", total=None)
+
+    def iteration_start(self, iteration: int, total: int, episodes: int) -> None:
+        self.progress.update(self.iterations, total=total, completed=iteration)
+        self.progress.reset(self.episodes, total=episodes, description=f"rollout {iteration + 1}/{total}")
+
+    def evaluation_start(self, episodes: int) -> None:
+        self.progress.reset(self.episodes, total=episodes, description="evaluation")
+
+    def episode_done(self, trajectory: Any) -> None:
+        self.progress.advance(self.episodes)
+
+    def record(self, record: dict[str, Any]) -> None:
+        if record["kind"] == "eval":
+            low, high = record["success_ci95"]
+            self.console.print(
+                f"eval after {record['iteration']} iterations ({record['env_steps']} env steps): "
+                f"success {record['success']:.3f} [{low:.3f}, {high:.3f}], "
+                f"invalid actions {record['invalid_action_rate']:.1%}"
+            )
+        else:
+            self.progress.update(self.iterations, completed=record["iteration"] + 1)
+            rates = f"success {record['success']:.2f}, invalid {record['invalid_action_rate']:.0%}"
+            self.progress.update(self.iterations, description=f"iterations ({rates})")
+
+    def message(self, text: str) -> None:
+        self.console.print(text)
+
+
+def run(args: argparse.Namespace, overrides: list[str]) -> int:
+    import torch
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from agentrl.trainer.loop import train
+
+    cfg = load("train", overrides, TrainRunConfig)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    console = Console(stderr=True)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True) as progress:
+        results = train(cfg, RichHooks(console, progress))
+    b_low, b_high = results["success_before_ci95"]
+    a_low, a_high = results["success_after_ci95"]
+    print(
+        f"{results['env']['id']} | {cfg.algo.name} | {cfg.model.name} | {results['iterations']} iterations, "
+        f"{results['env_steps']} env steps | success {results['success_before']:.3f} [{b_low:.3f}, {b_high:.3f}] "
+        f"-> {results['success_after']:.3f} [{a_low:.3f}, {a_high:.3f}] on {len(results['eval_seeds'])} eval seeds"
+    )
+    print(f"run: {results['run_dir']} (learning curve: {results['learning_curve']})")
+    return 0

@@ -1,0 +1,122 @@
+"""PPO's GAE over flattened turn tokens and ArCHer's critic and actor, against hand results."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from agentrl.agents.types import Trajectory, Turn
+from agentrl.trainer.archer import DoubleCritic, actor_loss, build_encoder, critic_losses, state_text, transitions
+from agentrl.trainer.batch import flatten_turns, turn_batch
+from agentrl.trainer.buffers import ReplayBuffer, Transition
+from agentrl.trainer.core_algos import gae, polyak_update
+from agentrl.trainer.policy import Policy
+from agentrl.trainer.ppo import trajectory_gae
+
+
+def test_ppo_gae_runs_over_the_generated_tokens_of_all_turns():
+    # One trajectory of two turns; the second prompt holds the first turn plus env text.
+    turns = [
+        Turn([1, 2], [3, 4], [0.0, 0.0], "a", "o", 0.5, False, False),
+        Turn([1, 2, 3, 4, 9, 9], [5, 6, 7], [0.0] * 3, "a", "o", 1.0, True, False),
+    ]
+    trajectory = Trajectory("x", 0, "0", 0, turns=turns)
+    flat, where = flatten_turns([trajectory])
+    batch = turn_batch(flat, pad_id=0)
+    values = torch.arange(1, 1 + batch.response_mask.numel(), dtype=torch.float32).reshape(batch.response_mask.shape)
+    gamma, lam = 0.9, 0.8
+    adv, ret = trajectory_gae(batch, where, [[0.5, 1.0]], [True], values, gamma, lam)
+    # Expected: GAE on the 5 generated tokens laid end to end, rewards on each turn's last token.
+    mask = batch.response_mask.bool()
+    v_flat = torch.cat([values[0][mask[0]], values[1][mask[1]]]).unsqueeze(0)
+    r_flat = torch.tensor([[0.0, 0.5, 0.0, 0.0, 1.0]])
+    d_flat = torch.tensor([[0.0, 0.0, 0.0, 0.0, 1.0]])
+    want_adv, want_ret = gae(r_flat, v_flat, torch.ones_like(r_flat), gamma, lam, dones=d_flat)
+    got = torch.cat([adv[0][mask[0]], adv[1][mask[1]]])
+    assert torch.allclose(got, want_adv[0])
+    assert torch.allclose(torch.cat([ret[0][mask[0]], ret[1][mask[1]]]), want_ret[0])
+    assert (adv[~mask] == 0).all()  # prompt and env tokens get nothing
+    # By hand for the last token: delta = 1.0 - V.
+    assert got[-1] == pytest.approx(1.0 - float(v_flat[0, -1]))
+
+
+def chain() -> list[Transition]:
+    """s0 -> s1 -> s2 -> end, reward 1 on the last step."""
+    return [
+        Transition("state zero", "go", 0.0, "state one", False),
+        Transition("state one", "go", 0.0, "state two", False),
+        Transition("state two", "go", 1.0, "the end", True),
+    ]
+
+
+def test_archer_critic_converges_to_discounted_values_on_a_chain():
+    torch.manual_seed(0)
+    encoder, tokenizer = build_encoder("tiny", seed=0)
+    critic = DoubleCritic(encoder, tokenizer, hidden=64)
+    target = copy.deepcopy(critic).requires_grad_(False)
+    optimizer = torch.optim.Adam(critic.parameters(), lr=2e-3)
+    data, gamma = chain(), 0.9
+    for _ in range(600):
+        loss_q, loss_v = critic_losses(critic, target, data, ["go"] * 3, gamma)
+        optimizer.zero_grad()
+        (loss_q + loss_v).backward()
+        optimizer.step()
+        polyak_update(target, critic, 0.1)
+    with torch.no_grad():
+        v1, v2 = critic.v([t.state for t in data])
+        q1, q2 = critic.q([t.state for t in data], ["go"] * 3)
+    want = torch.tensor([gamma**2, gamma, 1.0])
+    for estimate in (v1, v2, q1, q2):
+        assert torch.allclose(estimate, want, atol=1e-2), estimate
+
+
+def test_archer_actor_gradient_is_minus_advantage_times_utterance_logprob_gradient(tiny):
+    model, tokenizer = tiny
+    model = copy.deepcopy(model)
+    policy = Policy(model)
+    prompts, responses = [[5, 6, 7], [8, 9]], [[10, 11], [12]]
+    advantage = torch.tensor([0.7, -1.3])
+    loss = actor_loss(policy, prompts, responses, advantage, pad_id=int(tokenizer.pad_token_id), temperature=1.0)
+    grads = torch.autograd.grad(loss, [p for _, p in policy.trainable_named_parameters()], allow_unused=True)
+    # By hand: each row separately, no padding, -A * sum_h log pi(w_h | ...), mean over rows.
+    manual = 0.0
+    for prompt, response, a in zip(prompts, responses, advantage, strict=True):
+        ids = torch.tensor([prompt + response])
+        logp = torch.log_softmax(model(ids).logits[0, :-1].float(), dim=-1)
+        targets = ids[0, 1:]
+        token_logp = logp[torch.arange(len(targets)), targets][len(prompt) - 1 :]
+        manual = manual + (-a * token_logp.sum()) / len(prompts)
+    want = torch.autograd.grad(manual, [p for _, p in policy.trainable_named_parameters()], allow_unused=True)
+    assert torch.allclose(loss, manual, atol=1e-5)
+    for g, w in zip(grads, want, strict=True):
+        if w is None:
+            assert g is None or torch.count_nonzero(g) == 0
+        else:
+            assert torch.allclose(g, w, atol=1e-5)
+
+
+def test_transitions_bootstrap_only_when_not_terminated():
+    turns = [
+        Turn([1], [2], [0.0], "up", "moved", 0.0, False, False, response_text="up"),
+        Turn([1], [2], [0.0], "x", "bad", 0.0, False, True, info={"invalid_action": True}, response_text="x"),
+    ]
+    trajectory = Trajectory("e", 0, "0", 0, initial_observation="start", task="win", turns=turns)
+    out = transitions([trajectory], invalid_penalty=-0.1)
+    assert [t.done for t in out] == [False, False]  # a time limit is not a terminal state
+    assert out[1].reward == pytest.approx(-0.1)
+    assert out[0].next_state == out[1].state == state_text(trajectory, 1) == "Task: win\nstart\n> up\nmoved"
+
+
+def test_replay_buffer_ring_and_state_round_trip():
+    buffer = ReplayBuffer(3, seed=1)
+    buffer.extend([Transition(str(i), "a", float(i), "n", False) for i in range(5)])
+    assert len(buffer) == 3 and sorted(t.state for t in buffer.sample(50))[0] in {"2", "3", "4"}
+    assert {t.state for t in buffer.sample(200)} == {"2", "3", "4"}
+    state = buffer.state_dict()
+    twin = ReplayBuffer(1)
+    twin.load_state_dict(state)
+    assert [t.state for t in twin.sample(10)] == [t.state for t in buffer.sample(10)]
+    with pytest.raises(ValueError):
+        ReplayBuffer(2).sample(1)

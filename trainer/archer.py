@@ -1,0 +1,308 @@
+"""ArCHer: hierarchical actor-critic with an utterance-level critic (Zhou et al., 2024).
+
+The critic works on whole utterances: a text encoder embeds the state (the task and
+the episode so far) and the action (the model's reply); two Q heads take
+``[enc(s); enc(a)]`` and two V heads take ``enc(s)``, each with a Polyak-averaged target
+copy (tau 0.1, after every critic step). It learns off-policy from a replay buffer of
+``(s, a, r, s', done)`` transitions:
+
+* ``L_Q = sum_i (Q_i(s, a) - [r + gamma (1 - d) Vbar_i(s')])^2``
+* ``L_V = sum_i (V_i(s) - Qbar_i(s, a~))^2`` with ``a~`` a *fresh* sample of the current actor.
+
+The actor is the token-level LM, trained by REINFORCE on the utterance log-prob with
+the critic's advantage of a fresh sample ``a'``:
+``A = min(Q1, Q2)(s, a') - min(V1, V2)(s)`` (no gradient), loss ``-A * sum_h log pi(w'_h | s, w'_<h)``.
+
+Schedule per iteration: insert the new rollouts, ``critic_steps`` critic steps, then
+(after ``warmup_iterations``) ``actor_steps`` actor steps.
+
+Where this differs from the paper: the encoder is any ``transformers`` encoder; the
+default ``tiny`` is a small BERT trained from scratch with the critic (the paper
+fine-tunes RoBERTa-base, which cannot be downloaded here; pass a local path to use it).
+The optional token-level baseline of the paper's section 4.3 is not implemented.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from agentrl.agents.llm_agent import LLMAgent
+from agentrl.agents.types import Trajectory, Turn
+from agentrl.trainer.batch import turn_batch
+from agentrl.trainer.buffers import ReplayBuffer, Transition
+from agentrl.trainer.core_algos import double_min, polyak_update
+from agentrl.trainer.grpo import shaped_rewards
+from agentrl.trainer.policy import Policy
+
+
+@dataclass
+class ArcherConfig:
+    """ArCHer's critic, actor and schedule (defaults from the paper)."""
+
+    name: str = "archer"
+    """Algorithm name (``algo=NAME`` picks a file of ``configs/algo``)."""
+    gamma: float = 0.95
+    """Discount between utterances (WebShop: 0.9)."""
+    tau: float = 0.1
+    """Polyak rate of the target critic, after every critic step."""
+    critic_lr: float = 2e-5
+    """Critic learning rate."""
+    actor_lr: float = 1e-5
+    """Actor learning rate (paper: 1e-6 on Twenty Questions)."""
+    critic_steps: int = 50
+    """Critic gradient steps per iteration."""
+    actor_steps: int = 3
+    """Actor gradient steps per iteration."""
+    warmup_iterations: int = 0
+    """Iterations of critic-only training before the actor moves."""
+    batch_size: int = 256
+    """Transitions per critic step."""
+    actor_batch_size: int = 64
+    """States per actor step."""
+    buffer_size: int = 10_000
+    """Replay buffer capacity (oldest transitions leave first)."""
+    max_grad_norm: float = 1.0
+    """Gradient-norm clip of both critic and actor."""
+    encoder: str = "tiny"
+    """Critic text encoder: ``tiny`` (small BERT trained with the critic) or a local transformers encoder path."""
+    hidden: int = 128
+    """Width of the Q/V MLP heads."""
+    max_text_tokens: int = 256
+    """Encoder input length (the state keeps its last tokens)."""
+    invalid_penalty: float = 0.0
+    """Reward added on a turn whose action was invalid."""
+
+
+def build_encoder(name: str, seed: int = 0) -> tuple[nn.Module, Any]:
+    """The critic's encoder and tokenizer."""
+    from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
+
+    if name == "tiny":
+        from agentrl.agents.models import build_tiny_tokenizer
+
+        tokenizer = build_tiny_tokenizer()
+        config = BertConfig(
+            vocab_size=len(tokenizer),
+            hidden_size=64,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            intermediate_size=128,
+            max_position_embeddings=512,
+            hidden_dropout_prob=0.0,  # dropout makes TD targets noisy
+            attention_probs_dropout_prob=0.0,
+            pad_token_id=tokenizer.pad_token_id,
+        )
+        with torch.random.fork_rng():
+            torch.manual_seed(seed)
+            return BertModel(config, add_pooling_layer=False), tokenizer
+    try:
+        return AutoModel.from_pretrained(name), AutoTokenizer.from_pretrained(name)
+    except OSError as err:
+        raise ValueError(f"algo.encoder={name!r}: give 'tiny' or a local transformers encoder path ({err})") from err
+
+
+def _mlp(width_in: int, hidden: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(width_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(), nn.Linear(hidden, 1)
+    )
+
+
+class DoubleCritic(nn.Module):
+    """A text encoder with two Q heads on ``[enc(s); enc(a)]`` and two V heads on ``enc(s)``."""
+
+    def __init__(self, encoder: nn.Module, tokenizer: Any, hidden: int = 128, max_tokens: int = 256):
+        super().__init__()
+        self.encoder, self.tokenizer, self.max_tokens = encoder, tokenizer, max_tokens
+        width = int(encoder.config.hidden_size)  # type: ignore[union-attr,arg-type]
+        self.q1, self.q2 = _mlp(2 * width, hidden), _mlp(2 * width, hidden)
+        self.v1, self.v2 = _mlp(width, hidden), _mlp(width, hidden)
+
+    def embed(self, texts: Sequence[str]) -> torch.Tensor:
+        """Mean-pooled encoder states; long texts keep their end (the latest turns)."""
+        self.tokenizer.truncation_side = "left"
+        enc = self.tokenizer(
+            list(texts), padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
+        )
+        device = next(self.parameters()).device
+        enc = {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
+        states = self.encoder(**enc).last_hidden_state
+        mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
+        return (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+
+    def q(self, states: Sequence[str], actions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        joint = torch.cat([self.embed(states), self.embed(actions)], dim=-1)
+        return self.q1(joint).squeeze(-1), self.q2(joint).squeeze(-1)
+
+    def v(self, states: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        emb = self.embed(states)
+        return self.v1(emb).squeeze(-1), self.v2(emb).squeeze(-1)
+
+
+def state_text(trajectory: Trajectory, t: int) -> str:
+    """The critic's view of the state before turn ``t``: the task and the episode so far."""
+    parts = [f"Task: {trajectory.task}", trajectory.initial_observation]
+    for turn in trajectory.turns[:t]:
+        parts += [f"> {turn.action_text}", turn.observation_text]
+    return "\n".join(parts)
+
+
+def transitions(trajectories: Sequence[Trajectory], invalid_penalty: float = 0.0) -> list[Transition]:
+    """Utterance-level transitions of finished trajectories."""
+    rewards = shaped_rewards(trajectories, invalid_penalty)
+    out = []
+    for trajectory, turn_rewards in zip(trajectories, rewards, strict=True):
+        for t, turn in enumerate(trajectory.turns):
+            out.append(
+                Transition(
+                    state=state_text(trajectory, t),
+                    action=turn.response_text,
+                    reward=turn_rewards[t],
+                    next_state=state_text(trajectory, t + 1),
+                    done=bool(turn.terminated),
+                    prompt_ids=list(turn.prompt_ids),
+                )
+            )
+    return out
+
+
+def critic_losses(
+    critic: DoubleCritic, target: DoubleCritic, batch: Sequence[Transition], fresh_actions: Sequence[str], gamma: float
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """ArCHer's ``L_Q`` and ``L_V`` on a batch (mean over transitions, summed over the two heads)."""
+    states = [tr.state for tr in batch]
+    reward = torch.tensor([tr.reward for tr in batch], dtype=torch.float32)
+    not_done = 1.0 - torch.tensor([float(tr.done) for tr in batch])
+    with torch.no_grad():
+        tv1, tv2 = target.v([tr.next_state for tr in batch])
+        tq1, tq2 = target.q(states, fresh_actions)
+    device = tv1.device
+    reward, not_done = reward.to(device), not_done.to(device)
+    q1, q2 = critic.q(states, [tr.action for tr in batch])
+    loss_q = ((q1 - (reward + gamma * not_done * tv1)) ** 2).mean() + (
+        (q2 - (reward + gamma * not_done * tv2)) ** 2
+    ).mean()
+    v1, v2 = critic.v(states)
+    loss_v = ((v1 - tq1) ** 2).mean() + ((v2 - tq2) ** 2).mean()
+    return loss_q, loss_v
+
+
+def actor_loss(
+    policy: Policy,
+    prompts: Sequence[list[int]],
+    responses: Sequence[list[int]],
+    advantages: torch.Tensor,
+    pad_id: int,
+    temperature: float,
+) -> torch.Tensor:
+    """``mean_b[-A_b * sum_h log pi(w_h | s_b, w_<h)]`` (REINFORCE on utterance log-probs)."""
+    turns = [
+        Turn(
+            prompt_ids=p,
+            response_ids=r,
+            response_logprobs=[],
+            action_text="",
+            observation_text="",
+            reward=0.0,
+            terminated=False,
+            truncated=False,
+        )
+        for p, r in zip(prompts, responses, strict=True)
+    ]
+    batch = turn_batch(turns, pad_id)
+    out = policy.forward_batch(batch, temperature)
+    mask = batch.response_mask.to(out.logprobs.device)
+    utterance_logprob = (out.logprobs * mask).sum(dim=1)
+    return -(advantages.to(utterance_logprob.device).detach() * utterance_logprob).mean()
+
+
+class Archer:
+    """ArCHer: off-policy utterance-level double critic + on-policy token-level actor.
+
+    Args:
+        policy: The actor.
+        agent: Samples fresh actions (its backend and sampling settings).
+        cfg: Settings.
+        pad_id: Padding token id.
+        seed: Seeds buffer sampling and the critic's initialisation.
+    """
+
+    def __init__(self, policy: Policy, agent: LLMAgent, cfg: ArcherConfig, *, pad_id: int, seed: int = 0):
+        self.policy, self.agent, self.cfg, self.pad_id = policy, agent, cfg, pad_id
+        encoder, tokenizer = build_encoder(cfg.encoder, seed)
+        with torch.random.fork_rng():
+            torch.manual_seed(seed + 1)
+            self.critic = DoubleCritic(encoder, tokenizer, cfg.hidden, cfg.max_text_tokens).to(policy.device)
+        self.target = copy.deepcopy(self.critic).requires_grad_(False)
+        self.critic_optimizer = torch.optim.AdamW(self.critic.parameters(), lr=cfg.critic_lr)
+        self.actor_optimizer = torch.optim.AdamW([p for _, p in policy.trainable_named_parameters()], lr=cfg.actor_lr)
+        self.buffer = ReplayBuffer(cfg.buffer_size, seed=seed)
+
+    @property
+    def temperature(self) -> float:
+        return self.agent.config.sampling.temperature
+
+    def sample_actions(self, prompts: Sequence[list[int]]) -> tuple[list[list[int]], list[str]]:
+        """Fresh utterances of the current actor for ``prompts``."""
+        completions = self.agent.backend.generate(prompts, self.agent.config.sampling)
+        return [list(c.token_ids) for c in completions], [c.text for c in completions]
+
+    def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]:
+        self.buffer.extend(transitions(trajectories, self.cfg.invalid_penalty))
+        stats: dict[str, list[float]] = {"q_loss": [], "v_loss": [], "actor_loss": [], "advantage": [], "q_mean": []}
+        self.critic.train()
+        for _ in range(self.cfg.critic_steps):
+            batch = self.buffer.sample(self.cfg.batch_size)
+            _, fresh = self.sample_actions([tr.prompt_ids for tr in batch])
+            loss_q, loss_v = critic_losses(self.critic, self.target, batch, fresh, self.cfg.gamma)
+            self.critic_optimizer.zero_grad(set_to_none=True)
+            (loss_q + loss_v).backward()
+            nn.utils.clip_grad_norm_(self.critic.parameters(), self.cfg.max_grad_norm)
+            self.critic_optimizer.step()
+            polyak_update(self.target, self.critic, self.cfg.tau)
+            stats["q_loss"].append(float(loss_q))
+            stats["v_loss"].append(float(loss_v))
+        if iteration >= self.cfg.warmup_iterations:
+            for _ in range(self.cfg.actor_steps):
+                batch = self.buffer.sample(self.cfg.actor_batch_size)
+                prompts = [tr.prompt_ids for tr in batch]
+                responses, texts = self.sample_actions(prompts)
+                states = [tr.state for tr in batch]
+                with torch.no_grad():
+                    q = double_min(*self.critic.q(states, texts))
+                    v = double_min(*self.critic.v(states))
+                    advantage = (q - v).float()
+                loss = actor_loss(self.policy, prompts, responses, advantage, self.pad_id, self.temperature)
+                self.actor_optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                nn.utils.clip_grad_norm_(
+                    [p for _, p in self.policy.trainable_named_parameters()], self.cfg.max_grad_norm
+                )
+                self.actor_optimizer.step()
+                stats["actor_loss"].append(float(loss))
+                stats["advantage"].append(float(advantage.mean()))
+                stats["q_mean"].append(float(q.mean()))
+        out = {k: sum(v) / len(v) for k, v in stats.items() if v}
+        out["buffer_size"] = float(len(self.buffer))
+        return out
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "critic": self.critic.state_dict(),
+            "target": self.target.state_dict(),
+            "critic_optimizer": self.critic_optimizer.state_dict(),
+            "actor_optimizer": self.actor_optimizer.state_dict(),
+            "buffer": self.buffer.state_dict(),
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.critic.load_state_dict(state["critic"])
+        self.target.load_state_dict(state["target"])
+        self.critic_optimizer.load_state_dict(state["critic_optimizer"])
+        self.actor_optimizer.load_state_dict(state["actor_optimizer"])
+        self.buffer.load_state_dict(state["buffer"])

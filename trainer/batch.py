@@ -1,0 +1,101 @@
+"""From trajectories to token tensors.
+
+Every turn of a trajectory becomes one training row: its ``prompt_ids`` followed by its
+``response_ids``, exactly as the model saw and produced them (never re-tokenized). Rows
+are right-padded into a :class:`TokenBatch`. Tensors over tokens are *label-aligned*:
+position ``p`` of a ``[B, L-1]`` tensor belongs to token ``p + 1`` of the row, the one
+predicted from the first ``p + 1`` tokens. ``response_mask`` is 1 exactly on the tokens
+the model generated (verl's convention), so prompts and environment text never enter
+a loss.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import torch
+
+from agentrl.agents.types import Trajectory, Turn
+
+
+@dataclass
+class TokenBatch:
+    """Right-padded rows of ``prompt + response`` tokens with per-token fields."""
+
+    input_ids: torch.Tensor
+    """``[B, L]`` token ids."""
+    attention_mask: torch.Tensor
+    """``[B, L]`` 1 on real tokens."""
+    response_mask: torch.Tensor
+    """``[B, L-1]`` (label-aligned) 1 on generated tokens."""
+    fields: dict[str, torch.Tensor] = field(default_factory=dict)
+    """Label-aligned ``[B, L-1]`` tensors (advantages, old log-probs, returns...) or ``[B]`` per-row values."""
+
+    def __len__(self) -> int:
+        return int(self.input_ids.shape[0])
+
+    def select(self, index: torch.Tensor | Sequence[int]) -> TokenBatch:
+        """The rows ``index``, trimmed to their longest row."""
+        index = torch.as_tensor(index, dtype=torch.long)
+        attention = self.attention_mask[index]
+        width = max(int(attention.sum(dim=1).max()), 2) if len(index) else 2
+        return TokenBatch(
+            input_ids=self.input_ids[index, :width],
+            attention_mask=attention[:, :width],
+            response_mask=self.response_mask[index, : width - 1],
+            fields={k: v[index, : width - 1] if v.dim() == 2 else v[index] for k, v in self.fields.items()},
+        )
+
+    def to(self, device: torch.device | str) -> TokenBatch:
+        return TokenBatch(
+            self.input_ids.to(device),
+            self.attention_mask.to(device),
+            self.response_mask.to(device),
+            {k: v.to(device) for k, v in self.fields.items()},
+        )
+
+    def per_token(self, row_values: torch.Tensor) -> torch.Tensor:
+        """Broadcast one value per row onto that row's response tokens (0 elsewhere)."""
+        return row_values.to(self.response_mask.dtype).unsqueeze(1) * self.response_mask
+
+
+def turn_batch(turns: Sequence[Turn], pad_id: int) -> TokenBatch:
+    """Pack turns into a :class:`TokenBatch` (one row per turn)."""
+    if not turns:
+        raise ValueError("no turns to pack")
+    rows = [list(turn.prompt_ids) + list(turn.response_ids) for turn in turns]
+    width = max(max(len(row) for row in rows), 2)
+    input_ids = torch.full((len(rows), width), pad_id, dtype=torch.long)
+    attention = torch.zeros((len(rows), width), dtype=torch.long)
+    response = torch.zeros((len(rows), width - 1), dtype=torch.float32)
+    for i, (turn, row) in enumerate(zip(turns, rows, strict=True)):
+        input_ids[i, : len(row)] = torch.tensor(row, dtype=torch.long)
+        attention[i, : len(row)] = 1
+        start = len(turn.prompt_ids)
+        # Token p+1 is predicted at position p: response tokens start..len-1 -> positions start-1..len-2.
+        response[i, start - 1 : len(row) - 1] = 1.0
+    return TokenBatch(input_ids, attention, response)
+
+
+def flatten_turns(trajectories: Sequence[Trajectory]) -> tuple[list[Turn], list[tuple[int, int]]]:
+    """All turns with a response, and their ``(trajectory index, turn index)``."""
+    turns, where = [], []
+    for i, trajectory in enumerate(trajectories):
+        for t, turn in enumerate(trajectory.turns):
+            if turn.response_ids and turn.prompt_ids:
+                turns.append(turn)
+                where.append((i, t))
+    return turns, where
+
+
+def minibatches(n: int, size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
+    """A seeded random split of ``range(n)`` into chunks of at most ``size``."""
+    order = torch.randperm(n, generator=generator)
+    for start in range(0, n, max(size, 1)):
+        yield order[start : start + size]
+
+
+def observation_before(trajectory: Trajectory, t: int) -> str:
+    """The raw observation the agent acted on at turn ``t`` (no history)."""
+    return trajectory.initial_observation if t == 0 else trajectory.turns[t - 1].observation_text

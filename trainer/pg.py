@@ -1,0 +1,146 @@
+"""The clipped policy-gradient update that PPO and the GRPO family share.
+
+Given a :class:`~agentrl.trainer.batch.TokenBatch` whose ``fields`` hold per-token
+``advantages`` and ``old_logprobs`` (and, for PPO, ``returns`` and ``old_values``), run
+``epochs`` passes of shuffled minibatches; each minibatch is one optimiser step,
+accumulated over micro-batches that fit in memory. The loss per token is the PPO
+clipped surrogate, plus ``kl_coef`` times a KL estimate to the reference policy, minus
+``entropy_coef`` times the entropy, plus ``value_coef`` times the clipped value loss
+when the batch carries returns.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from agentrl.trainer.batch import TokenBatch, minibatches
+from agentrl.trainer.core_algos import aggregate_loss, kl_penalty, masked_mean, ppo_policy_loss, value_loss
+from agentrl.trainer.policy import Policy
+
+
+@dataclass
+class PGConfig:
+    """Settings of the clipped policy-gradient update."""
+
+    lr: float = 1e-6
+    """Actor learning rate (AdamW)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    clip_low: float = 0.2
+    """Lower clip of the ratio (1 - clip_low)."""
+    clip_high: float = 0.2
+    """Upper clip of the ratio (1 + clip_high); larger than clip_low is DAPO's clip-higher."""
+    dual_clip: float | None = None
+    """Dual-clip constant c > 1 bounding the loss of negative advantages (None: off)."""
+    kl_coef: float = 0.0
+    """Weight of the KL penalty to the reference policy (0: no reference kept)."""
+    kl_kind: str = "k3"
+    """KL estimator: k1, k2, k3 (low_var_kl)."""
+    entropy_coef: float = 0.0
+    """Entropy bonus weight."""
+    epochs: int = 1
+    """Passes over each batch of rollouts."""
+    minibatch_size: int = 64
+    """Turns per optimiser step."""
+    micro_batch_size: int = 16
+    """Turns per forward pass (gradient accumulation over a minibatch)."""
+    max_grad_norm: float = 1.0
+    """Gradient-norm clip."""
+    loss_agg: str = "token-mean"
+    """Loss aggregation: token-mean, seq-mean-token-sum or seq-mean-token-mean."""
+
+
+def make_optimizer(parameters: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    return torch.optim.AdamW(list(parameters), lr=lr, weight_decay=weight_decay)
+
+
+def pg_update(
+    policy: Policy,
+    optimizer: torch.optim.Optimizer,
+    batch: TokenBatch,
+    cfg: PGConfig,
+    *,
+    temperature: float,
+    generator: torch.Generator,
+    value_coef: float = 0.0,
+    value_clip: float | None = None,
+) -> dict[str, float]:
+    """Run the update on ``batch``; returns mean statistics over optimiser steps."""
+    with_values = value_coef > 0
+    stats: dict[str, list[float]] = defaultdict(list)
+    parameters = [p for _, p in policy.trainable_named_parameters()]
+    for _ in range(cfg.epochs):
+        for rows in minibatches(len(batch), cfg.minibatch_size, generator):
+            optimizer.zero_grad(set_to_none=True)
+            total_tokens = float(batch.response_mask[rows].sum().clamp(min=1))
+            for start in range(0, len(rows), cfg.micro_batch_size):
+                micro = batch.select(rows[start : start + cfg.micro_batch_size]).to(policy.device)
+                mask = micro.response_mask
+                out = policy.forward_batch(micro, temperature, values=with_values)
+                policy_loss, pstats = ppo_policy_loss(
+                    out.logprobs,
+                    micro.fields["old_logprobs"],
+                    micro.fields["advantages"],
+                    mask,
+                    clip_low=cfg.clip_low,
+                    clip_high=cfg.clip_high,
+                    dual_clip=cfg.dual_clip,
+                    agg=cfg.loss_agg,
+                )
+                loss = policy_loss
+                if cfg.kl_coef > 0:
+                    kl = aggregate_loss(kl_penalty(out.logprobs, micro.fields["ref_logprobs"], cfg.kl_kind), mask)
+                    loss = loss + cfg.kl_coef * kl
+                    stats["kl"].append(float(kl.detach()))
+                entropy = masked_mean(out.entropy, mask)
+                if cfg.entropy_coef:
+                    loss = loss - cfg.entropy_coef * entropy
+                if with_values:
+                    assert out.values is not None
+                    vloss = value_loss(
+                        out.values,
+                        micro.fields["old_values"],
+                        micro.fields["returns"],
+                        mask,
+                        clip=value_clip,
+                        agg=cfg.loss_agg,
+                    )
+                    loss = loss + value_coef * vloss
+                    stats["value_loss"].append(float(vloss.detach()))
+                # Weight each micro-batch by its share of the minibatch's tokens: the sum is the minibatch mean.
+                share = float(mask.sum()) / total_tokens if cfg.loss_agg == "token-mean" else len(micro) / len(rows)
+                (loss * share).backward()
+                stats["policy_loss"].append(float(policy_loss.detach()))
+                stats["entropy"].append(float(entropy.detach()))
+                for key, value in pstats.items():
+                    stats[key].append(float(value))
+            norm = torch.nn.utils.clip_grad_norm_(parameters, cfg.max_grad_norm)
+            optimizer.step()
+            stats["grad_norm"].append(float(norm))
+    return {key: sum(values) / len(values) for key, values in stats.items() if values}
+
+
+@torch.no_grad()
+def score_batch(
+    policy: Policy, batch: TokenBatch, cfg: PGConfig, temperature: float, *, values: bool = False
+) -> dict[str, torch.Tensor]:
+    """Old log-probs (and values, reference log-probs) of every row, before the update."""
+    parts: dict[str, list[torch.Tensor]] = defaultdict(list)
+    width = batch.input_ids.shape[1] - 1
+    for start in range(0, len(batch), cfg.micro_batch_size):
+        rows = torch.arange(start, min(start + cfg.micro_batch_size, len(batch)))
+        micro = batch.select(rows)
+        out = policy.forward_batch(micro, temperature, values=values)
+        pad = width - out.logprobs.shape[1]
+        parts["old_logprobs"].append(torch.nn.functional.pad(out.logprobs.cpu(), (0, pad)))
+        if values:
+            assert out.values is not None
+            parts["old_values"].append(torch.nn.functional.pad(out.values.cpu(), (0, pad)))
+        if cfg.kl_coef > 0:
+            ref = policy.reference_logprobs(micro, temperature)
+            parts["ref_logprobs"].append(torch.nn.functional.pad(ref.cpu(), (0, pad)))
+    return {key: torch.cat(chunks) * batch.response_mask for key, chunks in parts.items()}

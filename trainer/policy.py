@@ -1,0 +1,166 @@
+"""The trainable policy: a causal LM, optionally LoRA-wrapped, with an optional value head.
+
+The rollout backend and the trainer share the model object when both run in one
+process, so an optimiser step is visible to the next rollout with no copy. Log-probs
+are computed from ``logits / temperature`` — the distribution the rollout sampled
+from — so that ratios against the rollout's log-probs start at exactly 1.
+
+The reference policy (for KL penalties) is the adapter-free base model under LoRA,
+and a frozen copy of the initial weights under full fine-tuning (made only when a KL
+coefficient asks for it).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from agentrl.trainer.batch import TokenBatch
+from agentrl.trainer.core_algos import entropy_from_logits, logprobs_from_logits
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class PolicyConfig:
+    """How the policy model is trained."""
+
+    lora: bool = False
+    """Train LoRA adapters (peft) instead of every weight."""
+    lora_rank: int = 8
+    """LoRA rank r."""
+    lora_alpha: int = 16
+    """LoRA scaling alpha."""
+    lora_dropout: float = 0.0
+    """Dropout on the LoRA path."""
+    lora_target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    """Module names that get adapters (Llama-style attention projections by default)."""
+    gradient_checkpointing: bool = False
+    """Recompute activations in the backward pass (less memory, more time)."""
+
+
+@dataclass
+class Forward:
+    """Label-aligned ``[B, L-1]`` outputs of one forward pass."""
+
+    logprobs: torch.Tensor
+    entropy: torch.Tensor
+    values: torch.Tensor | None = None
+
+
+class Policy(nn.Module):
+    """A causal LM to train, with an optional scalar value head on its last hidden state.
+
+    Args:
+        model: A ``transformers`` causal LM (already on its device).
+        config: LoRA and memory settings.
+        value_head: Add a token-level value head (PPO).
+        reference: Keep a reference policy for KL penalties.
+    """
+
+    def __init__(
+        self, model: Any, config: PolicyConfig | None = None, *, value_head: bool = False, reference: bool = False
+    ):
+        super().__init__()
+        self.config = config or PolicyConfig()
+        self._reference: Any = None
+        if self.config.lora:
+            try:
+                from peft import LoraConfig, get_peft_model
+            except ImportError as err:  # peft is a core dependency; a broken install says so
+                raise ImportError("LoRA needs peft: pip install peft") from err
+            lora = LoraConfig(
+                r=self.config.lora_rank,
+                lora_alpha=self.config.lora_alpha,
+                lora_dropout=self.config.lora_dropout,
+                target_modules=list(self.config.lora_target_modules),
+                task_type="CAUSAL_LM",
+            )
+            model = get_peft_model(model, lora)
+        elif reference:
+            self._reference = copy.deepcopy(model).eval().requires_grad_(False)
+        self.model = model
+        self.use_reference = reference
+        if self.config.gradient_checkpointing:
+            model.gradient_checkpointing_enable()
+        hidden = int(model.config.hidden_size)
+        self.value_head = nn.Linear(hidden, 1) if value_head else None
+        if self.value_head is not None:
+            nn.init.zeros_(self.value_head.weight)
+            nn.init.zeros_(self.value_head.bias)
+            self.value_head.to(self.device)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.model.parameters()).device
+
+    def trainable_named_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
+        """The parameters an optimiser should update (adapters only under LoRA)."""
+        for name, parameter in self.named_parameters():
+            if parameter.requires_grad and not name.startswith("_reference"):
+                yield name, parameter
+
+    def trainable_state(self) -> dict[str, torch.Tensor]:
+        """The trainable weights, detached on CPU (what a checkpoint needs)."""
+        return {name: p.detach().cpu().clone() for name, p in self.trainable_named_parameters()}
+
+    def load_trainable_state(self, state: dict[str, torch.Tensor]) -> None:
+        expected = {name for name, _ in self.trainable_named_parameters()}
+        missing = expected - set(state)
+        if missing:
+            raise ValueError(f"checkpoint lacks {len(missing)} trainable tensors, e.g. {sorted(missing)[:3]}")
+        with torch.no_grad():
+            for name, parameter in self.trainable_named_parameters():
+                parameter.copy_(state[name].to(parameter.device, parameter.dtype))
+
+    def forward_batch(self, batch: TokenBatch, temperature: float = 1.0, *, values: bool = False) -> Forward:
+        """Log-probs and entropies of every next token (and values), label-aligned."""
+        batch = batch.to(self.device)
+        out = self.model(
+            input_ids=batch.input_ids,
+            attention_mask=batch.attention_mask,
+            output_hidden_states=values,
+            use_cache=False,
+        )
+        logits = out.logits[:, :-1].float()
+        if temperature > 0:
+            logits = logits / temperature
+        labels = batch.input_ids[:, 1:]
+        value = None
+        if values:
+            if self.value_head is None:
+                raise ValueError("this policy has no value head (value_head=True builds one)")
+            value = self.value_head(out.hidden_states[-1][:, :-1].float()).squeeze(-1)
+        return Forward(logprobs_from_logits(logits, labels), entropy_from_logits(logits), value)
+
+    @torch.no_grad()
+    def reference_logprobs(self, batch: TokenBatch, temperature: float = 1.0) -> torch.Tensor:
+        """Log-probs under the reference policy (the starting weights)."""
+        if not self.use_reference:
+            raise ValueError("this policy keeps no reference (reference=True keeps one)")
+        batch = batch.to(self.device)
+        if self.config.lora:
+            context: Any = self.model.disable_adapter()
+            model = self.model
+        else:
+            context, model = contextlib.nullcontext(), self._reference
+        with context:
+            logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).logits
+        logits = logits[:, :-1].float()
+        if temperature > 0:
+            logits = logits / temperature
+        return logprobs_from_logits(logits, batch.input_ids[:, 1:])
+
+    def merged_state_dict(self) -> dict[str, torch.Tensor]:
+        """The full model's weights with any LoRA adapters merged in (for rollout servers)."""
+        if self.config.lora:
+            merged = copy.deepcopy(self.model).merge_and_unload()
+            return {k: v.detach().cpu() for k, v in merged.state_dict().items()}
+        return {k: v.detach().cpu() for k, v in self.model.state_dict().items()}

@@ -1,0 +1,156 @@
+"""Token-level PPO for multi-turn agents (Schulman et al., 2017; the RLHF-style form).
+
+A scalar value head on the policy LM scores every prefix. For one trajectory, the
+tokens the model generated in all its turns are laid end to end; the env's reward of
+a turn sits on that turn's last token; GAE runs over this sequence with the
+environment tokens (prompts, observations) masked out, so the chain jumps from the
+last token of turn t to the first token of turn t+1 (Zhou et al.'s "flattened turn
+tokens"). Advantages are whitened over the batch; the actor takes the clipped
+surrogate and the value head the clipped value loss, in one backward pass.
+
+Where this differs from single-turn RLHF PPO: no per-token KL in the reward (use
+``pg.kl_coef`` for a KL loss instead), and a truncated episode bootstraps 0 after its
+last token (its next state was never scored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from agentrl.agents.types import Trajectory
+from agentrl.trainer.batch import TokenBatch, flatten_turns, turn_batch
+from agentrl.trainer.core_algos import gae, masked_whiten
+from agentrl.trainer.grpo import shaped_rewards
+from agentrl.trainer.pg import PGConfig, make_optimizer, pg_update, score_batch
+from agentrl.trainer.policy import Policy
+
+
+@dataclass
+class PPOConfig:
+    """Token-level PPO with a value head."""
+
+    name: str = "ppo"
+    """Algorithm name (``algo=NAME`` picks a file of ``configs/algo``)."""
+    gamma: float = 1.0
+    """Discount per generated token."""
+    lam: float = 0.95
+    """GAE lambda."""
+    value_coef: float = 0.5
+    """Weight of the value loss."""
+    value_clip: float | None = 0.2
+    """Clip of the value change per update (None: unclipped)."""
+    critic_lr: float | None = None
+    """Learning rate of the value head (None: the actor's)."""
+    whiten_advantages: bool = True
+    """Normalise advantages over the batch's tokens."""
+    invalid_penalty: float = 0.0
+    """Reward added on a turn whose action was invalid."""
+    pg: PGConfig = field(default_factory=PGConfig)
+    """The clipped policy-gradient update."""
+
+
+def trajectory_gae(
+    batch: TokenBatch,
+    where: Sequence[tuple[int, int]],
+    rewards: Sequence[Sequence[float]],
+    terminal: Sequence[bool],
+    values: torch.Tensor,
+    gamma: float,
+    lam: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """GAE over each trajectory's generated tokens, returned in the batch's ``[B, L-1]`` layout."""
+    mask = batch.response_mask
+    positions: dict[int, list[tuple[int, int]]] = {}  # trajectory -> [(row, position)] in order
+    token_rewards: dict[int, list[float]] = {}
+    for row, (i, t) in enumerate(where):
+        cols = mask[row].nonzero().flatten().tolist()
+        positions.setdefault(i, []).extend((row, c) for c in cols)
+        token_rewards.setdefault(i, []).extend([0.0] * (len(cols) - 1) + [rewards[i][t]])
+    order = sorted(positions)
+    length = max(len(positions[i]) for i in order)
+    flat_r = torch.zeros(len(order), length)
+    flat_v = torch.zeros(len(order), length)
+    flat_m = torch.zeros(len(order), length)
+    flat_d = torch.zeros(len(order), length)
+    for k, i in enumerate(order):
+        n = len(positions[i])
+        rows, cols = [r for r, _ in positions[i]], [c for _, c in positions[i]]
+        flat_r[k, :n] = torch.tensor(token_rewards[i])
+        flat_v[k, :n] = values[rows, cols]
+        flat_m[k, :n] = 1.0
+        flat_d[k, n - 1] = float(terminal[i])
+    adv, ret = gae(flat_r, flat_v, flat_m, gamma, lam, dones=flat_d)
+    advantages = torch.zeros_like(mask)
+    returns = torch.zeros_like(mask)
+    for k, i in enumerate(order):
+        rows, cols = [r for r, _ in positions[i]], [c for _, c in positions[i]]
+        n = len(rows)
+        advantages[rows, cols] = adv[k, :n]
+        returns[rows, cols] = ret[k, :n]
+    return advantages, returns
+
+
+class PPO:
+    """Token-level PPO with a value head on the policy.
+
+    Args:
+        policy: The policy (built with ``value_head=True``).
+        cfg: PPO settings.
+        temperature: The rollout's sampling temperature.
+        pad_id: Padding token id.
+        seed: Seeds the minibatch shuffling.
+    """
+
+    def __init__(self, policy: Policy, cfg: PPOConfig, *, temperature: float, pad_id: int, seed: int = 0):
+        if policy.value_head is None:
+            raise ValueError("PPO needs a policy with a value head")
+        self.policy, self.cfg = policy, cfg
+        self.temperature, self.pad_id = temperature, pad_id
+        head = set(id(p) for p in policy.value_head.parameters())
+        actor = [p for _, p in policy.trainable_named_parameters() if id(p) not in head]
+        groups = [
+            {"params": actor, "lr": cfg.pg.lr},
+            {"params": list(policy.value_head.parameters()), "lr": cfg.critic_lr or cfg.pg.lr},
+        ]
+        self.optimizer = make_optimizer(groups, cfg.pg.lr, cfg.pg.weight_decay)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]:
+        turns, where = flatten_turns(trajectories)
+        if not turns:
+            return {}
+        batch = turn_batch(turns, self.pad_id)
+        batch.fields.update(score_batch(self.policy, batch, self.cfg.pg, self.temperature, values=True))
+        rewards = shaped_rewards(trajectories, self.cfg.invalid_penalty)
+        terminal = [bool(t.turns and t.turns[-1].terminated) for t in trajectories]
+        advantages, returns = trajectory_gae(
+            batch, where, rewards, terminal, batch.fields["old_values"], self.cfg.gamma, self.cfg.lam
+        )
+        if self.cfg.whiten_advantages:
+            advantages = masked_whiten(advantages, batch.response_mask) * batch.response_mask
+        batch.fields["advantages"] = advantages
+        batch.fields["returns"] = returns
+        stats = pg_update(
+            self.policy,
+            self.optimizer,
+            batch,
+            self.cfg.pg,
+            temperature=self.temperature,
+            generator=self.generator,
+            value_coef=self.cfg.value_coef,
+            value_clip=self.cfg.value_clip,
+        )
+        mask = batch.response_mask
+        stats["value_mean"] = float((batch.fields["old_values"] * mask).sum() / mask.sum().clamp(min=1))
+        return stats
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
