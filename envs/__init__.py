@@ -37,6 +37,12 @@ register(
     max_episode_steps=100,
 )
 register(
+    "agentrl/GuessNumber-v0",
+    "agentrl.envs.guess:GuessNumberEnv",
+    description="Guess a secret number from too-low/too-high feedback (information seeking); bisection expert",
+    max_episode_steps=50,
+)
+register(
     "agentrl/TicTacToe-v0",
     "agentrl.envs.tictactoe:TicTacToeEnv",
     description="Two-player tic-tac-toe as a PettingZoo AEC text env; minimax expert",
