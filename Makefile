@@ -27,7 +27,9 @@ test:
 
 bench:
 	$(PYTHON) benchmarks/env_step.py
+	$(PYTHON) benchmarks/rollout.py
+	$(PYTHON) benchmarks/sample_efficiency.py
 
 demo:
 	agentrl envs
-	agentrl play sokoban --seed 0 --agent expert
+	agentrl train

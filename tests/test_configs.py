@@ -11,9 +11,14 @@ from agentrl.cli.play import PlayConfig
 from agentrl.envs import registered
 from agentrl.factory import env_config, short_names
 
-CONFIG_FILES = sorted(p for p in (resources.files("agentrl.configs")).iterdir() if p.name.endswith(".yaml")) + sorted(
-    p for p in (resources.files("agentrl.configs") / "env").iterdir() if p.name.endswith(".yaml")
-)
+_ROOT = resources.files("agentrl.configs")
+CONFIG_FILES = [
+    p
+    for folder in (_ROOT, _ROOT / "env", _ROOT / "algo", _ROOT / "model")
+    for p in sorted(folder.iterdir(), key=lambda p: p.name)
+    if p.name.endswith(".yaml")
+]
+ALGOS = sorted(p.name[: -len(".yaml")] for p in (_ROOT / "algo").iterdir() if p.name.endswith(".yaml"))
 
 
 @pytest.mark.parametrize("path", CONFIG_FILES, ids=lambda p: p.name)
@@ -44,3 +49,21 @@ def test_bad_values_are_rejected_with_the_setting_named():
         load("play", ["env=nonexistent"], PlayConfig)
     with pytest.raises(KeyError, match="short names"):
         env_config("nonexistent")
+
+
+@pytest.mark.parametrize("algo", ALGOS)
+@pytest.mark.parametrize("env", ["guess", "frozenlake", "sokoban", "babyai"])
+def test_every_algorithm_config_validates_with_every_env(algo, env):
+    import agentrl.cli.train  # noqa: F401  (registers the train and algo schemas)
+    from agentrl.trainer.archer import ArcherConfig
+    from agentrl.trainer.grpo import GRPOConfig
+    from agentrl.trainer.loop import TrainRunConfig
+    from agentrl.trainer.ppo import PPOConfig
+
+    cfg = load("train", [f"algo={algo}", f"env={env}"], TrainRunConfig)
+    assert isinstance(cfg.algo, GRPOConfig | PPOConfig | ArcherConfig)
+    assert cfg.algo.name == algo and cfg.env == env_config(env)
+    if isinstance(cfg.algo, GRPOConfig):
+        assert cfg.algo.estimator == algo
+    with pytest.raises(ValueError, match="lr"):
+        load("train", [f"algo={algo}", "algo.actor_lr=abc" if algo == "archer" else "algo.pg.lr=abc"], TrainRunConfig)

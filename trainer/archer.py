@@ -265,8 +265,8 @@ class Archer:
             nn.utils.clip_grad_norm_(self.critic.parameters(), self.cfg.max_grad_norm)
             self.critic_optimizer.step()
             polyak_update(self.target, self.critic, self.cfg.tau)
-            stats["q_loss"].append(float(loss_q))
-            stats["v_loss"].append(float(loss_v))
+            stats["q_loss"].append(float(loss_q.detach()))
+            stats["v_loss"].append(float(loss_v.detach()))
         if iteration >= self.cfg.warmup_iterations:
             for _ in range(self.cfg.actor_steps):
                 batch = self.buffer.sample(self.cfg.actor_batch_size)
@@ -284,7 +284,7 @@ class Archer:
                     [p for _, p in self.policy.trainable_named_parameters()], self.cfg.max_grad_norm
                 )
                 self.actor_optimizer.step()
-                stats["actor_loss"].append(float(loss))
+                stats["actor_loss"].append(float(loss.detach()))
                 stats["advantage"].append(float(advantage.mean()))
                 stats["q_mean"].append(float(q.mean()))
         out = {k: sum(v) / len(v) for k, v in stats.items() if v}

@@ -65,7 +65,8 @@ class LoopConfig:
     tensorboard: bool = True
     """Write TensorBoard event files next to the JSONL log."""
     rollout_url: str | None = None
-    """Roll out through an ``agentrl serve-model`` server at this URL; weights are pushed to it each iteration."""
+    """Roll out through an OpenAI-compatible ``agentrl serve-model`` at this base URL (``http://host:port/v1``); the
+    new weights are pushed to it after every update."""
     save_trajectories: bool = False
     """Write every iteration's trajectories as JSONL (rollouts/iter-N.jsonl)."""
 

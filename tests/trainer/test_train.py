@@ -60,11 +60,25 @@ def test_two_iteration_smoke_run_per_algorithm(algo, tmp_path, capsys):
 
 def test_training_changes_the_weights_and_lora_trains_only_adapters(tmp_path):
     out = tmp_path / "lora"
-    assert main(["train", "algo=grpo", *SMALL, "policy.lora=true", "algo.pg.lr=1e-2", f"train.output_dir={out}"]) == 0
+    assert (
+        main(
+            [
+                "train",
+                "algo=grpo",
+                *SMALL,
+                "policy.lora=true",
+                "algo.pg.lr=1e-2",
+                "algo.pg.entropy_coef=0.1",
+                f"train.output_dir={out}",
+            ]
+        )
+        == 0
+    )
     state = load_checkpoint(checkpoints(out)[-1])
     names = list(state["policy"])
     assert names and all("lora_" in name for name in names)
-    assert any(float(t.abs().sum()) > 0 for n, t in state["policy"].items() if "lora_B" in n)  # B starts at 0
+    # B starts at 0; the entropy bonus moves it even when every advantage is 0.
+    assert any(float(t.abs().sum()) > 0 for n, t in state["policy"].items() if "lora_B" in n)
 
 
 def test_bad_settings_fail_with_one_clear_line(tmp_path, capsys):
@@ -129,3 +143,34 @@ def test_killed_run_resumes_from_its_last_checkpoint_and_matches_an_uninterrupte
     # Running the finished command again resumes at the end and only re-reports.
     again = subprocess.run(_command(killed, 4), env=env, capture_output=True, text=True, timeout=600)
     assert again.returncode == 0 and "->" in again.stdout
+
+
+def test_rollouts_through_a_model_server_get_the_new_weights_each_iteration(tmp_path, tiny_model_server):
+    import httpx
+
+    from agentrl.agents.backends.openai import OpenAIBackend
+    from agentrl.agents.generation import SamplingParams
+    from agentrl.agents.models import build_tiny_model
+    from agentrl.trainer.policy import Policy
+
+    url, _ = tiny_model_server
+    version = httpx.get(f"{url}/health").json()["weight_version"]
+    out = tmp_path / "remote"
+    overrides = ["algo=grpo", *SMALL, "algo.pg.lr=1e-2", "algo.pg.entropy_coef=0.5", f"train.rollout_url={url}/v1"]
+    assert main(["train", *overrides, f"train.output_dir={out}"]) == 0
+    # One push at the start, one after each of the 2 updates.
+    assert httpx.get(f"{url}/health").json()["weight_version"] == version + 3
+    # The server now generates exactly what the trained policy generates.
+    model, tokenizer = build_tiny_model(seed=0)
+    policy = Policy(model)
+    policy.load_trainable_state(load_checkpoint(checkpoints(out)[-1])["policy"])
+    text = tokenizer.apply_chat_template(
+        [{"role": "user", "content": "Guess 7"}], add_generation_prompt=True, tokenize=False
+    )
+    prompt = tokenizer.encode(text, add_special_tokens=False)
+    remote = OpenAIBackend(f"{url}/v1", "tiny", tokenizer)
+    params = SamplingParams(temperature=0.0, max_new_tokens=8)
+    with torch.no_grad():
+        local = model.generate(torch.tensor([prompt]), max_new_tokens=8, do_sample=False)[0, len(prompt) :].tolist()
+    got = remote.generate([prompt], params)[0].token_ids
+    assert got == local[: len(got)] and len(got) > 0
