@@ -57,6 +57,7 @@ def steps_to_target(records: list[dict[str, Any]], target: float, window: int) -
 def run_one(overrides: list[str], out: Path) -> dict[str, Any]:
     from agentrl.cli import train as _  # noqa: F401  (registers the config schemas)
     from agentrl.cli.config import load
+    from agentrl.factory import make_from_config
     from agentrl.trainer.loop import TrainRunConfig, train
     from agentrl.trainer.metrics import read_metrics
 
@@ -66,7 +67,7 @@ def run_one(overrides: list[str], out: Path) -> dict[str, Any]:
         TrainRunConfig,
     )
     start = time.perf_counter()
-    results = train(cfg)
+    results = train(cfg, lambda: make_from_config(cfg.env))
     return {"records": read_metrics(out / "metrics.jsonl"), "results": results, "seconds": time.perf_counter() - start}
 
 

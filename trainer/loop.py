@@ -161,12 +161,15 @@ def rollout_stats(trajectories: Sequence[Trajectory]) -> dict[str, float]:
     }
 
 
-def train(
-    cfg: TrainRunConfig, hooks: Hooks | None = None, env_factory: Callable[[], Any] | None = None
-) -> dict[str, Any]:
-    """Run (or resume) a training run; returns what ``results.json`` holds."""
+def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | None = None) -> dict[str, Any]:
+    """Run (or resume) a training run; returns what ``results.json`` holds.
+
+    Args:
+        cfg: The run's settings.
+        env_factory: Builds one env as ``cfg.env`` describes (the CLI passes ``agentrl.make``'s).
+        hooks: Progress callbacks.
+    """
     from agentrl.agents.backends import HFBackend
-    from agentrl.factory import make_from_config
     from agentrl.trainer.ppo import PPOConfig
 
     hooks = hooks or Hooks()
@@ -186,7 +189,7 @@ def train(
 
     torch.manual_seed(cfg.train.seed)
     np.random.seed(cfg.train.seed)
-    make_env = env_factory or (lambda: make_from_config(cfg.env))
+    make_env = env_factory
     probe = make_env()
     if hasattr(probe, "agent_iter"):
         probe.close()

@@ -75,18 +75,17 @@ class RichHooks(Hooks):
 
 
 def run(args: argparse.Namespace, overrides: list[str]) -> int:
-    import torch
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from agentrl.factory import make_from_config
     from agentrl.trainer.loop import train
 
     cfg = load("train", overrides, TrainRunConfig)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        results = train(cfg, RichHooks(console, progress))
+        results = train(cfg, lambda: make_from_config(cfg.env), RichHooks(console, progress))
     b_low, b_high = results["success_before_ci95"]
     a_low, a_high = results["success_after_ci95"]
     print(
