@@ -16,44 +16,85 @@ KL_KINDS = ("k1", "k2", "k3", "low_var_kl")
 
 
 def masked_sum(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None) -> torch.Tensor:
-    """Sum of ``values`` where ``mask`` is 1."""
-    product = values * mask.to(values.dtype)
-    return product.sum() if dim is None else product.sum(dim=dim)
+    """Sum of ``values`` where ``mask`` is set.
+
+    Args:
+        values: Any tensor.
+        mask: Same shape; 0/1 floats or bools. Masked-out entries are ignored even when
+            they are inf or NaN (padding often is).
+        dim: Dimension to reduce; None reduces everything to a scalar.
+
+    Returns:
+        The masked sum, reduced over ``dim``.
+    """
+    kept = torch.where(mask.bool(), values, torch.zeros_like(values))
+    return kept.sum() if dim is None else kept.sum(dim=dim)
 
 
 def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None, eps: float = 1e-8) -> torch.Tensor:
-    """Mean of ``values`` where ``mask`` is 1 (0 when nothing is masked in)."""
-    mask = mask.to(values.dtype)
-    total = mask.sum() if dim is None else mask.sum(dim=dim)
+    """Mean of ``values`` where ``mask`` is set; 0 where nothing is.
+
+    Args:
+        values: Any tensor.
+        mask: Same shape; 0/1 floats or bools.
+        dim: Dimension to reduce; None reduces everything to a scalar.
+        eps: Added to the count so that an empty mask gives 0 rather than NaN.
+
+    Returns:
+        The masked mean, reduced over ``dim``.
+    """
+    count = mask.to(values.dtype)
+    total = count.sum() if dim is None else count.sum(dim=dim)
     return masked_sum(values, mask, dim) / (total + eps)
 
 
 def masked_whiten(values: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True, eps: float = 1e-8) -> torch.Tensor:
-    """``values`` scaled to unit variance (and zero mean) over the masked-in entries."""
+    """``values`` scaled to unit variance over the masked-in entries.
+
+    Args:
+        values: Any tensor, e.g. advantages ``[B, T]``.
+        mask: Same shape; 0/1 floats or bools.
+        shift_mean: Also centre to zero mean; False keeps the original mean (only the scale changes).
+        eps: Added to the (population) variance.
+
+    Returns:
+        The whitened values, 0 at masked-out entries.
+    """
     mean = masked_mean(values, mask)
     variance = masked_mean((values - mean) ** 2, mask)
     whitened = (values - mean) * torch.rsqrt(variance + eps)
-    return whitened if shift_mean else whitened + mean
+    if not shift_mean:
+        whitened = whitened + mean
+    return torch.where(mask.bool(), whitened, torch.zeros_like(whitened))
 
 
 def aggregate_loss(loss_mat: torch.Tensor, mask: torch.Tensor, mode: str = "token-mean") -> torch.Tensor:
     """Reduce a per-token loss ``[B, T]`` to a scalar.
 
-    ``token-mean`` weighs every generated token alike; ``seq-mean-token-sum`` sums each
-    row's tokens and averages rows (Dr. GRPO); ``seq-mean-token-mean`` averages tokens in
-    a row, then rows (the original GRPO). Rows without tokens do not count.
+    Args:
+        loss_mat: Per-token loss ``[B, T]``.
+        mask: ``[B, T]``; 0/1 floats or bools, 1 on the tokens that count.
+        mode: ``token-mean`` weighs every valid token alike (sum / number of tokens);
+            ``seq-mean-token-sum`` sums each row's tokens, then averages rows (Dr. GRPO);
+            ``seq-mean-token-mean`` averages each row's tokens, then rows (the original GRPO).
+            Rows without a valid token do not count in the ``seq-*`` modes.
+
+    Returns:
+        A scalar; 0 (still attached to the graph) when no token is valid.
+
+    Raises:
+        ValueError: For a mode not in ``AGGREGATIONS``.
     """
-    mask = mask.to(loss_mat.dtype)
     if mode == "token-mean":
         return masked_mean(loss_mat, mask)
-    rows = mask.sum(dim=-1) > 0
-    if mode == "seq-mean-token-sum":
-        per_row = masked_sum(loss_mat, mask, dim=-1)
-    elif mode == "seq-mean-token-mean":
-        per_row = masked_sum(loss_mat, mask, dim=-1) / mask.sum(dim=-1).clamp(min=1)
-    else:
+    if mode not in AGGREGATIONS:
         raise ValueError(f"unknown loss aggregation {mode!r}; choose one of {', '.join(AGGREGATIONS)}")
-    return per_row[rows].mean() if rows.any() else loss_mat.sum() * 0
+    counts = mask.to(loss_mat.dtype).sum(dim=-1)
+    per_row = masked_sum(loss_mat, mask, dim=-1)
+    if mode == "seq-mean-token-mean":
+        per_row = per_row / counts.clamp(min=1)
+    rows = (counts > 0).to(loss_mat.dtype)
+    return (per_row * rows).sum() / rows.sum().clamp(min=1)
 
 
 def ppo_policy_loss(
@@ -66,30 +107,45 @@ def ppo_policy_loss(
     dual_clip: float | None = None,
     agg: str = "token-mean",
 ) -> tuple[torch.Tensor, dict[str, float]]:
-    """PPO's clipped surrogate, per token, aggregated by ``agg``.
+    """PPO's clipped surrogate (Schulman et al., 2017), per token, aggregated by ``agg``.
 
-    ``max(-A r, -A clip(r, 1 - clip_low, 1 + clip_high))`` with ``r = exp(logp - old)``;
-    ``clip_high > clip_low`` is DAPO's clip-higher. With ``dual_clip = c > 1`` the loss of
-    a negative advantage is also capped at ``-A c`` (Ye et al., 2020).
+    The per-token loss is ``max(-A r, -A clip(r, 1 - clip_low, 1 + clip_high))`` with
+    ``r = exp(logp - old)``; ``clip_high > clip_low`` is DAPO's clip-higher. With
+    ``dual_clip = c > 1`` the loss of a token with ``A < 0`` is also capped at ``-A c``
+    (dual-clip PPO, Ye et al., 2020), so a huge ratio cannot blow the update up.
 
-    Returns the loss and statistics: ``clipfrac`` (share of tokens where the clipped
-    branch is the larger), ``approx_kl`` (k3 estimate of KL(old || new)) and ``ratio_mean``.
+    Args:
+        logprobs: Log-probabilities of the taken tokens under the current policy, ``[B, T]``.
+        old_logprobs: The same under the policy that sampled them, ``[B, T]``.
+        advantages: ``[B, T]``.
+        mask: ``[B, T]``; 1 on the tokens the model generated.
+        clip_low: Lower clip range, the ratio is kept above ``1 - clip_low``.
+        clip_high: Upper clip range, the ratio is kept below ``1 + clip_high``.
+        dual_clip: The constant ``c > 1`` of dual clipping; None turns it off.
+        agg: How to reduce tokens to a scalar, see :func:`aggregate_loss`.
+
+    Returns:
+        The loss and statistics over the valid tokens: ``clipfrac`` (share of tokens where the
+        clipped branch is the larger, i.e. the gradient is cut), ``approx_kl`` (the k3 estimate
+        ``(r - 1) - log r`` of KL(old || new), non-negative, as in CleanRL) and ``ratio_mean``.
+
+    Raises:
+        ValueError: When ``dual_clip`` is not above 1.
     """
-    mask = mask.to(logprobs.dtype)
+    if dual_clip is not None and dual_clip <= 1.0:
+        raise ValueError(f"dual_clip must be > 1 (3.0 is usual) or None, got {dual_clip}")
+    # Clamped so that a stale or padded token cannot overflow exp.
     log_ratio = (logprobs - old_logprobs).clamp(-20.0, 20.0)
     ratio = torch.exp(log_ratio)
     unclipped = -advantages * ratio
     clipped = -advantages * ratio.clamp(1.0 - clip_low, 1.0 + clip_high)
     loss = torch.maximum(unclipped, clipped)
     if dual_clip is not None:
-        if dual_clip <= 1.0:
-            raise ValueError(f"dual_clip must be > 1, got {dual_clip}")
-        capped = torch.minimum(loss, -advantages * dual_clip)
-        loss = torch.where(advantages < 0, capped, loss)
+        loss = torch.where(advantages < 0, torch.minimum(loss, -advantages * dual_clip), loss)
     with torch.no_grad():
         stats = {
             "clipfrac": float(masked_mean((clipped > unclipped).to(loss.dtype), mask)),
-            "approx_kl": float(masked_mean(torch.exp(-log_ratio) - 1 + log_ratio, mask)),
+            "approx_kl": float(masked_mean(ratio - 1.0 - log_ratio, mask)),
             "ratio_mean": float(masked_mean(ratio, mask)),
         }
     return aggregate_loss(loss, mask, agg), stats
@@ -103,42 +159,24 @@ def value_loss(
     clip: float | None = 0.2,
     agg: str = "token-mean",
 ) -> torch.Tensor:
-    """``0.5 * max((v - R)^2, (clip(v, old - c, old + c) - R)^2)``; unclipped when ``clip`` is None."""
+    """Clipped value loss ``0.5 * max((v - R)^2, (clip(v, old - c, old + c) - R)^2)``.
+
+    Args:
+        values: Current value predictions ``[B, T]``.
+        old_values: Predictions when the batch was collected ``[B, T]``.
+        returns: Targets ``[B, T]``.
+        mask: ``[B, T]``; 1 on the positions that count.
+        clip: The clip range ``c``; None gives the plain ``0.5 * (v - R)^2``.
+        agg: How to reduce tokens to a scalar, see :func:`aggregate_loss`.
+
+    Returns:
+        A scalar loss.
+    """
     loss = (values - returns) ** 2
     if clip is not None:
         clipped = old_values + (values - old_values).clamp(-clip, clip)
         loss = torch.maximum(loss, (clipped - returns) ** 2)
     return 0.5 * aggregate_loss(loss, mask, agg)
-
-
-def _reverse_scan(
-    rewards: torch.Tensor,
-    mask: torch.Tensor,
-    dones: torch.Tensor | None,
-    step: str,
-    gamma: float,
-    lam: float,
-    values: torch.Tensor | None,
-) -> torch.Tensor:
-    """Shared backward pass of GAE and discounted returns, skipping masked-out positions."""
-    mask = mask.to(rewards.dtype)
-    batch, length = rewards.shape
-    carry = torch.zeros(batch, dtype=rewards.dtype, device=rewards.device)  # A (or R) at the next valid position
-    next_value = torch.zeros_like(carry)  # V at the next valid position (0 past the end)
-    out = torch.zeros_like(rewards)
-    for t in reversed(range(length)):
-        valid = mask[:, t]
-        cont = torch.ones_like(carry) if dones is None else 1.0 - dones[:, t].to(rewards.dtype)
-        if step == "gae":
-            assert values is not None
-            delta = rewards[:, t] + gamma * cont * next_value - values[:, t]
-            current = delta + gamma * lam * cont * carry
-            next_value = torch.where(valid > 0, values[:, t], next_value)
-        else:
-            current = rewards[:, t] + gamma * cont * carry
-        carry = torch.where(valid > 0, current, carry)
-        out[:, t] = current * valid
-    return out
 
 
 def gae(
@@ -149,62 +187,131 @@ def gae(
     lam: float,
     dones: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Generalised advantage estimation over the masked-in positions of each row.
+    """Generalised advantage estimation (Schulman et al., 2016) over the valid positions of each row.
 
-    Masked-out positions are skipped: the recursion goes from one valid position to
-    the next one, so environment tokens between two model turns neither break nor
-    discount the chain. Past a row's last valid position the value is 0; a 1 in
-    ``dones`` at a position stops bootstrapping from the positions after it. The same
-    function does token-level GAE (positions = generated tokens) and turn-level GAE
-    (positions = turns). Returns ``(advantages, returns = advantages + values)``, 0 off the mask.
+    ``delta_t = r_t + gamma V_next - V_t`` and ``A_t = delta_t + gamma lam A_next``, where
+    "next" is the next position with ``mask == 1``: masked-out positions are skipped, so the
+    environment tokens between two model turns neither break nor discount the chain. Past a
+    row's last valid position ``V_next = A_next = 0``. The same function does token-level GAE
+    (positions = generated tokens) and turn-level GAE (positions = turns).
+
+    Args:
+        rewards: ``[B, T]``.
+        values: ``[B, T]``.
+        mask: ``[B, T]``; 0/1 floats or bools, 1 on the positions that take part.
+        gamma: Discount per valid position.
+        lam: GAE's lambda; 1 gives Monte-Carlo returns minus values, 0 gives one-step TD errors.
+        dones: Optional ``[B, T]``; a 1 at a valid position marks it terminal: nothing is
+            bootstrapped from the valid positions after it.
+
+    Returns:
+        ``(advantages, returns)`` with ``returns = advantages + values``; both 0 off the mask.
     """
-    advantages = _reverse_scan(rewards, mask, dones, "gae", gamma, lam, values)
-    returns = (advantages + values) * mask.to(values.dtype)
+    valid = mask.bool()
+    zero = torch.zeros_like(rewards[:, 0])
+    next_value = zero  # V at the next valid position
+    next_adv = zero  # A at the next valid position
+    columns: list[torch.Tensor] = []
+    for t in reversed(range(rewards.shape[1])):
+        keep: float | torch.Tensor = gamma
+        if dones is not None:
+            keep = gamma * (1.0 - dones[:, t].to(rewards.dtype))
+        delta = rewards[:, t] + keep * next_value - values[:, t]
+        current = delta + keep * lam * next_adv
+        # Off the mask, the carried values pass through untouched: the gap is skipped.
+        next_value = torch.where(valid[:, t], values[:, t], next_value)
+        next_adv = torch.where(valid[:, t], current, next_adv)
+        columns.append(torch.where(valid[:, t], current, zero))
+    advantages = torch.stack(columns[::-1], dim=1)
+    returns = torch.where(valid, advantages + values, torch.zeros_like(advantages))
     return advantages, returns
 
 
 def discounted_returns(
     rewards: torch.Tensor, mask: torch.Tensor, gamma: float, dones: torch.Tensor | None = None
 ) -> torch.Tensor:
-    """``R_t = r_t + gamma R_next`` over the masked-in positions (same skipping as :func:`gae`)."""
-    return _reverse_scan(rewards, mask, dones, "returns", gamma, 0.0, None)
+    """``R_t = r_t + gamma R_next`` over the valid positions, skipping gaps as :func:`gae` does.
+
+    Args:
+        rewards: ``[B, T]``.
+        mask: ``[B, T]``; 1 on the positions that take part.
+        gamma: Discount per valid position.
+        dones: Optional ``[B, T]``; a 1 at a valid position stops the sum from reaching past it.
+
+    Returns:
+        The returns ``[B, T]``, 0 off the mask.
+    """
+    # GAE with V = 0 and lambda = 1 is exactly this recursion.
+    return gae(rewards, torch.zeros_like(rewards), mask, gamma, 1.0, dones)[0]
+
+
+def _group_stats(scores: torch.Tensor, group_ids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Per element: its group's size, sum of scores and unbiased variance (0 for singletons)."""
+    ids, inverse = torch.unique(group_ids, return_inverse=True)
+    size = torch.zeros(len(ids), dtype=scores.dtype, device=scores.device).index_add_(
+        0, inverse, torch.ones_like(scores)
+    )
+    total = torch.zeros_like(size).index_add_(0, inverse, scores)
+    centred = scores - (total / size)[inverse]
+    squares = torch.zeros_like(size).index_add_(0, inverse, centred**2)
+    variance = squares / (size - 1).clamp(min=1)
+    return size[inverse], total[inverse], variance[inverse]
 
 
 def group_normalize(
     scores: torch.Tensor, group_ids: torch.Tensor, eps: float = 1e-6, std_normalize: bool = True
 ) -> torch.Tensor:
-    """GRPO's advantage: ``(R - mean_G) / (std_G + eps)`` per group (unbiased std); singletons get 0."""
-    out = torch.zeros_like(scores)
-    for group in torch.unique(group_ids):
-        members = group_ids == group
-        if int(members.sum()) < 2:
-            continue
-        group_scores = scores[members]
-        centred = group_scores - group_scores.mean()
-        std = group_scores.std()
-        # A group without spread carries no signal: 0, not 0/0 (whatever eps is).
-        out[members] = centred / (std + eps) if std_normalize and std > 0 else centred
-    return out
+    """GRPO's advantage ``(R - mean_G) / (std_G + eps)`` (Shao et al., 2024).
+
+    Args:
+        scores: One return per sample ``[N]``.
+        group_ids: ``[N]`` integers; samples with the same id (e.g. the same prompt) form a group.
+        eps: Added to the unbiased std.
+        std_normalize: False gives the mean-only ``R - mean_G`` (Dr. GRPO).
+
+    Returns:
+        Advantages ``[N]``: 0 for a group of one, and 0 for a group whose scores are all equal.
+    """
+    size, total, variance = _group_stats(scores, group_ids)
+    centred = scores - total / size
+    if std_normalize:
+        std = variance.sqrt()
+        # A group without spread carries no signal: 0, not 0/0 when eps is 0.
+        centred = torch.where(std > 0, centred / (std + eps), torch.zeros_like(centred))
+    return torch.where(size > 1, centred, torch.zeros_like(centred))
 
 
 def rloo_advantages(scores: torch.Tensor, group_ids: torch.Tensor) -> torch.Tensor:
-    """RLOO: ``R_i`` minus the mean of the other members of its group; singletons get 0."""
-    out = torch.zeros_like(scores)
-    for group in torch.unique(group_ids):
-        members = group_ids == group
-        n = int(members.sum())
-        if n < 2:
-            continue
-        group_scores = scores[members]
-        out[members] = group_scores - (group_scores.sum() - group_scores) / (n - 1)
-    return out
+    """REINFORCE leave-one-out (Ahmadian et al., 2024): ``R_i`` minus the mean of the others in its group.
+
+    Args:
+        scores: One return per sample ``[N]``.
+        group_ids: ``[N]`` integers; samples with the same id form a group.
+
+    Returns:
+        Advantages ``[N]``; 0 for a group of one.
+    """
+    size, total, _ = _group_stats(scores, group_ids)
+    others = (total - scores) / (size - 1).clamp(min=1)
+    return torch.where(size > 1, scores - others, torch.zeros_like(scores))
 
 
 def kl_penalty(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, kind: str = "k3") -> torch.Tensor:
-    """Per-token estimate of KL(pi || ref) from samples of pi (Schulman's k1, k2, k3).
+    """Per-token estimate of KL(pi || ref) from tokens sampled from pi (Schulman's k1, k2, k3).
 
-    k3 (``low_var_kl``) is ``exp(ref - logp) - (ref - logp) - 1``: unbiased, non-negative,
-    low variance; clamped to [-10, 10] as verl does.
+    Args:
+        logprobs: Log-probabilities of the sampled tokens under the policy.
+        ref_logprobs: The same under the reference policy.
+        kind: ``k1`` is ``logp - ref`` (unbiased, can be negative); ``k2`` is
+            ``0.5 (logp - ref)^2``; ``k3`` (alias ``low_var_kl``) is
+            ``exp(ref - logp) - (ref - logp) - 1``: unbiased, non-negative, low variance,
+            clamped to [-10, 10] as verl does.
+
+    Returns:
+        The per-token estimate, same shape as ``logprobs``.
+
+    Raises:
+        ValueError: For a kind not in ``KL_KINDS``.
     """
     diff = logprobs - ref_logprobs
     if kind == "k1":
@@ -217,31 +324,66 @@ def kl_penalty(logprobs: torch.Tensor, ref_logprobs: torch.Tensor, kind: str = "
     raise ValueError(f"unknown KL estimator {kind!r}; choose one of {', '.join(KL_KINDS)}")
 
 
+def _at_least_float32(logits: torch.Tensor) -> torch.Tensor:
+    return logits.float() if logits.dtype in (torch.float16, torch.bfloat16) else logits
+
+
 def entropy_from_logits(logits: torch.Tensor) -> torch.Tensor:
-    """Entropy of the softmax over the last dimension, per position."""
-    logp = torch.log_softmax(logits.float(), dim=-1)
-    return -(logp.exp() * logp).sum(dim=-1)
+    """Entropy of the softmax over the last dimension, per position, in float32 or wider.
+
+    ``log_softmax`` subtracts the logsumexp, so large logits do not overflow; logits of
+    ``-inf`` (masked-out vocabulary) contribute 0 to the entropy and to its gradient.
+
+    Args:
+        logits: ``[..., V]``.
+
+    Returns:
+        ``[...]``.
+    """
+    logp = torch.log_softmax(_at_least_float32(logits), dim=-1)
+    # 0 * -inf would be NaN; clamping keeps p log p at 0 (and its gradient finite) where p = 0.
+    return -(logp.exp() * logp.clamp(min=torch.finfo(logp.dtype).min)).sum(dim=-1)
 
 
 def logprobs_from_logits(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """``log softmax(logits)[label]`` per position."""
-    return torch.log_softmax(logits.float(), dim=-1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)
+    """``log softmax(logits)[label]`` per position, in float32 or wider.
+
+    Args:
+        logits: ``[..., V]``.
+        labels: ``[...]`` token ids (long).
+
+    Returns:
+        ``[...]``.
+    """
+    return torch.log_softmax(_at_least_float32(logits), dim=-1).gather(-1, labels.unsqueeze(-1)).squeeze(-1)
 
 
 @torch.no_grad()
 def polyak_update(target: nn.Module, source: nn.Module, tau: float) -> None:
-    """``target <- (1 - tau) target + tau source`` for parameters; buffers are copied."""
+    """In place: ``target <- (1 - tau) target + tau source`` for parameters; buffers are copied.
+
+    Args:
+        target: The slow (target) network, updated in place.
+        source: The network it tracks; same parameters and buffers, in the same order.
+        tau: Mixing weight of ``source``; 1 copies it exactly.
+
+    Raises:
+        ValueError: When the two modules have different numbers of parameters or buffers.
+    """
     for t, s in zip(target.parameters(), source.parameters(), strict=True):
-        t.mul_(1.0 - tau).add_(s, alpha=tau)
+        if tau == 1.0:
+            t.copy_(s)
+        else:
+            t.mul_(1.0 - tau).add_(s, alpha=tau)
     for tb, sb in zip(target.buffers(), source.buffers(), strict=True):
         tb.copy_(sb)
 
 
 def double_min(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Elementwise minimum of two critics' estimates (pessimism against overestimation)."""
+    """Elementwise minimum of two critics' estimates (clipped double Q: pessimism against overestimation)."""
     return torch.minimum(a, b)
 
 
 def double_max(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """Elementwise maximum of two critics' estimates (Digi-Q's official code)."""
+    """Elementwise maximum of two critics' estimates (as Digi-Q's official code takes for its V target)."""
     return torch.maximum(a, b)
