@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -34,8 +33,6 @@ from agentrl.trainer.evaluate import EvalConfig, eval_seeds, git_revision, summa
 from agentrl.trainer.metrics import MetricLogger, plot_learning_curve, read_metrics
 from agentrl.trainer.policy import Policy, PolicyConfig
 from agentrl.trainer.rollout import RolloutConfig, collect
-
-logger = logging.getLogger(__name__)
 
 
 def _train_sampling() -> AgentConfig:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,8 +23,6 @@ from torch import nn
 
 from agentrl.trainer.batch import TokenBatch
 from agentrl.trainer.core_algos import entropy_from_logits, logprobs_from_logits
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass
