@@ -17,7 +17,7 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``agentrl`` and its subcommands."""
     from agentrl import __version__
-    from agentrl.cli import envs, evaluate, play, serve_env, serve_model, train
+    from agentrl.cli import envs, evaluate, play, sandbox, serve_env, serve_model, train
 
     parser = argparse.ArgumentParser(
         prog="agentrl",
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_parser(sub)
     serve_env.add_parser(sub)
     serve_model.add_parser(sub)
+    sandbox.add_parser(sub)
     return parser
 
 
@@ -44,8 +45,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     if extra and not getattr(args, "accepts_overrides", False):
         parser.error(f"unrecognized arguments: {' '.join(extra)}")
+    from agentrl.sandboxes.base import SandboxError
+
     try:
         return int(args.run(args, extra) or 0)
+    except SandboxError as err:
+        # A backend that is missing or not running: the message says what to do.
+        print(f"agentrl {args.command}: error: {err}", file=sys.stderr)
+        return 2
     except (KeyError, ValueError) as err:
         # Bad names and settings: one clear line, not a traceback.
         message = err.args[0] if isinstance(err, KeyError) and err.args else str(err)
