@@ -245,13 +245,20 @@ class BubblewrapSandbox:
             reader.start()
         if stdin is not None:
             threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
-        timed_out = False
-        try:
-            exit_code = proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+        # A timer kills on timeout, so the wait below blocks in waitpid instead of polling.
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
             _kill_tree(proc, group)
+
+        timer = threading.Timer(timeout, expire)
+        timer.start()
+        try:
             exit_code = proc.wait()
+        finally:
+            timer.cancel()
+        timed_out = expired.is_set()
         # The command exited; anything it left behind (a daemonised child) dies now.
         if group is not None:
             group.kill()

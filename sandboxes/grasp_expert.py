@@ -4,7 +4,7 @@ This file is shown to the agent verbatim as the env's expert action, and run in 
 sandbox like any program the agent writes, so it uses only the standard library and
 defines ``plan(state) -> list[str]``. It computes shortest paths from the start and
 between the most valuable energy cells (breadth-first search around obstacles), then
-searches every ordered route over up to five of those cells that collects, returns to
+searches every ordered route over up to four of the seven best cells that collects, returns to
 the start and drops within the step budget, and keeps the route with the best score
 (energy delivered minus cost per step).
 """
@@ -48,13 +48,13 @@ def plan(state: dict) -> list[str]:
         if state["energy"][r][c] > 0 and (r, c) in home and 2 * len(home[(r, c)]) + 2 <= budget
     ]
     cells.sort(key=lambda item: (-item[0] / (1 + len(home[item[1]])), item[1]))
-    chosen = [cell for _, cell in cells[:8]]
+    chosen = [cell for _, cell in cells[:7]]
     value = {cell: state["energy"][cell[0]][cell[1]] for cell in chosen}
     paths = {cell: _paths_from(cell, size, blocked) for cell in chosen}
     paths[start] = home
     best: list[str] = []
     best_score = 0.0
-    for k in range(1, min(5, len(chosen)) + 1):
+    for k in range(1, min(4, len(chosen)) + 1):
         for route in itertools.permutations(chosen, k):
             moves: list[str] = []
             here, carried = start, 0

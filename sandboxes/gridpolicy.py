@@ -151,7 +151,8 @@ class GridPolicyEnv(SandboxedTextEnv[str]):
 
     def run_program(self, program: str) -> list[dict[str, Any]]:
         """Run ``program`` in the sandbox on every instance; per instance a score or an error."""
-        self.clear_workdir()
+        if self.attempts <= 1:
+            self.clear_workdir()  # a new episode: nothing of the last one's programs stays
         sandbox = self.sandbox
         sandbox.put_file("policy.py", program)
         sandbox.put_file("instances.json", json.dumps([inst.state() for inst in self.instances]))

@@ -1,0 +1,256 @@
+"""CodeTask: fix a bug, implement a function or make failing tests pass, inside a sandbox.
+
+Each episode loads one task of :mod:`agentrl.sandboxes.codetask_tasks` into the
+sandbox's work dir and shows the instruction and the starting files. The agent acts
+with shell commands and file edits, all of which happen in the sandbox:
+
+* ``run <command>`` (or a fenced ``bash``/``sh`` block): run a shell command in the work
+  dir and see its exit code and output;
+* ``write <path>`` then the new content on the following lines (optionally fenced);
+* ``edit <path>`` then one or more blocks ``<<<<<<< SEARCH`` / old text / ``=======`` /
+  new text / ``>>>>>>> REPLACE``: replace the first occurrence of each old text;
+* ``submit``: run the task's hidden unit tests and end the episode.
+
+Reward 1 when every hidden test passes, else 0; ``info["score"]`` is the fraction of
+hidden tests that passed. The hidden tests run in the sandbox next to the candidate
+code; the result comes back on a line marked with a nonce the candidate never sees,
+and it must count every hidden test, so a program that exits early or prints its own
+verdict does not pass. (Candidate code in the same interpreter could still tamper with
+``unittest`` itself; that is a benchmark-integrity limit, not a host-safety one.)
+The expert writes the reference solution's files, then submits.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from typing import Any, SupportsFloat
+
+from agentrl.sandboxes.base import SandboxConfig, work_path
+from agentrl.sandboxes.codetask_tasks import TASKS
+from agentrl.sandboxes.taskenv import SandboxedTextEnv, fenced_blocks, new_nonce, result_line
+
+Command = tuple[str, ...]
+KINDS = ("bugfix", "implement", "make-tests-pass")
+HIDDEN_TESTS = ".agentrl_hidden_tests.py"
+RUNNER_FILE = ".agentrl_runner.py"
+SHELL_LANGUAGES = ("bash", "sh", "shell", "console")
+_EDIT_BLOCK = re.compile(r"<<<<<<< SEARCH\n(.*?)\n?=======\n(.*?)\n?>>>>>>> REPLACE", re.DOTALL)
+
+# Runs in the sandbox at submit: load the hidden tests (which import the candidate code) and report.
+RUNNER = r'''
+import importlib.util, json, sys, unittest
+nonce = sys.stdin.readline().strip()
+sys.path.insert(0, sys.argv[1])
+report = {"run": 0, "failed": [], "error": None}
+try:
+    spec = importlib.util.spec_from_file_location("hidden_tests", sys.argv[2])
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    suite = unittest.defaultTestLoader.loadTestsFromModule(module)
+    result = unittest.TextTestRunner(stream=sys.stderr, verbosity=1).run(suite)
+    report["run"] = result.testsRun
+    bad = result.failures + result.errors + [(t, "") for t in result.unexpectedSuccesses]
+    report["failed"] = sorted({t.id().split(".")[-1] for t, _ in bad})
+except BaseException as error:
+    report["error"] = f"{type(error).__name__}: {error}"[:500]
+print("\n" + nonce + json.dumps(report), flush=True)
+'''
+
+
+def count_tests(source: str) -> int:
+    """Test methods (``test*`` functions inside classes) in a unittest module's source."""
+    tree = ast.parse(source)
+    return sum(
+        1
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ClassDef)
+        for item in node.body
+        if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name.startswith("test")
+    )
+
+
+def _unfence(text: str) -> str:
+    """The body of ``text`` if it is exactly one fenced block, else ``text``."""
+    stripped = text.strip("\n")
+    if stripped.startswith("```") and stripped.rstrip().endswith("```"):
+        blocks = fenced_blocks(stripped.rstrip() + "\n")
+        if len(blocks) == 1:
+            return blocks[0][1]
+    return text
+
+
+class CodeTaskEnv(SandboxedTextEnv[Command]):
+    """Coding tasks with hidden tests, worked on in a sandbox.
+
+    Args:
+        task_ids: Restrict the episodes to these task ids (default: every task).
+        kinds: Restrict the episodes to these kinds (``bugfix``, ``implement``, ``make-tests-pass``).
+        command_timeout_s: Wall-clock limit of one ``run`` command and of the hidden tests.
+        output_chars: Most characters of each output stream shown per command.
+        sandbox: Sandbox settings (see :class:`~agentrl.sandboxes.taskenv.SandboxedTextEnv`).
+        expert: Put the reference solution's next step in ``info["expert_action"]``.
+        render_mode: See :class:`~agentrl.envs.base.TextEnv`.
+    """
+
+    def __init__(
+        self,
+        task_ids: list[str] | None = None,
+        kinds: list[str] | None = None,
+        command_timeout_s: float = 10.0,
+        output_chars: int = 2000,
+        sandbox: SandboxConfig | dict[str, Any] | None = None,
+        *,
+        expert: bool = True,
+        render_mode: str | None = None,
+    ) -> None:
+        super().__init__(sandbox, expert=expert, render_mode=render_mode)
+        by_id = {str(task["task_id"]): task for task in TASKS}
+        unknown = sorted(set(task_ids or ()) - set(by_id)) + sorted(set(kinds or ()) - set(KINDS))
+        if unknown:
+            raise ValueError(f"unknown CodeTask task ids or kinds {unknown}; kinds are {', '.join(KINDS)}")
+        self.tasks = [
+            task
+            for task in TASKS
+            if (not task_ids or task["task_id"] in task_ids) and (not kinds or task["kind"] in kinds)
+        ]
+        if not self.tasks:
+            raise ValueError("no CodeTask task matches task_ids and kinds")
+        self.command_timeout_s = float(command_timeout_s)
+        self.output_chars = int(output_chars)
+        self.current: dict[str, Any] = self.tasks[0]
+        self.n_hidden = 0
+        self.submitted = False
+        self._message = ""
+
+    # -- engine ---------------------------------------------------------------------------
+
+    def _engine_reset(self, seed: int, options: dict[str, Any]) -> None:
+        choice = options.get("task_id")
+        if isinstance(choice, str):
+            matches = [task for task in self.tasks if task["task_id"] == choice]
+            if not matches:
+                raise ValueError(f"unknown CodeTask task_id {choice!r}")
+            self.current = matches[0]
+        else:
+            index = int(choice) if choice is not None else seed
+            self.current = self.tasks[index % len(self.tasks)]
+        self.task = str(self.current["instruction"])
+        self.n_hidden = count_tests(str(self.current["tests"]))
+        self.submitted = False
+        self.clear_workdir()
+        files: dict[str, str] = dict(self.current["files"])
+        for path, content in sorted(files.items()):
+            self.sandbox.put_file(path, content)
+        shown = "\n\n".join(f"--- {path} ---\n{content.rstrip()}" for path, content in sorted(files.items()))
+        self._message = (
+            f"Task {self.current['task_id']} ({self.current['kind']}): {self.task}\n\n"
+            f"Files in {self.sandbox_config.workdir}:\n\n{shown}\n\n"
+            "Actions: 'run <shell command>', 'write <path>' + new content on the next lines, "
+            "'edit <path>' + <<<<<<< SEARCH / ======= / >>>>>>> REPLACE blocks, 'submit' to run the hidden tests."
+        )
+
+    def _engine_step(self, command: Command) -> tuple[SupportsFloat, bool, bool]:
+        kind = command[0]
+        if kind == "run":
+            result = self.sandbox.run(command[1], timeout=self.command_timeout_s)
+            self._message = f"$ {command[1]}\n{result.summary(self.output_chars)}"
+        elif kind == "write":
+            self.sandbox.put_file(command[1], command[2])
+            self._message = f"Wrote {command[1]} ({len(command[2].splitlines())} lines)."
+        elif kind == "edit":
+            self._message = self._edit(command[1], list(zip(command[2::2], command[3::2], strict=True)))
+        else:
+            return self._submit()
+        return 0.0, False, False
+
+    def _edit(self, path: str, blocks: list[tuple[str, str]]) -> str:
+        try:
+            text = self.sandbox.get_file(path).decode("utf-8")
+        except (FileNotFoundError, UnicodeDecodeError) as error:
+            return f"Cannot edit {path}: {error}"
+        for i, (old, new) in enumerate(blocks, 1):
+            if old not in text:
+                return f"Edit failed: the SEARCH text of block {i} is not in {path}; nothing was changed."
+            text = text.replace(old, new, 1)
+        self.sandbox.put_file(path, text)
+        return f"Edited {path}: {len(blocks)} replacement(s)."
+
+    def _submit(self) -> tuple[SupportsFloat, bool, bool]:
+        self.submitted = True
+        sandbox, workdir = self.sandbox, self.sandbox_config.workdir
+        sandbox.put_file(HIDDEN_TESTS, str(self.current["tests"]))
+        sandbox.put_file(RUNNER_FILE, RUNNER)
+        nonce = new_nonce()
+        argv = ["python3", "-I", "-B", RUNNER_FILE, workdir, f"{workdir}/{HIDDEN_TESTS}"]
+        result = sandbox.run(argv, timeout=self.command_timeout_s, stdin=nonce + "\n")
+        sandbox.run(["rm", "-f", HIDDEN_TESTS, RUNNER_FILE], timeout=10)
+        report = result_line(result, nonce)
+        if report is None:
+            why = "timed out" if result.timed_out else f"exited {result.exit_code} before reporting"
+            passed, detail = 0, f"The hidden tests did not finish: the run {why}."
+        elif report.get("error"):
+            passed, detail = 0, f"The hidden tests could not run: {report['error']}"
+        else:
+            failed = list(report.get("failed", []))
+            ran = int(report.get("run", 0))
+            passed = max(0, ran - len(failed)) if ran == self.n_hidden else 0
+            detail = f"Failing: {', '.join(failed)}." if failed else ""
+            if ran != self.n_hidden:
+                detail = f"Only {ran} of {self.n_hidden} hidden tests ran."
+        self.score = passed / self.n_hidden if self.n_hidden else 0.0
+        self.won = self.n_hidden > 0 and passed == self.n_hidden
+        verdict = "All hidden tests pass: solved." if self.won else "Not solved."
+        self._message = f"Hidden tests: {passed}/{self.n_hidden} passed. {detail} {verdict}".replace("  ", " ")
+        return (1.0 if self.won else 0.0), True, False
+
+    def _render(self) -> str:
+        return self._message
+
+    # -- actions --------------------------------------------------------------------------
+
+    def parse_action(self, action: str) -> Command | None:
+        text = action.strip()
+        head, _, rest = action.lstrip().partition("\n")
+        word, _, argument = head.strip().partition(" ")
+        word, argument = word.lower(), argument.strip()
+        try:
+            if word == "submit" and not argument and not rest.strip():
+                return ("submit",)
+            if word == "run" and (argument or rest.strip()):
+                command = "\n".join(part for part in (argument, _unfence(rest)) if part.strip())
+                return ("run", command)
+            if word == "write" and argument:
+                work_path(self.sandbox_config, argument)
+                return ("write", argument, _unfence(rest))
+            if word == "edit" and argument:
+                work_path(self.sandbox_config, argument)
+                blocks = _EDIT_BLOCK.findall(rest + "\n")
+                if not blocks or any(not old for old, _ in blocks):
+                    return None
+                return ("edit", argument, *(part for block in blocks for part in block))
+        except ValueError:
+            return None
+        for language, body in fenced_blocks(text):
+            if language in SHELL_LANGUAGES and body.strip():
+                return ("run", body)
+        return None
+
+    def invalid_feedback(self, action: object) -> str:
+        return (
+            "Invalid action. Use 'run <shell command>', 'write <path>' followed by the file content, "
+            "'edit <path>' followed by <<<<<<< SEARCH / ======= / >>>>>>> REPLACE blocks, or 'submit'. "
+            "Paths must stay inside the work dir."
+        )
+
+    def _compute_expert(self) -> str | None:
+        if self.submitted:
+            return None
+        for path, content in sorted(dict(self.current["solution"]).items()):
+            try:
+                current = self.sandbox.get_file(path).decode("utf-8", errors="replace")
+            except FileNotFoundError:
+                current = None
+            if current != content:
+                return f"write {path}\n```python\n{content}```"  # every solution file ends with a newline
+        return "submit"
