@@ -38,7 +38,7 @@ SHELL_LANGUAGES = ("bash", "sh", "shell", "console")
 _EDIT_BLOCK = re.compile(r"<<<<<<< SEARCH\n(.*?)\n?=======\n(.*?)\n?>>>>>>> REPLACE", re.DOTALL)
 
 # Runs in the sandbox at submit: load the hidden tests (which import the candidate code) and report.
-RUNNER = r'''
+RUNNER = r"""
 import importlib.util, json, sys, unittest
 nonce = sys.stdin.readline().strip()
 sys.path.insert(0, sys.argv[1])
@@ -55,7 +55,7 @@ try:
 except BaseException as error:
     report["error"] = f"{type(error).__name__}: {error}"[:500]
 print("\n" + nonce + json.dumps(report), flush=True)
-'''
+"""
 
 
 def count_tests(source: str) -> int:
