@@ -27,7 +27,7 @@ import re
 from typing import Any, SupportsFloat
 
 from agentrl.sandboxes.base import SandboxConfig, work_path
-from agentrl.sandboxes.codetask_tasks import TASKS
+from agentrl.sandboxes.codetask_tasks import TASKS, CodeTaskSpec
 from agentrl.sandboxes.taskenv import SandboxedTextEnv, fenced_blocks, new_nonce, result_line
 
 Command = tuple[str, ...]
@@ -105,7 +105,7 @@ class CodeTaskEnv(SandboxedTextEnv[Command]):
         render_mode: str | None = None,
     ) -> None:
         super().__init__(sandbox, expert=expert, render_mode=render_mode)
-        by_id = {str(task["task_id"]): task for task in TASKS}
+        by_id = {task["task_id"]: task for task in TASKS}
         unknown = sorted(set(task_ids or ()) - set(by_id)) + sorted(set(kinds or ()) - set(KINDS))
         if unknown:
             raise ValueError(f"unknown CodeTask task ids or kinds {unknown}; kinds are {', '.join(KINDS)}")
@@ -118,7 +118,7 @@ class CodeTaskEnv(SandboxedTextEnv[Command]):
             raise ValueError("no CodeTask task matches task_ids and kinds")
         self.command_timeout_s = float(command_timeout_s)
         self.output_chars = int(output_chars)
-        self.current: dict[str, Any] = self.tasks[0]
+        self.current: CodeTaskSpec = self.tasks[0]
         self.n_hidden = 0
         self.submitted = False
         self._message = ""
@@ -135,11 +135,11 @@ class CodeTaskEnv(SandboxedTextEnv[Command]):
         else:
             index = int(choice) if choice is not None else seed
             self.current = self.tasks[index % len(self.tasks)]
-        self.task = str(self.current["instruction"])
-        self.n_hidden = count_tests(str(self.current["tests"]))
+        self.task = self.current["instruction"]
+        self.n_hidden = count_tests(self.current["tests"])
         self.submitted = False
         self.clear_workdir()
-        files: dict[str, str] = dict(self.current["files"])
+        files = self.current["files"]
         for path, content in sorted(files.items()):
             self.sandbox.put_file(path, content)
         shown = "\n\n".join(f"--- {path} ---\n{content.rstrip()}" for path, content in sorted(files.items()))
@@ -179,7 +179,7 @@ class CodeTaskEnv(SandboxedTextEnv[Command]):
     def _submit(self) -> tuple[SupportsFloat, bool, bool]:
         self.submitted = True
         sandbox, workdir = self.sandbox, self.sandbox_config.workdir
-        sandbox.put_file(HIDDEN_TESTS, str(self.current["tests"]))
+        sandbox.put_file(HIDDEN_TESTS, self.current["tests"])
         sandbox.put_file(RUNNER_FILE, RUNNER)
         nonce = new_nonce()
         argv = ["python3", "-I", "-B", RUNNER_FILE, workdir, f"{workdir}/{HIDDEN_TESTS}"]
@@ -246,7 +246,7 @@ class CodeTaskEnv(SandboxedTextEnv[Command]):
     def _compute_expert(self) -> str | None:
         if self.submitted:
             return None
-        for path, content in sorted(dict(self.current["solution"]).items()):
+        for path, content in sorted(self.current["solution"].items()):
             try:
                 current = self.sandbox.get_file(path).decode("utf-8", errors="replace")
             except FileNotFoundError:

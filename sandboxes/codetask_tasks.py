@@ -12,11 +12,23 @@ checks that every reference passes its hidden tests and every starting state fai
 from __future__ import annotations
 
 from textwrap import dedent
+from typing import TypedDict
+
+
+class CodeTaskSpec(TypedDict):
+    """One task (see the module docstring)."""
+
+    task_id: str
+    kind: str
+    instruction: str
+    files: dict[str, str]
+    solution: dict[str, str]
+    tests: str
 
 
 def _task(
     task_id: str, kind: str, instruction: str, files: dict[str, str], solution: dict[str, str], tests: str
-) -> dict[str, object]:
+) -> CodeTaskSpec:
     return {
         "task_id": task_id,
         "kind": kind,
@@ -27,7 +39,7 @@ def _task(
     }
 
 
-TASKS: list[dict[str, object]] = [
+TASKS: list[CodeTaskSpec] = [
     # ---------------------------------------------------------------- bug fixes
     _task(
         "bugfix-01",
