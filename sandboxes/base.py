@@ -135,6 +135,29 @@ class Sandbox(Protocol):
     def __exit__(self, *exc: object) -> None: ...
 
 
+class OutputCap:
+    """Keeps the first ``limit`` bytes of a stream fed to it in chunks and notes whether any were dropped."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.chunks: list[bytes] = []
+        self.kept = 0
+        self.truncated = False
+
+    def add(self, chunk: bytes) -> None:
+        """Keep what still fits of ``chunk``."""
+        room = self.limit - self.kept
+        if room > 0:
+            self.chunks.append(chunk[:room])
+            self.kept += min(room, len(chunk))
+        if len(chunk) > max(room, 0):
+            self.truncated = True
+
+    def text(self) -> str:
+        """The kept bytes as UTF-8 (undecodable bytes replaced)."""
+        return b"".join(self.chunks).decode("utf-8", errors="replace")
+
+
 def pid_alive(pid: int) -> bool:
     """Whether a process with this pid exists on this host (used to find leftovers of dead drivers)."""
     try:

@@ -34,6 +34,7 @@ from typing import IO
 
 from agentrl.sandboxes.base import (
     ExecResult,
+    OutputCap,
     SandboxConfig,
     SandboxError,
     SandboxUnavailable,
@@ -90,27 +91,17 @@ def reap_workdirs() -> int:
 
 
 class _CappedReader(threading.Thread):
-    """Reads a pipe to its end, keeping the first ``limit`` bytes and dropping the rest."""
+    """Reads a pipe to its end into an :class:`OutputCap`."""
 
     def __init__(self, stream: IO[bytes], limit: int) -> None:
         super().__init__(daemon=True)
-        self.stream, self.limit = stream, limit
-        self.chunks: list[bytes] = []
-        self.kept = 0
-        self.truncated = False
+        self.stream = stream
+        self.output = OutputCap(limit)
 
     def run(self) -> None:
         with contextlib.suppress(OSError, ValueError):
             while chunk := self.stream.read1(65536):  # type: ignore[attr-defined]
-                room = self.limit - self.kept
-                if room > 0:
-                    self.chunks.append(chunk[:room])
-                    self.kept += min(room, len(chunk))
-                if len(chunk) > max(room, 0):
-                    self.truncated = True
-
-    def text(self) -> str:
-        return b"".join(self.chunks).decode("utf-8", errors="replace")
+                self.output.add(chunk)
 
 
 class BubblewrapSandbox:
@@ -268,20 +259,20 @@ class BubblewrapSandbox:
             reader.join(timeout=5)
         for stream in (proc.stdout, proc.stderr):
             stream.close()
-        killed = exit_code < 0
-        if killed:
+        if exit_code < 0:  # killed by a signal: report it the shell's way
             exit_code = 128 - exit_code
         oom = group is not None and group.oom_killed()
-        stderr = readers[1].text()
+        stdout, stderr = (reader.output for reader in readers)
+        error_text = stderr.text()
         if oom and not timed_out:
-            stderr += "\n[sandbox] killed: the command went over the memory limit\n"
+            error_text += "\n[sandbox] killed: the command went over the memory limit\n"
         return ExecResult(
-            stdout=readers[0].text(),
-            stderr=stderr,
+            stdout=stdout.text(),
+            stderr=error_text,
             exit_code=137 if oom and exit_code == 0 else exit_code,
             timed_out=timed_out,
             duration_s=time.monotonic() - start,
-            truncated=readers[0].truncated or readers[1].truncated,
+            truncated=stdout.truncated or stderr.truncated,
         )
 
     # -- files ---------------------------------------------------------------------------

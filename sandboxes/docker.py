@@ -32,6 +32,7 @@ from typing import Any
 from agentrl.sandboxes.base import (
     DEFAULT_IMAGE,
     ExecResult,
+    OutputCap,
     SandboxConfig,
     SandboxError,
     SandboxUnavailable,
@@ -82,21 +83,15 @@ def reap_orphans(client: Any | None = None) -> int:
     client = client or docker_client()
     host = socket.gethostname()
     removed = 0
-    for kind in ("containers", "volumes"):
-        collection = getattr(client, kind)
-        items = (
-            collection.list(all=True, filters={"label": LABEL})
-            if kind == "containers"
-            else collection.list(filters={"label": LABEL})
-        )
-        for item in items:
-            labels = (item.labels if kind == "containers" else item.attrs.get("Labels")) or {}
-            owner_host, _, owner_pid = str(labels.get(OWNER_LABEL, "")).rpartition("/")
-            if owner_host != host or not owner_pid.isdigit() or pid_alive(int(owner_pid)):
-                continue
-            with contextlib.suppress(Exception):
-                item.remove(force=True)
-                removed += 1
+    containers = client.containers.list(all=True, filters={"label": LABEL})
+    volumes = client.volumes.list(filters={"label": LABEL})
+    for item, labels in [(c, c.labels) for c in containers] + [(v, v.attrs.get("Labels")) for v in volumes]:
+        owner_host, _, owner_pid = str((labels or {}).get(OWNER_LABEL, "")).rpartition("/")
+        if owner_host != host or not owner_pid.isdigit() or pid_alive(int(owner_pid)):
+            continue
+        with contextlib.suppress(Exception):
+            item.remove(force=True)
+            removed += 1
     if removed:
         logger.info("removed %d sandbox containers/volumes left by killed drivers", removed)
     return removed
@@ -202,28 +197,16 @@ class DockerSandbox:
 
         api = self._client.api
         start = time.monotonic()
-        exec_id = api.exec_create(
-            self._container.id, argv, stdin=True, user=USER, workdir=self.config.workdir, environment=None
-        )["Id"]
+        exec_id = api.exec_create(self._container.id, argv, stdin=True, user=USER, workdir=self.config.workdir)["Id"]
         sock = api.exec_start(exec_id, socket=True)
         raw = getattr(sock, "_sock", sock)
-        cap = self.config.max_output_bytes
-        kept: dict[int, list[bytes]] = {1: [], 2: []}
-        sizes = {1: 0, 2: 0}
-        truncated = False
+        outputs = {1: OutputCap(self.config.max_output_bytes), 2: OutputCap(self.config.max_output_bytes)}
 
         def read() -> None:
-            nonlocal truncated
             with contextlib.suppress(OSError, ValueError):
                 for stream, chunk in frames_iter(sock, tty=False):
-                    if stream not in kept:
-                        continue
-                    room = cap - sizes[stream]
-                    if room > 0:
-                        kept[stream].append(chunk[:room])
-                        sizes[stream] += min(room, len(chunk))
-                    if len(chunk) > max(room, 0):
-                        truncated = True
+                    if stream in outputs:
+                        outputs[stream].add(chunk)
 
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
@@ -246,16 +229,16 @@ class DockerSandbox:
                     exit_code = int(info["ExitCode"])
                     break
                 time.sleep(0.005)
-        stderr = b"".join(kept[2]).decode("utf-8", errors="replace")
+        stderr = outputs[2].text()
         if exit_code == 137 and not timed_out and self._oom_killed():
             stderr += "\n[sandbox] killed: the command went over the memory limit\n"
         return ExecResult(
-            stdout=b"".join(kept[1]).decode("utf-8", errors="replace"),
+            stdout=outputs[1].text(),
             stderr=stderr,
             exit_code=exit_code,
             timed_out=timed_out,
             duration_s=time.monotonic() - start,
-            truncated=truncated,
+            truncated=outputs[1].truncated or outputs[2].truncated,
         )
 
     def _oom_killed(self) -> bool:

@@ -141,9 +141,7 @@ class GridPolicyEnv(SandboxedTextEnv[str]):
     def _engine_reset(self, seed: int, options: dict[str, Any]) -> None:
         base = int(options.get("task_id", seed))
         self.instances = [generate(base * 1009 + i, self.variant) for i in range(self.n_instances)]
-        namespace: dict[str, Any] = {}
-        exec(compile(EXPERT_SOURCE, grasp_expert.__file__, "exec"), namespace)  # our own code, not the agent's
-        scores = [simulate(inst, namespace["plan"](inst.state())).score for inst in self.instances]
+        scores = [simulate(inst, grasp_expert.plan(inst.state())).score for inst in self.instances]
         self.expert_score = round(sum(scores) / len(scores), 6)
         self.best_score = 0.0
         self.attempts = 0
