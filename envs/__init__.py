@@ -43,6 +43,18 @@ register(
     max_episode_steps=50,
 )
 register(
+    "agentrl/WebShop-v0",
+    "agentrl.envs.webshop.env:WebShopEnv",
+    description="WebShop re-implemented over a generated catalogue: search, browse and buy; BM25, original reward",
+    max_episode_steps=15,
+)
+register(
+    "agentrl/WebShop-Browser-v0",
+    "agentrl.envs.webshop.browser:WebShopBrowserEnv",
+    description="WebShop served over HTTP and driven in headless Chromium: accessibility-tree text, screenshots",
+    max_episode_steps=15,
+)
+register(
     "agentrl/TicTacToe-v0",
     "agentrl.envs.tictactoe:TicTacToeEnv",
     description="Two-player tic-tac-toe as a PettingZoo AEC text env; minimax expert",
