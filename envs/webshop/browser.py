@@ -13,8 +13,9 @@ a background thread, opens it in Chromium (Debian's ``/usr/bin/chromium`` by def
 * the reward, ``won`` and ``score`` are the text env's, read from the server's session
   when the browser opens the done page.
 
-Processes: one server per process and settings (shared by the envs that use them, shut
-down with the last), one Chromium per env, closed by :meth:`close`.
+Processes: one server per process and settings, and one Chromium per thread (Playwright's
+sync API allows one driver per thread), each shared by the envs that use them and shut
+down with the last; every env has its own browser context (cookies, storage) and page.
 """
 
 from __future__ import annotations
@@ -108,6 +109,41 @@ def _release_server(key: tuple[Any, ...]) -> None:
     server.stop()
 
 
+_BROWSERS: dict[tuple[int, str], tuple[Any, Any, int]] = {}
+
+
+def _acquire_browser(executable: str) -> Any:
+    """The thread's Chromium at ``executable``, launched on first use."""
+    from playwright.sync_api import sync_playwright
+
+    key = (threading.get_ident(), executable)
+    playwright, browser, users = _BROWSERS.get(key, (None, None, 0))
+    if browser is None or not browser.is_connected():
+        if playwright is None:
+            playwright = sync_playwright().start()
+        try:
+            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=list(CHROMIUM_ARGS))
+        except Exception:
+            playwright.stop()
+            _BROWSERS.pop(key, None)
+            raise
+    _BROWSERS[key] = (playwright, browser, users + 1)
+    return browser
+
+
+def _release_browser(executable: str) -> None:
+    key = (threading.get_ident(), executable)
+    playwright, browser, users = _BROWSERS[key]
+    if users > 1:
+        _BROWSERS[key] = (playwright, browser, users - 1)
+        return
+    del _BROWSERS[key]
+    try:
+        browser.close()
+    finally:
+        playwright.stop()
+
+
 def find_chromium(path: str | None = None) -> str:
     """The Chromium executable to launch: ``path``, else Debian's ``chromium`` on PATH."""
     found = path or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -151,22 +187,24 @@ class WebShopBrowserEnv(TextEnv[Command]):
         if split not in SPLITS:
             raise ValueError(f"unknown WebShop split {split!r}; choose one of {', '.join(SPLITS)}")
         try:
-            from playwright.sync_api import sync_playwright
+            import playwright.sync_api  # noqa: F401
         except ImportError as err:
             raise ImportError("WebShop-Browser needs Playwright: pip install 'agentrl[web]'") from err
-        executable = find_chromium(chromium_path)
+        self._executable = find_chromium(chromium_path)
         self._key = (data_dir, human_goals, catalog_seed, n_products, split)
         self.server = _acquire_server(self._key)
         self.site = self.server.site
         self.screenshot = screenshot
-        self._playwright = sync_playwright().start()
         try:
-            self._browser = self._playwright.chromium.launch(
-                executable_path=executable, headless=True, args=list(CHROMIUM_ARGS)
-            )
-            self.page = self._browser.new_page(viewport={"width": 1024, "height": 900})
+            browser = _acquire_browser(self._executable)
         except Exception:
-            self._playwright.stop()
+            _release_server(self._key)
+            raise
+        try:
+            self._context = browser.new_context(viewport={"width": 1024, "height": 900})
+            self.page = self._context.new_page()
+        except Exception:
+            _release_browser(self._executable)
             _release_server(self._key)
             raise
         self._closed = False
@@ -266,8 +304,8 @@ class WebShopBrowserEnv(TextEnv[Command]):
         if self.sid is not None:
             self.site.close_session(self.sid)
         try:
-            self._browser.close()
+            self._context.close()
         finally:
-            self._playwright.stop()
+            _release_browser(self._executable)
             _release_server(self._key)
         super().close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from agentrl.envs.webshop.catalog import Catalog, Goal, Product
@@ -73,3 +75,57 @@ def tiny_shop() -> Shop:
     ]
     goal = make_goal(products[0])
     return Shop(Catalog(products={p.asin: p for p in products}, goals=[goal], source="test"))
+
+
+@pytest.fixture
+def original_data_dir(tmp_path):
+    """A directory with three products in the original WebShop files' format."""
+    products = [
+        {
+            "asin": "B00ORIG001",
+            "name": "Earth Bright Citrus Deodorant",
+            "full_description": "Natural deodorant.",
+            "small_description": ["Aluminum free", "Baking soda free"],
+            "pricing": "$10.99",
+            "customization_options": {"Scent": [{"value": "Bright Citrus", "image": None}], "Size": None},
+            "images": ["x.jpg"],
+            "category": "beauty",
+            "query": "deodorant",
+            "product_category": "Beauty & Personal Care › Personal Care › Deodorants",
+        },
+        {
+            "asin": "B00ORIG002",
+            "name": "Cotton Sheet Set",
+            "full_description": "Sheets.",
+            "small_description": "Soft",
+            "pricing": "$20.00 - $30.00",
+            "customization_options": {"Color": [{"value": "Navy/White"}]},
+            "images": [],
+            "category": "garden",
+            "query": "sheet set",
+            "product_category": "Home & Kitchen › Bedding",
+        },
+        {"asin": "nan", "name": "skipped"},
+    ]
+    attrs = {
+        "B00ORIG001": {
+            "attributes": ["aluminum free"],
+            "instruction": "i want an aluminum free deodorant",
+            "instruction_attributes": ["aluminum free"],
+            "instruction_options": {"scent": "bright citrus"},
+        },
+        "B00ORIG002": {"attributes": ["cotton"]},
+    }
+    human = {
+        "B00ORIG001": [
+            {
+                "instruction": "i need a bright citrus deodorant.",
+                "instruction_attributes": ["aluminum free"],
+                "instruction_options": ["bright citrus"],
+            }
+        ]
+    }
+    (tmp_path / "items_shuffle_1000.json").write_text(json.dumps(products))
+    (tmp_path / "items_ins_v2_1000.json").write_text(json.dumps(attrs))
+    (tmp_path / "items_human_ins.json").write_text(json.dumps(human))
+    return tmp_path
