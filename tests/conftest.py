@@ -81,6 +81,12 @@ def serve():
     return start
 
 
+@pytest.fixture
+def serve_command():
+    """``with serve_command(COMMAND, *args) as (url, process)``: any serving ``agentrl`` command on loopback."""
+    return _serve
+
+
 @pytest.fixture(scope="module")
 def tiny_model_server():
     """A model server for the tiny model (seed 0), shared by a test module."""

@@ -48,7 +48,7 @@ class Session:
 
 def state_query(state: ShopState) -> dict[str, str]:
     """The query-string parameters of ``state`` (defaults left out)."""
-    params = {"page": state.page}
+    params: dict[str, str] = {"page": state.page}
     if state.keywords:
         params["q"] = state.keywords
     if state.page_num != 1:
@@ -174,7 +174,7 @@ def create_app(site: Site) -> FastAPI:
         context: dict[str, Any] = {
             "sid": sid,
             "state": state,
-            "items": list(zip(elements, site.links(sid, state, elements))),
+            "items": list(zip(elements, site.links(sid, state, elements), strict=True)),
             "reward": session.purchase.reward if state.page == "done" and session.purchase else None,
             "search_url": f"/session/{sid}/search",
         }

@@ -196,11 +196,9 @@ def _make_product(rng: random.Random, category: CategorySpec, kind: ProductTypeS
         )
     )
     price = _price(rng, *kind["price"])
-    reviews = [
-        {"score": score, "title": head, "body": body}
-        for score, head, body in rng.sample(_REVIEW_TEXTS, rng.randint(0, 3))
-    ]
-    rating = f"{sum(r['score'] for r in reviews) / len(reviews):.1f}" if reviews else "N.A."
+    picked = rng.sample(_REVIEW_TEXTS, rng.randint(0, 3))
+    reviews: list[dict[str, Any]] = [{"score": score, "title": head, "body": body} for score, head, body in picked]
+    rating = f"{sum(score for score, _, _ in picked) / len(picked):.1f}" if picked else "N.A."
     return Product(
         asin=asin,
         title=title,

@@ -98,6 +98,7 @@ class WebShopEnv(TextEnv[Command]):
         self._visited: set[str] = set()
         self._searched: set[str] = set()
         self._elements: list[Element] = []
+        self._pending: tuple[Command, ShopState] | None = None
 
     # ------------------------------------------------------------------ hooks
     def _engine_reset(self, seed: int, options: dict[str, Any]) -> None:
@@ -111,8 +112,12 @@ class WebShopEnv(TextEnv[Command]):
         self._elements = self.shop.page(self.state, self.goal)
 
     def _engine_step(self, command: Command) -> tuple[SupportsFloat, bool, bool]:
-        state = self.shop.transition(self.state, command)
-        if state is None:  # parse_action only lets through commands that act
+        # parse_action already found where the command leads (it only lets through commands that act).
+        pending, self._pending = self._pending, None
+        state = (
+            pending[1] if pending is not None and pending[0] is command else self.shop.transition(self.state, command)
+        )
+        if state is None:
             raise AssertionError(f"{command} does nothing in {self.state}")
         self.state = state
         if command.verb == "search":
@@ -132,9 +137,11 @@ class WebShopEnv(TextEnv[Command]):
 
     def parse_action(self, action: str) -> Command | None:
         command = parse_command(action)
-        if command is None or self.shop.transition(self.state, command) is None:
+        if command is None:
             return None
-        return command
+        state = self.shop.transition(self.state, command)
+        self._pending = (command, state) if state is not None else None
+        return command if state is not None else None
 
     def _admissible(self) -> list[str]:
         if self.state.page == "done":

@@ -34,7 +34,8 @@ def wanted_options(goal: Goal, product: Product) -> dict[str, str]:
         best: tuple[float, str, str] | None = None
         for name, values in product.options.items():
             for value in values:
-                score = 101.0 if value == wanted.lower() else fuzzy_ratio(normalize_color(value), normalize_color(wanted))
+                exact = value == wanted.lower()
+                score = 101.0 if exact else fuzzy_ratio(normalize_color(value), normalize_color(wanted))
                 if score > FUZZY_THRESHOLD and (best is None or score > best[0]):
                     best = (score, name, value)
         if best is not None:

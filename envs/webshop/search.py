@@ -76,4 +76,4 @@ class SearchEngine:
             return ()
         k = min(k, len(self._asins))
         ids, scores = self._index.retrieve([tokens[0]], k=k, show_progress=False, n_threads=1)
-        return tuple(self._asins[int(i)] for i, s in zip(ids[0], scores[0]) if s > 0)
+        return tuple(self._asins[int(i)] for i, s in zip(ids[0], scores[0], strict=True) if s > 0)

@@ -1,9 +1,9 @@
 """``agentrl webshop``: serve the WebShop site for a person, and measure the oracle.
 
-    agentrl webshop serve --port 3000            # open http://127.0.0.1:3000/ in a browser
-    agentrl webshop serve --split test --goal 7  # every new visitor gets test goal 7
-    agentrl webshop oracle --split test          # oracle success on the 500 test goals (text mode)
-    agentrl webshop oracle --mode browser -n 20  # ... and in headless Chromium
+agentrl webshop serve --port 3000            # open http://127.0.0.1:3000/ in a browser
+agentrl webshop serve --split test --goal 7  # every new visitor gets test goal 7
+agentrl webshop oracle --split test          # oracle success on the 500 test goals (text mode)
+agentrl webshop oracle --mode browser -n 20  # ... and in headless Chromium
 """
 
 from __future__ import annotations

@@ -29,7 +29,9 @@ def links(html: str) -> dict[str, str]:
 
 
 def test_state_round_trips_through_the_query_string():
-    state = ShopState("sub", keywords="a b", page_num=2, asin="B000000001", options=(("size", "6 ounce"),), sub_page="reviews")
+    state = ShopState(
+        "sub", keywords="a b", page_num=2, asin="B000000001", options=(("size", "6 ounce"),), sub_page="reviews"
+    )
     assert parse_state(state_query(state)) == state
     assert parse_state({}) == ShopState()
 

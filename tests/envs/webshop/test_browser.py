@@ -58,7 +58,7 @@ def test_text_env_and_browser_agree_on_a_goal(browser_env):
     while info["expert_action"] is not None:
         action = info["expert_action"]
         obs, reward, terminated, _, info = browser_env.step(action)
-        text_obs, text_reward, _, _, text_info = text_env.step(action)
+        _, text_reward, _, _, text_info = text_env.step(action)
         assert sorted(info["admissible_actions"]) == sorted(text_info["admissible_actions"]), action
         assert reward == text_reward
     assert terminated and info["won"] and "Thank you for shopping with us!" in obs

@@ -48,7 +48,7 @@ def test_type_reward_branches(nouns, make_product, make_goal, same_query, catego
     )
     wanted = [f"noun{i}" for i in range(desired)]
     nouns["goal title"] = frozenset(wanted)
-    nouns["bought title"] = frozenset(wanted[:shared] + ["elsewhere"])
+    nouns["bought title"] = frozenset([*wanted[:shared], "elsewhere"])
     got, query_match, _, title_score = type_reward(bought, goal)
     assert got == r_type
     assert query_match == same_query
