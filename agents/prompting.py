@@ -25,6 +25,17 @@ SYSTEM_PROMPTS: dict[str, str] = {
     ),
     "sokoban": "You are solving a Sokoban puzzle. Reply with one action: up, down, left or right.",
     "frozenlake": "You are crossing a frozen lake. Reply with one action: left, down, right or up.",
+    "webshop": (
+        "You are shopping in a web store for the item the instruction describes. Reply with one action: "
+        "search[your query] on the search page, or click[label] with a label shown on the page (a product id, "
+        "an option value, back to search, next >, < prev, description, features, reviews, buy now). "
+        "Buy now ends the episode."
+    ),
+    "webshop-browser": (
+        "You are shopping in a web store for the item the instruction describes; each page is shown as its "
+        "accessibility tree. Reply with one action: search[your query] on the search page, or click[name] with "
+        "the name of a button, link or option on the page. Buy Now ends the episode."
+    ),
 }
 THINK_SUFFIX = " First think step by step inside <think>...</think>, then give the action inside <action>...</action>."
 ACTION_SUFFIX = " Put the action inside <action>...</action>."

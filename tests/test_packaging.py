@@ -34,6 +34,7 @@ def test_wheel_holds_only_the_agentrl_package(wheel):
         assert f"agentrl/{sub}/__init__.py" in names, sub
     assert "agentrl/py.typed" in names
     assert "agentrl/configs/env/babyai.yaml" in names and "agentrl/configs/play.yaml" in names
+    assert "agentrl/envs/webshop/templates/page.html" in names  # the WebShop web app's template
     assert not any("__pycache__" in n for n in names)
 
 
