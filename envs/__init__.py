@@ -43,6 +43,18 @@ register(
     max_episode_steps=50,
 )
 register(
+    "agentrl/TextWorld-v0",
+    "agentrl.envs.textworld_env:TextWorldEnv",
+    description="TextWorld games (custom, cooking, simple) generated offline by tw-make and cached; policy expert",
+    max_episode_steps=50,
+)
+register(
+    "agentrl/ScienceWorld-v0",
+    "agentrl.envs.scienceworld_env:ScienceWorldEnv",
+    description="ScienceWorld's 30 tasks on their train/dev/test variations, raw-simulator steps; gold-path expert",
+    max_episode_steps=100,
+)
+register(
     "agentrl/WebShop-v0",
     "agentrl.envs.webshop.env:WebShopEnv",
     description="WebShop re-implemented over a generated catalogue: search, browse and buy; BM25, original reward",
