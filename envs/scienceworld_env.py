@@ -15,7 +15,9 @@ combinations are listed, at their cost). An input the simulator cannot parse ("N
 action matches that input.") changes nothing in the simulator and is reported as an
 invalid action.
 
-Reward is the change in the 0-100 score, ``won`` is a score of 100, and an episode ends
+The simulator lists objects in the JVM's hash order, which depends on the process's
+history; observations list them sorted (:func:`canonical_listing`), so a seed always
+gives the same text. Reward is the change in the 0-100 score, ``won`` is a score of 100, and an episode ends
 when the task is completed or the score goes negative (a failed task). The expert is
 the simulator's gold path, followed while the agent follows it. One JVM per env,
 started on construction and shut down by :meth:`close`. Needs the ``scienceworld``
@@ -62,6 +64,42 @@ TOPICS: dict[str, tuple[str, ...]] = {
 """The paper's ten topics and their tasks (30 in all)."""
 
 _VARIATIONS: dict[str, dict[str, list[int]]] = {}
+
+
+def canonical_listing(text: str) -> str:
+    """``text`` with every tab-indented listing of objects sorted, siblings by their text, children kept under
+    their parent.
+
+    The simulator lists a room's or container's contents in the JVM's hash order, which changes with the history
+    of the process; sorting makes the same state read the same way (the set of lines is unchanged).
+    """
+    lines = text.split("\n")
+    out: list[str] = []
+    i = 0
+    while i < len(lines):
+        if not lines[i].startswith("\t"):
+            out.append(lines[i])
+            i += 1
+            continue
+        j = i
+        while j < len(lines) and lines[j].startswith("\t"):
+            j += 1
+        out.extend(_sorted_block(lines[i:j], 1))
+        i = j
+    return "\n".join(out)
+
+
+def _sorted_block(lines: list[str], depth: int) -> list[str]:
+    """Sort the items of a listing at ``depth`` tabs, each item with the deeper lines under it."""
+    items: list[list[str]] = []
+    for line in lines:
+        indent = len(line) - len(line.lstrip("\t"))
+        if indent <= depth or not items:
+            items.append([line])
+        else:
+            items[-1].append(line)
+    ordered = sorted(items, key=lambda item: item[0])
+    return [line for item in ordered for line in [item[0], *_sorted_block(item[1:], depth + 1)]]
 
 
 class ScienceWorldEnv(TextEnv[str]):
@@ -140,7 +178,7 @@ class ScienceWorldEnv(TextEnv[str]):
         self.engine.reset()
         self._score = 0
         self.task = str(self.engine.freeActionTaskDesc())
-        self._text = f"{self.task}\n\n{self.engine.step('look around')}"
+        self._text = f"{self.task}\n\n{canonical_listing(str(self.engine.step('look around')))}"
         self._gold = list(self.sim.get_gold_action_sequence()) if self.expert else []
         self._gold_at = 0
 
@@ -160,7 +198,8 @@ class ScienceWorldEnv(TextEnv[str]):
 
     def _engine_step(self, command: str) -> tuple[SupportsFloat, bool, bool]:
         pending, self._pending = self._pending, None
-        self._text = pending[1] if pending is not None and pending[0] == command else str(self.engine.step(command))
+        raw = pending[1] if pending is not None and pending[0] == command else str(self.engine.step(command))
+        self._text = canonical_listing(raw)
         score = round(100 * float(self.engine.getScore()))
         reward, self._score = score - self._score, score
         self.score = float(score)
