@@ -27,6 +27,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any, SupportsFloat
 
@@ -159,12 +160,15 @@ class TextWorldEnv(TextEnv[str]):
     def _engine_reset(self, seed: int, options: dict[str, Any]) -> None:
         index = int(options.get("task_id", seed)) % self.n_games
         path = game_file(self.challenge, self.settings, self.base_seed + index)
-        if path != self.game_path:
-            if self.engine is not None:
-                self.engine.close()
-            self.engine = self._textworld.start(str(path), request_infos=self._infos())
-            self.game_path = path
-        self._state = self.engine.reset()
+        with warnings.catch_warnings():
+            # jericho warns that it cannot detect score changes in TextWorld's own games; TextWorld tracks them.
+            warnings.filterwarnings("ignore", message=".*is not fully supported", module="jericho")
+            if path != self.game_path:
+                if self.engine is not None:
+                    self.engine.close()
+                self.engine = self._textworld.start(str(path), request_infos=self._infos())
+                self.game_path = path
+            self._state = self.engine.reset()
         self.task = self._state["objective"]
         self._text = f"{self._state['objective']}\n\n{self._state['description'].strip()}"
         self._index_admissible()
