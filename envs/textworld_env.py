@@ -190,8 +190,6 @@ class TextWorldEnv(TextEnv[str]):
         return self._text
 
     def parse_action(self, action: str) -> str | None:
-        if action in self._admissible_map.values():
-            return action
         return self._admissible_map.get(normalize(action)) if len(action) <= 200 else None
 
     def _admissible(self) -> list[str]:

@@ -18,7 +18,6 @@ import itertools
 import json
 import threading
 import uuid
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -27,23 +26,10 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from agentrl.envs.webshop.catalog import Goal
-from agentrl.envs.webshop.engine import Command, Shop, ShopState
+from agentrl.envs.webshop.engine import Command, Session, Shop, ShopState
 from agentrl.envs.webshop.pages import Element
-from agentrl.envs.webshop.reward import RewardInfo
 
 TEMPLATES = Path(__file__).parent / "templates"
-
-
-@dataclass
-class Session:
-    """One shopper's visit."""
-
-    goal: Goal
-    visited: set[str] = field(default_factory=set)
-    searched: set[str] = field(default_factory=set)
-    state: ShopState = field(default_factory=ShopState)
-    """The state of the page served last."""
-    purchase: RewardInfo | None = None
 
 
 def state_query(state: ShopState) -> dict[str, str]:
@@ -119,19 +105,11 @@ class Site:
     def visit(self, sid: str, state: ShopState) -> list[Element]:
         """Serve ``state``'s page: record it (and the purchase of a done page); return its elements."""
         session = self.session(sid)
-        shop = self.shop
-        if state.asin and state.asin not in shop.catalog.products:
+        if state.asin and state.asin not in self.shop.catalog.products:
             raise ValueError(f"no product {state.asin!r}")
         if state.page in ("item", "sub", "done") and not state.asin:
             raise ValueError(f"the {state.page} page needs a product")
-        if state.page == "item":
-            session.visited.add(state.asin)
-        if state.page == "results":
-            session.searched.add(state.keywords)
-        if state.page == "done" and session.purchase is None:
-            session.purchase = shop.reward(state, session.goal)
-        session.state = state
-        return shop.page(state, session.goal, session.visited)
+        return self.shop.enter(session, state)
 
     def links(self, sid: str, state: ShopState, elements: list[Element]) -> list[str | None]:
         """Per element, the URL clicking it leads to (None for what is not clickable)."""

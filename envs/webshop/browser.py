@@ -214,11 +214,6 @@ class WebShopBrowserEnv(TextEnv[Command]):
         self._snapshot = ""
         self._image: bytes | None = None
 
-    @property
-    def goal(self) -> Any:
-        """The goal of the current session."""
-        return self.site.session(self.sid).goal if self.sid else None
-
     # ------------------------------------------------------------------ browser
     def _load(self) -> None:
         """Read what the browser shows now."""

@@ -63,6 +63,20 @@ class Command:
 
 
 @dataclass
+class Session:
+    """One shopper's visit: the goal, where they are, what they opened and searched, and what they bought.
+
+    The text env, the web app and the browser env all keep their shoppers in sessions, moved by :meth:`Shop.enter`.
+    """
+
+    goal: Goal
+    state: ShopState = field(default_factory=ShopState)
+    visited: set[str] = field(default_factory=set)
+    searched: set[str] = field(default_factory=set)
+    purchase: RewardInfo | None = None
+
+
+@dataclass
 class Shop:
     """A catalogue and its search engine: the site every session of the env or web app shares."""
 
@@ -128,6 +142,18 @@ class Shop:
     def _page_asins(self, state: ShopState) -> tuple[str, ...]:
         start = (state.page_num - 1) * RESULTS_PER_PAGE
         return self.results(state.keywords)[start : start + RESULTS_PER_PAGE]
+
+    def enter(self, session: Session, state: ShopState) -> list[Element]:
+        """Move ``session`` to ``state``: record what a visit records (products opened, searches, the purchase of a
+        done page, once); return the page's elements."""
+        if state.page == "item":
+            session.visited.add(state.asin)
+        if state.page == "results":
+            session.searched.add(state.keywords)
+        if state.page == "done" and session.purchase is None:
+            session.purchase = self.reward(state, session.goal)
+        session.state = state
+        return self.page(state, session.goal, session.visited)
 
     def reward(self, state: ShopState, goal: Goal) -> RewardInfo:
         """The reward of the purchase a done state records."""

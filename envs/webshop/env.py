@@ -22,7 +22,7 @@ from typing import Any, SupportsFloat
 
 from agentrl.envs.base import TextEnv
 from agentrl.envs.webshop.catalog import SPLITS, Catalog, Goal, generate_catalog, load_original
-from agentrl.envs.webshop.engine import Command, Shop, ShopState
+from agentrl.envs.webshop.engine import Command, Session, Shop, ShopState
 from agentrl.envs.webshop.oracle import oracle_action
 from agentrl.envs.webshop.pages import OBSERVATION_MODES, Element, render
 from agentrl.envs.webshop.reward import RewardInfo
@@ -92,24 +92,31 @@ class WebShopEnv(TextEnv[Command]):
             raise ValueError(f"the WebShop {split} split of {self.shop.catalog.source} has no goals")
         self.split = split
         self.observation_mode = observation_mode
-        self.goal = self.goals[0]
-        self.state = ShopState()
-        self.purchase: RewardInfo | None = None
-        self._visited: set[str] = set()
-        self._searched: set[str] = set()
+        self.session = Session(self.goals[0])
         self._elements: list[Element] = []
         self._pending: tuple[Command, ShopState] | None = None
+
+    @property
+    def goal(self) -> Goal:
+        """The goal of this episode."""
+        return self.session.goal
+
+    @property
+    def state(self) -> ShopState:
+        """Where the shopper is."""
+        return self.session.state
+
+    @property
+    def purchase(self) -> RewardInfo | None:
+        """The purchase and its reward, once Buy Now was clicked."""
+        return self.session.purchase
 
     # ------------------------------------------------------------------ hooks
     def _engine_reset(self, seed: int, options: dict[str, Any]) -> None:
         index = int(options.get("task_id", seed)) % len(self.goals)
-        self.goal = self.goals[index]
+        self.session = Session(self.goals[index])
         self.task = self.goal.instruction
-        self.state = ShopState()
-        self.purchase = None
-        self._visited = set()
-        self._searched = set()
-        self._elements = self.shop.page(self.state, self.goal)
+        self._elements = self.shop.enter(self.session, ShopState())
 
     def _engine_step(self, command: Command) -> tuple[SupportsFloat, bool, bool]:
         # parse_action already found where the command leads (it only lets through commands that act).
@@ -119,18 +126,13 @@ class WebShopEnv(TextEnv[Command]):
         )
         if state is None:
             raise AssertionError(f"{command} does nothing in {self.state}")
-        self.state = state
-        if command.verb == "search":
-            self._searched.add(command.arg)
-        if state.page == "item":
-            self._visited.add(state.asin)
-        self._elements = self.shop.page(state, self.goal, self._visited)
-        if state.page != "done":
+        self._elements = self.shop.enter(self.session, state)
+        purchase = self.session.purchase
+        if purchase is None:
             return 0.0, False, False
-        self.purchase = self.shop.reward(state, self.goal)
-        self.won = self.purchase.reward == 1.0
-        self.score = 100.0 * self.purchase.reward
-        return self.purchase.reward, True, False
+        self.won = purchase.reward == 1.0
+        self.score = 100.0 * purchase.reward
+        return purchase.reward, True, False
 
     def _render(self) -> str:
         return render(self._elements, self.observation_mode)
@@ -150,7 +152,7 @@ class WebShopEnv(TextEnv[Command]):
         return actions + [f"click[{e.label}]" for e in self._elements if e.clickable]
 
     def _compute_expert(self) -> str | None:
-        return oracle_action(self.shop, self.goal, self.state, self._searched)
+        return oracle_action(self.shop, self.goal, self.state, self.session.searched)
 
     def invalid_feedback(self, action: object) -> str:
         head = action[:60] if isinstance(action, str) else type(action).__name__
