@@ -49,6 +49,12 @@ register(
     max_episode_steps=50,
 )
 register(
+    "agentrl/ALFWorld-v0",
+    "agentrl.envs.alfworld.env:AlfworldEnv",
+    description="ALFWorld household tasks (six types) on its PDDL engine, generated from its scenes or official files",
+    max_episode_steps=50,
+)
+register(
     "agentrl/ScienceWorld-v0",
     "agentrl.envs.scienceworld_env:ScienceWorldEnv",
     description="ScienceWorld's 30 tasks on their train/dev/test variations, raw-simulator steps; gold-path expert",
