@@ -25,6 +25,20 @@ SYSTEM_PROMPTS: dict[str, str] = {
     ),
     "sokoban": "You are solving a Sokoban puzzle. Reply with one action: up, down, left or right.",
     "frozenlake": "You are crossing a frozen lake. Reply with one action: left, down, right or up.",
+    "alfworld": (
+        "You are a household agent in a text world; the task is given at the start. Reply with one command, such "
+        "as: go to X, open X, close X, take X from Y, move X to Y, heat X with Y, cool X with Y, clean X with Y, "
+        "use X, examine X, look, inventory. Use the names the text shows (cabinet 1, apple 2)."
+    ),
+    "textworld": (
+        "You are playing a text adventure with an objective. Reply with one command the game understands, "
+        "such as: go north, open door, take key, unlock chest with key, put apple on table, look, inventory."
+    ),
+    "scienceworld": (
+        "You are doing a science task in a text world. Reply with one action, such as: look around, "
+        "teleport to kitchen, open door to hallway, pick up thermometer, focus on substance, "
+        "use thermometer on water, wait, inventory."
+    ),
     "webshop": (
         "You are shopping in a web store for the item the instruction describes. Reply with one action: "
         "search[your query] on the search page, or click[label] with a label shown on the page (a product id, "

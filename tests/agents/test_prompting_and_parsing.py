@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agentrl.agents.parsing import parse_action
-from agentrl.agents.prompting import Conversation, chat_pieces, env_family
+from agentrl.agents.prompting import SYSTEM_PROMPTS, Conversation, chat_pieces, env_family
 
 
 def test_chat_pieces_of_chatml(tiny):
@@ -75,3 +75,5 @@ def test_parse_action_variants():
 def test_env_family():
     assert env_family("agentrl/Sokoban-v0") == "sokoban"
     assert env_family("mypkg.envs:Coin-v3") == "coin"
+    for env_id in ("agentrl/ALFWorld-v0", "agentrl/TextWorld-v0", "agentrl/ScienceWorld-v0", "agentrl/WebShop-v0"):
+        assert env_family(env_id) in SYSTEM_PROMPTS, env_id
