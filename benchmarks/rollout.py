@@ -9,8 +9,14 @@ and is compared, in the same run, with:
 * ``sequential``: the same episodes played one at a time with batch-1 generation, the
   naive loop: ``speedup_vs_sequential`` is rollout steps/s over that (target ≥ 4x).
 
+With ``--async`` each N is also played in ``rollout.mode=async`` (envs in ``--executor``
+workers, ``--waves`` groups taking turns to generate while the others step):
+``async_speedup`` is its env steps/s over the synchronous rollout's, same episodes.
+It pays off when env steps cost about as much as generation:
+
     python benchmarks/rollout.py --model tiny --envs 1,4,16
     python benchmarks/rollout.py --model smollm2 --envs 1,4,16 --max-new-tokens 16
+    python benchmarks/rollout.py --env alfworld --envs 8 --executor subprocess --async
 """
 
 from __future__ import annotations
@@ -40,12 +46,22 @@ class _Recording(HFBackend):
         return super().generate(prompts, params)
 
 
-def _play(model: Any, tokenizer: Any, env: str, n: int, seeds: list[int], turns: int, params: SamplingParams):
+def _play(
+    model: Any,
+    tokenizer: Any,
+    env: str,
+    n: int,
+    seeds: list[int],
+    turns: int,
+    params: SamplingParams,
+    **rollout: Any,
+) -> tuple[float, int, int, list[list[list[int]]]]:
     backend = _Recording(model, tokenizer)
     backend.batches = []
     agent = LLMAgent(backend, tokenizer, AgentConfig(sampling=params))
+    config = RolloutConfig(num_envs=n, max_turns=turns, **rollout)
     start = time.perf_counter()
-    trajectories = collect(lambda: agentrl.make(env), agent, seeds, RolloutConfig(num_envs=n, max_turns=turns))
+    trajectories = collect(lambda: agentrl.make(env), agent, seeds, config)
     seconds = time.perf_counter() - start
     steps = sum(len(t.turns) for t in trajectories)
     tokens = sum(len(turn.response_ids) for t in trajectories for turn in t.turns)
@@ -60,6 +76,9 @@ def main() -> None:
     parser.add_argument("--turns", type=int, default=4, help="turns per episode")
     parser.add_argument("--max-new-tokens", type=int, default=24)
     parser.add_argument("--threads", type=int, default=1, help="torch threads")
+    parser.add_argument("--executor", default="inline", help="where envs run: inline, subprocess, thread, ray")
+    parser.add_argument("--async", dest="async_mode", action="store_true", help="also play each N in async mode")
+    parser.add_argument("--waves", type=int, default=2, help="async mode: env groups taking turns")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     model, tokenizer = load_model(ModelConfig(name=args.model))
@@ -68,12 +87,23 @@ def main() -> None:
     rows = []
     for n in [int(x) for x in args.envs.split(",")]:
         seeds = list(range(n))
-        seconds, steps, tokens, batches = _play(model, tokenizer, args.env, n, seeds, args.turns, params)
+        play = {"executor": args.executor}
+        seconds, steps, tokens, batches = _play(model, tokenizer, args.env, n, seeds, args.turns, params, **play)
         backend = HFBackend(model, tokenizer)
         start = time.perf_counter()
         generated = sum(len(c.token_ids) for batch in batches for c in backend.generate(batch, params))
         generate_seconds = time.perf_counter() - start
-        seq_seconds, seq_steps, _, _ = _play(model, tokenizer, args.env, 1, seeds, args.turns, params)
+        seq_seconds, seq_steps, _, _ = _play(model, tokenizer, args.env, 1, seeds, args.turns, params, **play)
+        row: dict[str, Any] = {}
+        if args.async_mode:
+            async_seconds, async_steps, _, _ = _play(
+                model, tokenizer, args.env, n, seeds, args.turns, params, mode="async", waves=args.waves, **play
+            )
+            row = {
+                "async_seconds": round(async_seconds, 3),
+                "async_env_steps_per_s": round(async_steps / async_seconds, 2),
+                "async_speedup": round((async_steps / async_seconds) / (steps / seconds), 2),
+            }
         rows.append(
             {
                 "n_envs": n,
@@ -87,9 +117,11 @@ def main() -> None:
                 "ratio_to_generate": round((tokens / seconds) / (generated / generate_seconds), 3),
                 "sequential_env_steps_per_s": round(seq_steps / seq_seconds, 2),
                 "speedup_vs_sequential": round((steps / seconds) / (seq_steps / seq_seconds), 2),
+                **row,
             }
         )
-    print(json.dumps({"benchmark": "rollout", "model": args.model, "env": args.env, "rows": rows}, indent=2))
+    report = {"benchmark": "rollout", "model": args.model, "env": args.env, "executor": args.executor, "rows": rows}
+    print(json.dumps(report, indent=2))
 
 
 if __name__ == "__main__":

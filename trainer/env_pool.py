@@ -1,6 +1,8 @@
 """Where rollout envs run: in this process, in worker processes, or on threads.
 
-An :class:`EnvPool` holds ``n`` envs and steps any subset of them at once:
+An :class:`EnvPool` holds ``n`` envs and steps any subset of them at once, either
+blocking (``step_many``) or in two halves (``submit`` now, ``wait`` later), which lets
+asynchronous rollouts generate for some envs while others step:
 
 * ``inline``: in this process, one after another (no overhead; the default);
 * ``subprocess``: one worker process per env, all stepping in parallel (for envs
@@ -49,7 +51,19 @@ class EnvPool:
         return self.envs[index].reset(seed=seed, options=options)
 
     def step_many(self, actions: Sequence[tuple[int, str]]) -> list[StepResult]:
+        """Step the envs ``index`` with ``action``; the results in the same order."""
+        return self.wait(self.submit(actions))
+
+    def submit(self, actions: Sequence[tuple[int, str]]) -> Any:
+        """Start stepping envs (in this process: step them now); pass what it returns to :meth:`wait`.
+
+        An env with a step in flight must not be reset or stepped again before its ``wait``.
+        """
         return [self.envs[index].step(action) for index, action in actions]
+
+    def wait(self, handle: Any) -> list[StepResult]:
+        """The results of a :meth:`submit`, in the order its actions were given."""
+        return list(handle)
 
     def close(self) -> None:
         for env in self.envs:
@@ -64,9 +78,11 @@ class ThreadEnvPool(EnvPool):
         super().__init__(env_factory, n)
         self._threads = ThreadPoolExecutor(max_workers=max(1, n), thread_name_prefix="agentrl-env")
 
-    def step_many(self, actions: Sequence[tuple[int, str]]) -> list[StepResult]:
-        futures = [self._threads.submit(self.envs[index].step, action) for index, action in actions]
-        return [future.result() for future in futures]
+    def submit(self, actions: Sequence[tuple[int, str]]) -> Any:
+        return [self._threads.submit(self.envs[index].step, action) for index, action in actions]
+
+    def wait(self, handle: Any) -> list[StepResult]:
+        return [future.result() for future in handle]
 
     def close(self) -> None:
         self._threads.shutdown(wait=True)
@@ -154,10 +170,13 @@ class SubprocessEnvPool(EnvPool):
         self._send(index, ("reset", (seed, options)))
         return self._receive(index)
 
-    def step_many(self, actions: Sequence[tuple[int, str]]) -> list[StepResult]:
+    def submit(self, actions: Sequence[tuple[int, str]]) -> Any:
         for index, action in actions:
             self._send(index, ("step", action))
-        return [self._receive(index) for index, _ in actions]
+        return [index for index, _ in actions]
+
+    def wait(self, handle: Any) -> list[StepResult]:
+        return [self._receive(index) for index in handle]
 
     def close(self) -> None:
         for connection in self._connections:
@@ -234,8 +253,11 @@ class RayEnvPool(EnvPool):
     def reset(self, index: int, seed: int | None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         return self._get([self._actors[index].reset.remote(seed, options)])[0]
 
-    def step_many(self, actions: Sequence[tuple[int, str]]) -> list[StepResult]:
-        return self._get([self._actors[index].step.remote(action) for index, action in actions])
+    def submit(self, actions: Sequence[tuple[int, str]]) -> Any:
+        return [self._actors[index].step.remote(action) for index, action in actions]
+
+    def wait(self, handle: Any) -> list[StepResult]:
+        return self._get(handle)
 
     def close(self) -> None:
         for actor in self._actors:

@@ -327,4 +327,4 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
 
 
 def _eval_rollout(cfg: RolloutConfig) -> RolloutConfig:
-    return RolloutConfig(num_envs=cfg.num_envs, group_size=1, max_turns=cfg.max_turns, executor=cfg.executor)
+    return dataclasses.replace(cfg, group_size=1)

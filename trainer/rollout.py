@@ -9,6 +9,14 @@ the token ids the model saw and produced, straight from the backend.
 Envs run where ``RolloutConfig.executor`` says (:mod:`agentrl.trainer.env_pool`): in
 this process, in worker processes or on threads; remote envs (``env.remote``) are
 ordinary envs here, best stepped on threads.
+
+``mode="async"`` overlaps env steps with generation: the envs are split into
+``waves``, and while one wave's envs step (in workers, threads or actors) the model
+generates for the next wave. It pays when env steps cost about as much as generation
+(simulators, browsers, remote envs); with the ``inline`` executor nothing can overlap
+and it behaves like ``sync``. Each wave is a smaller generation batch, and sampled
+tokens depend on the batch a prompt is in, so sampled episodes differ from ``sync``
+ones (greedy ones do not).
 """
 
 from __future__ import annotations
@@ -19,12 +27,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agentrl.agents.llm_agent import LLMAgent
+from agentrl.agents.llm_agent import AgentStep, LLMAgent
 from agentrl.agents.prompting import Conversation
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.trainer.env_pool import make_pool
 
 logger = logging.getLogger(__name__)
+
+MODES = ("sync", "async")
 
 
 @dataclass
@@ -39,6 +49,10 @@ class RolloutConfig:
     """Turns after which an episode is cut (marked truncated)."""
     executor: str = "inline"
     """Where envs run: ``inline``, ``subprocess`` (a process per env), ``thread`` or ``ray`` (an actor per env)."""
+    mode: str = "sync"
+    """``sync`` (generate for all waiting envs, then step them all) or ``async`` (overlap, see the module doc)."""
+    waves: int = 2
+    """In ``async`` mode: groups of envs that take turns generating while the others step."""
 
 
 @dataclass
@@ -70,6 +84,10 @@ def collect(
     config = config or RolloutConfig()
     if config.num_envs < 1 or config.group_size < 1 or config.max_turns < 1:
         raise ValueError("num_envs, group_size and max_turns must be at least 1")
+    if config.mode not in MODES:
+        raise ValueError(f"rollout.mode must be one of {MODES}, got {config.mode!r}")
+    if config.waves < 1:
+        raise ValueError(f"rollout.waves must be at least 1, got {config.waves}")
     pending = deque(
         (index * config.group_size + copy, seed, index)
         for index, seed in enumerate(seeds)
@@ -79,7 +97,6 @@ def collect(
     if not pending:
         return []
     pool = make_pool(config.executor, env_factory, min(config.num_envs, len(pending)))
-    slots = [_Slot(index) for index in range(len(pool))]
     env_id = env_id or pool.spec_id or "unknown"
     order: dict[int, int] = {}
 
@@ -101,41 +118,57 @@ def collect(
         slot.conversation = agent.start(env_id, observation, info)
         return True
 
-    try:
-        active = [slot for slot in slots if start(slot)]
-        while active:
-            steps = agent.act([slot.conversation for slot in active])  # type: ignore[misc]
-            outcomes = pool.step_many([(slot.index, step.action) for slot, step in zip(active, steps, strict=True)])
-            still = []
-            for slot, step, outcome in zip(active, steps, outcomes, strict=True):
-                observation, reward, terminated, truncated, info = outcome
-                trajectory = slot.trajectory
-                assert trajectory is not None and slot.conversation is not None
-                cut = not (terminated or truncated) and len(trajectory.turns) + 1 >= config.max_turns
-                trajectory.turns.append(
-                    Turn(
-                        prompt_ids=step.prompt_ids,
-                        response_ids=list(step.completion.token_ids),
-                        response_logprobs=list(step.completion.logprobs),
-                        action_text=step.action,
-                        observation_text=observation,
-                        reward=float(reward),
-                        terminated=bool(terminated),
-                        truncated=bool(truncated or cut),
-                        info=dict(info),
-                        response_text=step.completion.text,
-                    )
+    def advance(active: list[_Slot], steps: list[AgentStep], outcomes: list[Any]) -> list[_Slot]:
+        """Record one step of ``active``; return the slots with an episode still to play."""
+        still = []
+        for slot, step, outcome in zip(active, steps, outcomes, strict=True):
+            observation, reward, terminated, truncated, info = outcome
+            trajectory = slot.trajectory
+            assert trajectory is not None and slot.conversation is not None
+            cut = not (terminated or truncated) and len(trajectory.turns) + 1 >= config.max_turns
+            trajectory.turns.append(
+                Turn(
+                    prompt_ids=step.prompt_ids,
+                    response_ids=list(step.completion.token_ids),
+                    response_logprobs=list(step.completion.logprobs),
+                    action_text=step.action,
+                    observation_text=observation,
+                    reward=float(reward),
+                    terminated=bool(terminated),
+                    truncated=bool(truncated or cut),
+                    info=dict(info),
+                    response_text=step.completion.text,
                 )
-                if terminated or truncated or cut:
-                    results[order.pop(id(trajectory))] = trajectory
-                    if on_episode is not None:
-                        on_episode(trajectory)
-                    if start(slot):
-                        still.append(slot)
-                else:
-                    agent.record(slot.conversation, step, observation, info)
+            )
+            if terminated or truncated or cut:
+                results[order.pop(id(trajectory))] = trajectory
+                if on_episode is not None:
+                    on_episode(trajectory)
+                if start(slot):
                     still.append(slot)
-            active = still
+            else:
+                agent.record(slot.conversation, step, observation, info)
+                still.append(slot)
+        return still
+
+    # Wave w holds the envs i with i % waves == w. Each wave in turn collects its last
+    # step's outcomes, then generates and submits its next step, so that generating for
+    # one wave overlaps the steps of the others. One wave is the synchronous loop.
+    n_waves = min(config.waves, len(pool)) if config.mode == "async" else 1
+    waves = [[_Slot(index) for index in range(w, len(pool), n_waves)] for w in range(n_waves)]
+    try:
+        active = [[slot for slot in wave if start(slot)] for wave in waves]
+        in_flight: list[tuple[list[_Slot], list[AgentStep], Any] | None] = [None] * n_waves
+        while any(active) or any(flight is not None for flight in in_flight):
+            for w in range(n_waves):
+                flight = in_flight[w]
+                if flight is not None:
+                    in_flight[w] = None
+                    active[w] = advance(flight[0], flight[1], pool.wait(flight[2]))
+                if active[w]:
+                    steps = agent.act([slot.conversation for slot in active[w]])  # type: ignore[misc]
+                    actions = [(slot.index, step.action) for slot, step in zip(active[w], steps, strict=True)]
+                    in_flight[w], active[w] = (active[w], steps, pool.submit(actions)), []
     finally:
         pool.close()
     return [results[i] for i in sorted(results)]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
+import gymnasium
+import pytest
 import torch
 
 import agentrl
@@ -94,3 +98,63 @@ def test_wilson_interval_edges_and_summary():
     low, high = wilson_interval(5, 10)
     assert 0.23 < low < 0.24 and 0.76 < high < 0.77  # the textbook Wilson interval for 5/10
     assert mean_interval([1.0]) == {"mean": 1.0, "ci95": [1.0, 1.0]}
+
+
+class SlowEnv(gymnasium.Wrapper):
+    """FrozenLake whose steps take a while, counting how many are under way at once."""
+
+    stepping = 0
+
+    def step(self, action):
+        SlowEnv.stepping += 1
+        try:
+            time.sleep(0.15)
+            return self.env.step(action)
+        finally:
+            SlowEnv.stepping -= 1
+
+
+class OverlapBackend(HFBackend):
+    """Notes, for each generation batch, how many env steps were under way when it began."""
+
+    overlaps: list
+
+    def generate(self, prompts, params):
+        self.overlaps = [*getattr(self, "overlaps", []), SlowEnv.stepping]
+        return super().generate(prompts, params)
+
+
+def test_async_mode_generates_while_envs_step(tiny):
+    model, tokenizer = tiny
+    runs = {}
+    for mode in ("sync", "async"):
+        backend = OverlapBackend(model, tokenizer)
+        agent = LLMAgent(backend, tokenizer, AgentConfig(sampling=SamplingParams(max_new_tokens=4, seed=0)))
+        config = RolloutConfig(num_envs=4, max_turns=3, executor="thread", mode=mode, waves=2)
+        trajectories = collect(lambda: SlowEnv(agentrl.make("frozenlake")), agent, seeds=[0, 1, 2, 3], config=config)
+        runs[mode] = (trajectories, backend.overlaps)
+    assert max(runs["sync"][1]) == 0  # sync: the model waits for every env
+    assert max(runs["async"][1]) >= 1  # async: one wave generates while the other steps
+    assert max(len(t.turns) for t in runs["async"][0]) <= 3
+    assert [t.seed for t in runs["async"][0]] == [0, 1, 2, 3]
+
+
+def test_async_greedy_episodes_match_sync(tiny):
+    model, tokenizer = tiny
+    played = {}
+    for mode, executor in (("sync", "inline"), ("async", "subprocess"), ("async", "inline")):
+        greedy = AgentConfig(sampling=SamplingParams(max_new_tokens=5, temperature=0))
+        agent = LLMAgent(HFBackend(model, tokenizer), tokenizer, greedy)
+        config = RolloutConfig(num_envs=4, group_size=2, max_turns=4, executor=executor, mode=mode, waves=3)
+        trajectories = collect(lambda: agentrl.make("sokoban"), agent, seeds=[0, 1, 2], config=config)
+        played[mode, executor] = [
+            (t.seed, t.group_id, [(turn.response_ids, turn.observation_text) for turn in t.turns]) for t in trajectories
+        ]
+    assert played["async", "subprocess"] == played["sync", "inline"] == played["async", "inline"]
+
+
+def test_bad_rollout_modes():
+    bad = {"rollout.mode": RolloutConfig(mode="turbo"), "waves": RolloutConfig(mode="async", waves=0)}
+    for match, config in bad.items():
+        with pytest.raises(ValueError, match=match):
+            collect(lambda: agentrl.make("frozenlake"), None, seeds=[0], config=config)  # type: ignore[arg-type]
