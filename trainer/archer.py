@@ -16,10 +16,15 @@ the critic's advantage of a fresh sample ``a'``:
 Schedule per iteration: insert the new rollouts, ``critic_steps`` critic steps, then
 (after ``warmup_iterations``) ``actor_steps`` actor steps.
 
+With ``token_baseline`` (the paper's section 4.3), a token-level baseline
+``b_h = b(s, w'_<h)``, a linear head on the actor's last hidden state, is regressed onto
+``A`` (``L_b = mean_h (b_h - A)^2``, its own optimiser, the gradient stopped at the LM)
+and the actor loss becomes ``-sum_h (A - b_h) log pi(w'_h | s, w'_<h)``: the same
+expected gradient, since ``b_h`` does not depend on ``w'_h``, with less variance.
+
 Where this differs from the paper: the encoder is any ``transformers`` encoder; the
 default ``tiny`` is a small BERT trained from scratch with the critic (the paper
 fine-tunes RoBERTa-base, which cannot be downloaded here; pass a local path to use it).
-The optional token-level baseline of the paper's section 4.3 is not implemented.
 """
 
 from __future__ import annotations
@@ -77,6 +82,10 @@ class ArcherConfig:
     """Encoder input length (the state keeps its last tokens)."""
     invalid_penalty: float = 0.0
     """Reward added on a turn whose action was invalid."""
+    token_baseline: bool = False
+    """Subtract a token-level baseline regressed onto the advantage (paper section 4.3)."""
+    baseline_lr: float = 1e-3
+    """Learning rate of the token-level baseline head."""
 
 
 def build_encoder(name: str, seed: int = 0) -> tuple[nn.Module, Any]:
@@ -199,8 +208,16 @@ def actor_loss(
     advantages: torch.Tensor,
     pad_id: int,
     temperature: float,
-) -> torch.Tensor:
-    """``mean_b[-A_b * sum_h log pi(w_h | s_b, w_<h)]`` (REINFORCE on utterance log-probs)."""
+    *,
+    token_baseline: bool = False,
+) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """The actor's loss and, with ``token_baseline``, the baseline's regression loss.
+
+    Without a baseline: ``mean_b[-A_b * sum_h log pi(w_h | s_b, w_<h)]`` (REINFORCE on
+    utterance log-probs). With one: ``mean_b[-sum_h (A_b - b_bh) log pi(w_h | ...)]`` and
+    ``L_b = mean over response tokens of (b_bh - A_b)^2``; ``b`` is the policy's value
+    head, trained by ``L_b`` alone (no gradient into the LM, none from the actor loss).
+    """
     turns = [
         Turn(
             prompt_ids=p,
@@ -215,10 +232,17 @@ def actor_loss(
         for p, r in zip(prompts, responses, strict=True)
     ]
     batch = turn_batch(turns, pad_id)
-    out = policy.forward_batch(batch, temperature)
+    out = policy.forward_batch(batch, temperature, values=token_baseline, value_grad=False)
     mask = batch.response_mask.to(out.logprobs.device)
-    utterance_logprob = (out.logprobs * mask).sum(dim=1)
-    return -(advantages.to(utterance_logprob.device).detach() * utterance_logprob).mean()
+    advantage = advantages.to(out.logprobs.device).detach().float()[:, None]
+    if not token_baseline:
+        utterance_logprob = (out.logprobs * mask).sum(dim=1)
+        return -(advantage[:, 0] * utterance_logprob).mean(), None
+    assert out.values is not None
+    token_advantage = advantage - out.values.detach()
+    loss = -(token_advantage * out.logprobs * mask).sum(dim=1).mean()
+    baseline_loss = (((out.values - advantage) ** 2) * mask).sum() / mask.sum().clamp(min=1)
+    return loss, baseline_loss
 
 
 class Archer:
@@ -240,7 +264,14 @@ class Archer:
             self.critic = DoubleCritic(encoder, tokenizer, cfg.hidden, cfg.max_text_tokens).to(policy.device)
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
         self.critic_optimizer = torch.optim.AdamW(self.critic.parameters(), lr=cfg.critic_lr)
-        self.actor_optimizer = torch.optim.AdamW([p for _, p in policy.trainable_named_parameters()], lr=cfg.actor_lr)
+        baseline: set[nn.Parameter] = set()
+        if cfg.token_baseline:
+            if policy.value_head is None:
+                raise ValueError("algo.token_baseline needs a policy with a value head (Policy(value_head=True))")
+            baseline = set(policy.value_head.parameters())
+        self.actor_parameters = [p for _, p in policy.trainable_named_parameters() if p not in baseline]
+        self.actor_optimizer = torch.optim.AdamW(self.actor_parameters, lr=cfg.actor_lr)
+        self.baseline_optimizer = torch.optim.AdamW(list(baseline), lr=cfg.baseline_lr) if baseline else None
         self.buffer = ReplayBuffer(cfg.buffer_size, seed=seed)
 
     @property
@@ -254,7 +285,14 @@ class Archer:
 
     def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]:
         self.buffer.extend(transitions(trajectories, self.cfg.invalid_penalty))
-        stats: dict[str, list[float]] = {"q_loss": [], "v_loss": [], "actor_loss": [], "advantage": [], "q_mean": []}
+        stats: dict[str, list[float]] = {
+            "q_loss": [],
+            "v_loss": [],
+            "actor_loss": [],
+            "advantage": [],
+            "q_mean": [],
+            "baseline_loss": [],
+        }
         self.critic.train()
         for _ in range(self.cfg.critic_steps):
             batch = self.buffer.sample(self.cfg.batch_size)
@@ -277,12 +315,24 @@ class Archer:
                     q = double_min(*self.critic.q(states, texts))
                     v = double_min(*self.critic.v(states))
                     advantage = (q - v).float()
-                loss = actor_loss(self.policy, prompts, responses, advantage, self.pad_id, self.temperature)
-                self.actor_optimizer.zero_grad(set_to_none=True)
-                loss.backward()
-                nn.utils.clip_grad_norm_(
-                    [p for _, p in self.policy.trainable_named_parameters()], self.cfg.max_grad_norm
+                loss, baseline_loss = actor_loss(
+                    self.policy,
+                    prompts,
+                    responses,
+                    advantage,
+                    self.pad_id,
+                    self.temperature,
+                    token_baseline=self.cfg.token_baseline,
                 )
+                self.actor_optimizer.zero_grad(set_to_none=True)
+                if self.baseline_optimizer is not None and baseline_loss is not None:
+                    self.baseline_optimizer.zero_grad(set_to_none=True)
+                    (loss + baseline_loss).backward()  # disjoint parameters: each loss trains its own
+                    self.baseline_optimizer.step()
+                    stats["baseline_loss"].append(float(baseline_loss.detach()))
+                else:
+                    loss.backward()
+                nn.utils.clip_grad_norm_(self.actor_parameters, self.cfg.max_grad_norm)
                 self.actor_optimizer.step()
                 stats["actor_loss"].append(float(loss.detach()))
                 stats["advantage"].append(float(advantage.mean()))
@@ -298,6 +348,7 @@ class Archer:
             "critic_optimizer": self.critic_optimizer.state_dict(),
             "actor_optimizer": self.actor_optimizer.state_dict(),
             "buffer": self.buffer.state_dict(),
+            **({"baseline_optimizer": self.baseline_optimizer.state_dict()} if self.baseline_optimizer else {}),
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -306,3 +357,5 @@ class Archer:
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.actor_optimizer.load_state_dict(state["actor_optimizer"])
         self.buffer.load_state_dict(state["buffer"])
+        if self.baseline_optimizer is not None:
+            self.baseline_optimizer.load_state_dict(state["baseline_optimizer"])

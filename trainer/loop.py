@@ -200,7 +200,7 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
     policy = Policy(
         model,
         cfg.policy,
-        value_head=isinstance(cfg.algo, PPOConfig),
+        value_head=isinstance(cfg.algo, PPOConfig) or bool(getattr(cfg.algo, "token_baseline", False)),
         reference=bool(pg is not None and pg.kl_coef > 0),
     )
     backend: Any

@@ -117,8 +117,13 @@ class Policy(nn.Module):
             for name, parameter in self.trainable_named_parameters():
                 parameter.copy_(state[name].to(parameter.device, parameter.dtype))
 
-    def forward_batch(self, batch: TokenBatch, temperature: float = 1.0, *, values: bool = False) -> Forward:
-        """Log-probs and entropies of every next token (and values), label-aligned."""
+    def forward_batch(
+        self, batch: TokenBatch, temperature: float = 1.0, *, values: bool = False, value_grad: bool = True
+    ) -> Forward:
+        """Log-probs and entropies of every next token (and values), label-aligned.
+
+        ``value_grad=False`` trains the value head alone: its loss does not reach the LM.
+        """
         batch = batch.to(self.device)
         out = self.model(
             input_ids=batch.input_ids,
@@ -134,7 +139,8 @@ class Policy(nn.Module):
         if values:
             if self.value_head is None:
                 raise ValueError("this policy has no value head (value_head=True builds one)")
-            value = self.value_head(out.hidden_states[-1][:, :-1].float()).squeeze(-1)
+            hidden = out.hidden_states[-1][:, :-1].float()
+            value = self.value_head(hidden if value_grad else hidden.detach()).squeeze(-1)
         return Forward(logprobs_from_logits(logits, labels), entropy_from_logits(logits), value)
 
     @torch.no_grad()

@@ -78,7 +78,10 @@ def test_archer_actor_gradient_is_minus_advantage_times_utterance_logprob_gradie
     policy = Policy(model)
     prompts, responses = [[5, 6, 7], [8, 9]], [[10, 11], [12]]
     advantage = torch.tensor([0.7, -1.3])
-    loss = actor_loss(policy, prompts, responses, advantage, pad_id=int(tokenizer.pad_token_id), temperature=1.0)
+    loss, baseline_loss = actor_loss(
+        policy, prompts, responses, advantage, pad_id=int(tokenizer.pad_token_id), temperature=1.0
+    )
+    assert baseline_loss is None
     grads = torch.autograd.grad(loss, [p for _, p in policy.trainable_named_parameters()], allow_unused=True)
     # By hand: each row separately, no padding, -A * sum_h log pi(w_h | ...), mean over rows.
     manual = 0.0
@@ -95,6 +98,58 @@ def test_archer_actor_gradient_is_minus_advantage_times_utterance_logprob_gradie
             assert g is None or torch.count_nonzero(g) == 0
         else:
             assert torch.allclose(g, w, atol=1e-5)
+
+
+def test_archer_token_baseline_gradients_and_regression(tiny):
+    model, tokenizer = tiny
+    model = copy.deepcopy(model)
+    policy = Policy(model, value_head=True)
+    with torch.no_grad():  # a non-zero baseline, so that subtracting it shows
+        policy.value_head.weight.normal_(0, 0.05)
+        policy.value_head.bias.fill_(0.2)
+    prompts, responses = [[5, 6, 7], [8, 9]], [[10, 11], [12]]
+    advantage = torch.tensor([0.7, -1.3])
+    pad = int(tokenizer.pad_token_id)
+    loss, baseline_loss = actor_loss(policy, prompts, responses, advantage, pad, 1.0, token_baseline=True)
+    lm = [p for n, p in policy.trainable_named_parameters() if not n.startswith("value_head")]
+    head = list(policy.value_head.parameters())
+    # By hand: -sum_h (A - b_h) log pi(w_h | ...), b_h the head on the hidden state before w_h;
+    # L_b = mean over response tokens of (b_h - A)^2.
+    manual, squares, count = 0.0, 0.0, 0
+    for prompt, response, a in zip(prompts, responses, advantage, strict=True):
+        ids = torch.tensor([prompt + response])
+        out = model(ids, output_hidden_states=True)
+        logp = torch.log_softmax(out.logits[0, :-1].float(), dim=-1)
+        token_logp = logp[torch.arange(ids.shape[1] - 1), ids[0, 1:]][len(prompt) - 1 :]
+        b = policy.value_head(out.hidden_states[-1][0, :-1].float().detach()).squeeze(-1)[len(prompt) - 1 :]
+        manual = manual + (-((a - b.detach()) * token_logp).sum()) / len(prompts)
+        squares, count = squares + ((b - a) ** 2).sum(), count + len(response)
+    assert torch.allclose(loss, manual, atol=1e-5) and torch.allclose(baseline_loss, squares / count, atol=1e-5)
+    # The actor loss moves only the LM, exactly as by hand; the baseline loss only the head.
+    wanted = torch.autograd.grad(manual, lm)
+    for got, want in zip(torch.autograd.grad(loss, lm, retain_graph=True), wanted, strict=True):
+        assert torch.allclose(got, want, atol=1e-5)
+    assert all(g is None for g in torch.autograd.grad(loss, head, retain_graph=True, allow_unused=True))
+    assert all(g is None for g in torch.autograd.grad(baseline_loss, lm, retain_graph=True, allow_unused=True))
+    # Regressed alone, the baseline learns the advantage of each utterance.
+    optimizer = torch.optim.Adam(head, lr=0.05)
+    for _ in range(300):
+        _, baseline_loss = actor_loss(policy, prompts, responses, advantage, pad, 1.0, token_baseline=True)
+        optimizer.zero_grad()
+        baseline_loss.backward()
+        optimizer.step()
+    assert float(baseline_loss.detach()) < 0.05
+
+
+def test_archer_token_baseline_needs_a_value_head(tiny):
+    from agentrl.agents.backends import HFBackend
+    from agentrl.agents.llm_agent import LLMAgent
+    from agentrl.trainer.archer import Archer, ArcherConfig
+
+    model, tokenizer = tiny
+    agent = LLMAgent(HFBackend(model, tokenizer), tokenizer)
+    with pytest.raises(ValueError, match="value head"):
+        Archer(Policy(copy.deepcopy(model)), agent, ArcherConfig(token_baseline=True), pad_id=0)
 
 
 def test_transitions_bootstrap_only_when_not_terminated():

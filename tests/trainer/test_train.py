@@ -35,13 +35,20 @@ ALGO = {
     "reinforce_pp": [],
     "gigpo": [],
     "archer": ["algo.critic_steps=2", "algo.actor_steps=1", "algo.batch_size=4", "algo.actor_batch_size=2"],
+    "archer_baseline": [
+        "algo.token_baseline=true",
+        "algo.critic_steps=2",
+        "algo.actor_steps=1",
+        "algo.batch_size=4",
+        "algo.actor_batch_size=2",
+    ],
 }
 
 
 @pytest.mark.parametrize("algo", sorted(ALGO))
 def test_two_iteration_smoke_run_per_algorithm(algo, tmp_path, capsys):
     out = tmp_path / algo
-    code = main(["train", f"algo={algo}", *SMALL, *ALGO[algo], f"train.output_dir={out}"])
+    code = main(["train", f"algo={algo.removesuffix('_baseline')}", *SMALL, *ALGO[algo], f"train.output_dir={out}"])
     assert code == 0
     printed = capsys.readouterr().out
     assert "success" in printed and "->" in printed
@@ -52,7 +59,7 @@ def test_two_iteration_smoke_run_per_algorithm(algo, tmp_path, capsys):
     train = [r for r in records if r["kind"] == "train"]
     assert [r["iteration"] for r in train] == [0, 1]
     assert all(r["episodes"] == 4 for r in train)
-    key = "q_loss" if algo == "archer" else "policy_loss"
+    key = {"archer": "q_loss", "archer_baseline": "baseline_loss"}.get(algo, "policy_loss")
     assert all(key in r for r in train)
     assert (out / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in checkpoints(out)] == ["ckpt-000001.pt", "ckpt-000002.pt"]
