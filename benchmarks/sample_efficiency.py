@@ -3,7 +3,8 @@
 Two comparisons, same model, same budget, several seeds, run through ``agentrl train``'s
 own loop:
 
-* ArCHer vs token-level PPO on the information-seeking env (guess the number);
+* ArCHer (with and without its token-level baseline) vs token-level PPO on the
+  information-seeking env (guess the number);
 * GiGPO vs GRPO on a grid world whose states repeat across a group (FrozenLake on
   Gymnasium's fixed 4x4 map), where GiGPO's anchor-state step advantages apply.
 
@@ -13,6 +14,8 @@ does within the budget), and the final eval success. Figures are printed as JSON
 nothing is asserted. Example (about 15 minutes on 2 CPU cores)::
 
     python benchmarks/sample_efficiency.py --seeds 3 --iterations 15
+    python benchmarks/sample_efficiency.py --only grid_repeated_states
+    python benchmarks/sample_efficiency.py --only info_seeking --algos ppo,archer_token_baseline
 """
 
 from __future__ import annotations
@@ -30,7 +33,11 @@ import torch
 COMPARISONS: dict[str, dict[str, Any]] = {
     "info_seeking": {
         "env": ["env=guess"],
-        "algos": {"ppo": ["algo=ppo"], "archer": ["algo=archer"]},
+        "algos": {
+            "ppo": ["algo=ppo"],
+            "archer": ["algo=archer"],
+            "archer_token_baseline": ["algo=archer", "algo.token_baseline=true"],
+        },
     },
     "grid_repeated_states": {
         "env": [
@@ -79,6 +86,7 @@ def main() -> None:
     parser.add_argument("--target", type=float, default=0.3, help="target rollout success rate")
     parser.add_argument("--window", type=int, default=3, help="iterations averaged when testing the target")
     parser.add_argument("--only", choices=sorted(COMPARISONS), default=None)
+    parser.add_argument("--algos", default="", help="comma-separated subset of a comparison's algorithms")
     args = parser.parse_args()
     torch.set_num_threads(1)
 
@@ -88,7 +96,8 @@ def main() -> None:
             if args.only and name != args.only:
                 continue
             block: dict[str, Any] = {}
-            for algo, algo_overrides in spec["algos"].items():
+            chosen = {a: o for a, o in spec["algos"].items() if not args.algos or a in args.algos.split(",")}
+            for algo, algo_overrides in chosen.items():
                 runs = []
                 for seed in range(args.seeds):
                     overrides = [
@@ -121,11 +130,12 @@ def main() -> None:
                     "median_env_steps_to_target": statistics.median(reached) if reached else None,
                     "mean_eval_success_after": statistics.fmean(r["eval_success_after"] for r in runs),
                 }
-            algos = list(spec["algos"])
-            a, b = (block[x]["median_env_steps_to_target"] for x in algos)
-            block["ratio"] = f"{algos[0]} / {algos[1]} env steps to target: " + (
-                f"{a / b:.2f}" if a and b else "n/a (a method did not reach the target in the budget)"
-            )
+            algos = list(chosen)
+            for other in algos[1:]:
+                a, b = (block[x]["median_env_steps_to_target"] for x in (algos[0], other))
+                block[f"ratio_{algos[0]}_over_{other}"] = (
+                    round(a / b, 2) if a and b else "n/a (a method did not reach the target in the budget)"
+                )
             report[name] = block
     print(json.dumps(report, indent=2))
 
