@@ -23,6 +23,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, SupportsFloat
@@ -74,6 +75,25 @@ def official_games(data_dir: str | Path, split: str, task_types: tuple[str, ...]
     if not games:
         raise FileNotFoundError(f"no solvable ALFWorld games of types {list(task_types)} under {root}")
     return games
+
+
+def export_games(games: list[Game], out_dir: str | Path, split: str) -> list[Path]:
+    """Copy games into the official layout (``<out>/<valid_seen|...>/<task>-<targets>-<scene>/trial_<i>/``).
+
+    :func:`official_games` (``data_dir=``) and the package's own ``AlfredTWEnv`` read the result.
+    """
+    root = Path(out_dir).expanduser() / OFFICIAL_SPLITS[split]
+    written = []
+    for index, game in enumerate(games):
+        traj = json.loads(game.path.with_name("traj_data.json").read_text())
+        p = traj["pddl_params"]
+        name = f"{game.task_type}-{p['object_target']}-None-{p['parent_target'] or p['toggle_target']}-"
+        trial = root / f"{name}{traj['scene']['scene_num']}" / f"trial_agentrl_{index:05d}"
+        trial.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(game.path, trial / "game.tw-pddl")
+        shutil.copyfile(game.path.with_name("traj_data.json"), trial / "traj_data.json")
+        written.append(trial / "game.tw-pddl")
+    return written
 
 
 class AlfworldEnv(TextEnv[str]):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import random
 import shutil
+import subprocess
+import sys
 
 import pytest
 
@@ -211,3 +213,32 @@ def test_closed_envs_hand_their_engine_to_the_next():
         env.close()
         env.close()  # idempotent
     assert len(engines) == 1
+
+
+def test_cli_generates_a_pool_that_data_dir_plays(tmp_path):
+    command = [sys.executable, "-m", "agentrl", "alfworld", "generate", "--split", "eval_unseen", "-n", "6"]
+    out = subprocess.run(
+        [*command, "--out", str(tmp_path / "json_2.1.1")],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    summary = json.loads(out.stdout)
+    assert summary["games"] == 6 and summary["exported"] == 6
+    assert summary["by_task_type"] == dict.fromkeys(tasks.TASK_TYPES, 1)
+    assert 1 <= summary["expert_steps_mean"] <= summary["expert_steps_max"] <= tasks.MAX_PLAN_STEPS
+    # the exported copy is the official layout: data_dir= plays it, the expert wins every game
+    env = AlfworldEnv(split="eval_unseen", data_dir=str(tmp_path / "json_2.1.1"))
+    assert env.n_games == 6 and {g.task_type for g in env._official} == set(tasks.TASK_TYPES)
+    for seed in range(6):
+        info, _ = play_expert(env, seed)
+        assert info["won"], seed
+    env.close()
+    bad = subprocess.run(
+        [sys.executable, "-m", "agentrl", "alfworld", "generate", "--task-types", "juggle"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert bad.returncode != 0 and "unknown ALFWorld task types" in bad.stderr

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``agentrl`` and its subcommands."""
     from agentrl import __version__
-    from agentrl.cli import envs, evaluate, play, sandbox, serve_env, serve_model, train, webshop
+    from agentrl.cli import alfworld, envs, evaluate, play, sandbox, serve_env, serve_model, train, webshop
 
     parser = argparse.ArgumentParser(
         prog="agentrl",
@@ -34,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_model.add_parser(sub)
     sandbox.add_parser(sub)
     webshop.add_parser(sub)
+    alfworld.add_parser(sub)
     return parser
 
 
