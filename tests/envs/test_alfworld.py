@@ -229,6 +229,13 @@ def test_cli_generates_a_pool_that_data_dir_plays(tmp_path):
     assert summary["by_task_type"] == dict.fromkeys(tasks.TASK_TYPES, 1)
     assert 1 <= summary["expert_steps_mean"] <= summary["expert_steps_max"] <= tasks.MAX_PLAN_STEPS
     # the exported copy is the official layout: data_dir= plays it, the expert wins every game
+    from alfworld.agents.environment.alfred_tw_env import AlfredTWEnv
+
+    config = {
+        "env": {"goal_desc_human_anns_prob": 0, "task_types": [1, 2, 3, 4, 5, 6]},
+        "dataset": {"eval_ood_data_path": str(tmp_path / "json_2.1.1" / "valid_unseen"), "num_eval_games": -1},
+    }
+    assert AlfredTWEnv(config, train_eval="eval_out_of_distribution").num_games == 6  # the package's own loader
     env = AlfworldEnv(split="eval_unseen", data_dir=str(tmp_path / "json_2.1.1"))
     assert env.n_games == 6 and {g.task_type for g in env._official} == set(tasks.TASK_TYPES)
     for seed in range(6):
