@@ -50,6 +50,10 @@ class EnvPool:
     def reset(self, index: int, seed: int | None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         return self.envs[index].reset(seed=seed, options=options)
 
+    def reset_many(self, requests: Sequence[tuple[int, int | None]]) -> list[tuple[str, dict[str, Any]]]:
+        """Reset the envs ``index`` with ``seed`` (at once where they run elsewhere); results in order."""
+        return [self.reset(index, seed) for index, seed in requests]
+
     def step_many(self, actions: Sequence[tuple[int, str]]) -> list[StepResult]:
         """Step the envs ``index`` with ``action``; the results in the same order."""
         return self.wait(self.submit(actions))
@@ -77,6 +81,10 @@ class ThreadEnvPool(EnvPool):
     def __init__(self, env_factory: Callable[[], Any], n: int):
         super().__init__(env_factory, n)
         self._threads = ThreadPoolExecutor(max_workers=max(1, n), thread_name_prefix="agentrl-env")
+
+    def reset_many(self, requests: Sequence[tuple[int, int | None]]) -> list[tuple[str, dict[str, Any]]]:
+        futures = [self._threads.submit(self.envs[index].reset, seed=seed) for index, seed in requests]
+        return [future.result() for future in futures]
 
     def submit(self, actions: Sequence[tuple[int, str]]) -> Any:
         return [self._threads.submit(self.envs[index].step, action) for index, action in actions]
@@ -170,6 +178,11 @@ class SubprocessEnvPool(EnvPool):
         self._send(index, ("reset", (seed, options)))
         return self._receive(index)
 
+    def reset_many(self, requests: Sequence[tuple[int, int | None]]) -> list[tuple[str, dict[str, Any]]]:
+        for index, seed in requests:
+            self._send(index, ("reset", (seed, None)))
+        return [self._receive(index) for index, _ in requests]
+
     def submit(self, actions: Sequence[tuple[int, str]]) -> Any:
         for index, action in actions:
             self._send(index, ("step", action))
@@ -252,6 +265,9 @@ class RayEnvPool(EnvPool):
 
     def reset(self, index: int, seed: int | None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         return self._get([self._actors[index].reset.remote(seed, options)])[0]
+
+    def reset_many(self, requests: Sequence[tuple[int, int | None]]) -> list[tuple[str, dict[str, Any]]]:
+        return self._get([self._actors[index].reset.remote(seed, None) for index, seed in requests])
 
     def submit(self, actions: Sequence[tuple[int, str]]) -> Any:
         return [self._actors[index].step.remote(action) for index, action in actions]

@@ -3,7 +3,9 @@
 :func:`collect` plays ``len(seeds) * group_size`` episodes on at most ``num_envs``
 envs at a time. Every env waiting for an action joins one generation batch; when an
 episode ends its env resets onto the next pending episode. The ``group_size`` copies
-of a seed form a group (``Trajectory.group_id``), as GRPO/GiGPO need. Each turn keeps
+of a seed form a group (``Trajectory.group_id``), as GRPO/GiGPO need. Envs that finish
+together reset together, so slow resets (a PDDL translation, a browser page) overlap
+where envs run in workers. Each turn keeps
 the token ids the model saw and produced, straight from the backend.
 
 Envs run where ``RolloutConfig.executor`` says (:mod:`agentrl.trainer.env_pool`): in
@@ -100,27 +102,31 @@ def collect(
     env_id = env_id or pool.spec_id or "unknown"
     order: dict[int, int] = {}
 
-    def start(slot: _Slot) -> bool:
-        if not pending:
-            slot.trajectory = None
-            return False
-        position, seed, group = pending.popleft()
-        observation, info = pool.reset(slot.index, seed)
-        slot.trajectory = Trajectory(
-            env_id=env_id,
-            seed=int(seed),
-            task_id=str(seed),
-            group_id=group,
-            initial_observation=observation,
-            task=str(info.get("task", "")),
-        )
-        order[id(slot.trajectory)] = position
-        slot.conversation = agent.start(env_id, observation, info)
-        return True
+    def start(slots: list[_Slot]) -> set[int]:
+        """Reset ``slots`` onto the next pending episodes, all at once; the indices that got one."""
+        assigned = []
+        for slot in slots:
+            if pending:
+                assigned.append((slot, pending.popleft()))
+            else:
+                slot.trajectory = None
+        outcomes = pool.reset_many([(slot.index, seed) for slot, (_, seed, _) in assigned])
+        for (slot, (position, seed, group)), (observation, info) in zip(assigned, outcomes, strict=True):
+            slot.trajectory = Trajectory(
+                env_id=env_id,
+                seed=int(seed),
+                task_id=str(seed),
+                group_id=group,
+                initial_observation=observation,
+                task=str(info.get("task", "")),
+            )
+            order[id(slot.trajectory)] = position
+            slot.conversation = agent.start(env_id, observation, info)
+        return {slot.index for slot, _ in assigned}
 
     def advance(active: list[_Slot], steps: list[AgentStep], outcomes: list[Any]) -> list[_Slot]:
         """Record one step of ``active``; return the slots with an episode still to play."""
-        still = []
+        going, finished = set(), []
         for slot, step, outcome in zip(active, steps, outcomes, strict=True):
             observation, reward, terminated, truncated, info = outcome
             trajectory = slot.trajectory
@@ -144,12 +150,12 @@ def collect(
                 results[order.pop(id(trajectory))] = trajectory
                 if on_episode is not None:
                     on_episode(trajectory)
-                if start(slot):
-                    still.append(slot)
+                finished.append(slot)
             else:
                 agent.record(slot.conversation, step, observation, info)
-                still.append(slot)
-        return still
+                going.add(slot.index)
+        going |= start(finished)  # the finished envs reset together (slow resets overlap in workers)
+        return [slot for slot in active if slot.index in going]
 
     # Wave w holds the envs i with i % waves == w. Each wave in turn collects its last
     # step's outcomes, then generates and submits its next step, so that generating for
@@ -157,7 +163,8 @@ def collect(
     n_waves = min(config.waves, len(pool)) if config.mode == "async" else 1
     waves = [[_Slot(index) for index in range(w, len(pool), n_waves)] for w in range(n_waves)]
     try:
-        active = [[slot for slot in wave if start(slot)] for wave in waves]
+        started = start([slot for wave in waves for slot in wave])
+        active = [[slot for slot in wave if slot.index in started] for wave in waves]
         in_flight: list[tuple[list[_Slot], list[AgentStep], Any] | None] = [None] * n_waves
         while any(active) or any(flight is not None for flight in in_flight):
             for w in range(n_waves):
