@@ -16,10 +16,13 @@ THOR scenes, which cannot be reproduced. This module writes new games of the sam
 * the **game** is ALFWorld's game-file JSON (``pddl_domain``, ``grammar``,
   ``pddl_problem``, ``solvable``) plus the ``traj_data`` the hand-coded expert reads.
 
-Every game is checked by the planner: fast-downward must find a plan, and replaying that
-plan through TextWorld's PDDL engine must reach the goal within :data:`MAX_PLAN_STEPS`.
-A draw that fails is discarded and the next draw of the same seeded stream is tried, so a
-task id always maps to the same game.
+Every game is checked solvable by a witness: the expert
+(:class:`~agentrl.envs.alfworld.expert.AlfworldExpert`) plays it through TextWorld's PDDL
+engine, which must report the goal reached within :data:`MAX_PLAN_STEPS` steps; those
+steps are stored as the game's ``walkthrough``. A draw that fails is discarded and the next
+draw of the same seeded stream is tried, so a task id always maps to the same game.
+fast-downward (:func:`planner_plan`) is the independent check the tests run on a sample:
+as a generator it is too slow, seconds to tens of seconds on a kitchen heating task.
 
 Splits are by scene: ``train`` and ``eval_seen`` use ALFRED's training floor plans
 (``constants.TRAIN_SCENE_NUMBERS``, different draws), ``eval_unseen`` uses the 24 held-out
@@ -53,7 +56,7 @@ TASK_TYPES = (
 SPLITS = ("train", "eval_seen", "eval_unseen")
 #: Bumped whenever generation changes, so cached games of an older generator are not reused.
 GENERATOR_VERSION = 1
-#: A generated game is kept only when the planner's plan is at most this long (the env's limit is 50).
+#: A generated game is kept only when the expert wins it in at most this many steps (the env's limit is 50).
 MAX_PLAN_STEPS = 40
 LAMPS = ("DeskLamp", "FloorLamp")
 #: Receptacle types a lamp stands on or beside (it is reached by going to that receptacle).
@@ -422,11 +425,12 @@ def cache_root() -> Path:
 
 
 def task_stream_seed(split: str, task_type: str, index: int, base_seed: int) -> str:
+    """The seed of the random stream that draws game ``index`` (a string: stable across Python runs)."""
     return f"alfworld-v{GENERATOR_VERSION}-{split}-{task_type}-{base_seed}-{index}"
 
 
 def generate_game(split: str, task_type: str, index: int, base_seed: int = 0) -> Path:
-    """Game ``index`` of ``task_type`` in ``split``: generated, planner-checked and cached (atomic across processes).
+    """Game ``index`` of ``task_type`` in ``split``: generated, checked solvable and cached (atomic across processes).
 
     Returns the path of its ``game.tw-pddl``; ``traj_data.json`` lies beside it, as in the
     official data, so the package's own tools can read a generated game.
