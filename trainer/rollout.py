@@ -5,8 +5,8 @@ envs at a time. Every env waiting for an action joins one generation batch; when
 episode ends its env resets onto the next pending episode. The ``group_size`` copies
 of a seed form a group (``Trajectory.group_id``), as GRPO/GiGPO need. Envs that finish
 together reset together, so slow resets (a PDDL translation, a browser page) overlap
-where envs run in workers. Each turn keeps
-the token ids the model saw and produced, straight from the backend.
+where envs run in workers. Each turn keeps the token ids the model saw and produced,
+straight from the backend.
 
 Envs run where ``RolloutConfig.executor`` says (:mod:`agentrl.trainer.env_pool`): in
 this process, in worker processes or on threads; remote envs (``env.remote``) are
