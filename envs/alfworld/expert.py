@@ -18,7 +18,7 @@ is taken out again. It is deterministic and costs microseconds a step.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -173,7 +173,14 @@ class AlfworldExpert:
         source = s.inside[chosen]
         return reach(source, f"take {names[chosen]} from {names[source]}")
 
-    def _put_down(self, s: _State, held: str, names: dict[str, str], cost: Any, reach: Any) -> str | None:
+    def _put_down(
+        self,
+        s: _State,
+        held: str,
+        names: dict[str, str],
+        cost: Callable[[str], tuple[int, int, tuple[str, int]]],
+        reach: Callable[[str, str], str],
+    ) -> str | None:
         """Put a wrong object down in the cheapest receptacle that can hold it (not a goal one)."""
         kind = s.otype.get(held, "")
         places = [r for r, t in s.rtype.items() if (t, kind) in s.holds and t != self.parent]

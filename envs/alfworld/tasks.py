@@ -404,7 +404,11 @@ def expert_walkthrough(game: dict[str, Any], spec: TaskSpec, max_steps: int = MA
 
 
 def planner_plan(game: dict[str, Any]) -> list[str] | None:
-    """fast-downward's plan for ``game`` as commands, if it replays to the goal (seconds to tens of seconds)."""
+    """fast-downward's plan for ``game`` as commands, if it replays to the goal.
+
+    Seconds to tens of seconds, and each call loads its own copy of fast-downward's
+    library (which stays loaded): a check to run on a sample, not in a loop.
+    """
     import textworld
     from textworld.envs.pddl import PddlEnv
 
