@@ -31,8 +31,9 @@ import warnings
 from pathlib import Path
 from typing import Any, SupportsFloat
 
-from agentrl.envs.actions import normalize
+from agentrl.envs.actions import ActionTable
 from agentrl.envs.base import TextEnv
+from agentrl.envs.cache import cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -42,11 +43,6 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "cooking": {"recipe": 1, "take": 1, "go": 1, "open": True, "cook": False, "cut": False, "drop": False},
     "simple": {"rewards": "dense", "goal": "detailed"},
 }
-
-
-def cache_root() -> Path:
-    """Where compiled games are kept (``AGENTRL_CACHE`` or ``~/.cache/agentrl``)."""
-    return Path(os.environ.get("AGENTRL_CACHE", Path.home() / ".cache" / "agentrl")) / "textworld"
 
 
 def _tw_make() -> list[str]:
@@ -83,7 +79,7 @@ def tw_make_args(challenge: str, settings: dict[str, Any], seed: int) -> list[st
 def game_file(challenge: str, settings: dict[str, Any], seed: int) -> Path:
     """The compiled game for ``seed``, generated with ``tw-make`` the first time (atomic: safe across processes)."""
     key = hashlib.sha1(json.dumps([challenge, settings], sort_keys=True).encode()).hexdigest()[:10]
-    folder = cache_root() / f"{challenge}-{key}"
+    folder = cache_dir("textworld") / f"{challenge}-{key}"
     path = folder / f"game-{seed}.z8"
     if path.exists() and path.with_suffix(".json").exists():
         return path
@@ -143,7 +139,7 @@ class TextWorldEnv(TextEnv[str]):
         self.game_path: Path | None = None
         self._state: Any = None
         self._text = ""
-        self._admissible_map: dict[str, str] = {}
+        self._actions: ActionTable[str] = ActionTable({})
 
     def _infos(self) -> Any:
         return self._textworld.EnvInfos(
@@ -174,7 +170,7 @@ class TextWorldEnv(TextEnv[str]):
         self._index_admissible()
 
     def _index_admissible(self) -> None:
-        self._admissible_map = {normalize(c): c for c in self._state["admissible_commands"] or []}
+        self._actions = ActionTable({c: c for c in self._state["admissible_commands"] or []})
 
     def _engine_step(self, command: str) -> tuple[SupportsFloat, bool, bool]:
         before = self._state["score"]
@@ -190,10 +186,10 @@ class TextWorldEnv(TextEnv[str]):
         return self._text
 
     def parse_action(self, action: str) -> str | None:
-        return self._admissible_map.get(normalize(action)) if len(action) <= 200 else None
+        return self._actions.match(action)
 
     def _admissible(self) -> list[str]:
-        return list(self._admissible_map.values())
+        return list(self._actions.names)
 
     def _compute_expert(self) -> str | None:
         policy = self._state["policy_commands"] if self._state is not None else None

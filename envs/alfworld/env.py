@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, SupportsFloat
 
-from agentrl.envs.actions import normalize
+from agentrl.envs.actions import ActionTable, normalize
 from agentrl.envs.alfworld import engine, tasks
 from agentrl.envs.alfworld.expert import AlfworldExpert
 from agentrl.envs.base import TextEnv
@@ -140,7 +140,7 @@ class AlfworldEnv(TextEnv[str]):
         self.engine: Any = engine.demangled(self._raw)
         self.game: Game | None = None
         self._state: Any = None
-        self._admissible_map: dict[str, str] = {}
+        self._actions: ActionTable[str] = ActionTable({})
         self._names: dict[str, str] = {}
         self._expert_policy: AlfworldExpert | None = None
 
@@ -173,7 +173,7 @@ class AlfworldEnv(TextEnv[str]):
         self._index_admissible()
 
     def _index_admissible(self) -> None:
-        self._admissible_map = {normalize(c): c for c in self._state["admissible_commands"] or []}
+        self._actions = ActionTable({c: c for c in self._state["admissible_commands"] or []})
 
     def _engine_step(self, command: str) -> tuple[SupportsFloat, bool, bool]:
         self._state, _, _ = self.engine.step(command)
@@ -186,21 +186,18 @@ class AlfworldEnv(TextEnv[str]):
         return str(self._state.feedback).strip()
 
     def parse_action(self, action: str) -> str | None:
-        if len(action) > 200:
-            return None
-        key = normalize(action)
-        command = self._admissible_map.get(key)
-        if command is None and (put := _PUT.fullmatch(key)):
-            command = self._admissible_map.get(f"move {put.group(1)} to {put.group(2)}")
+        command = self._actions.match(action)
+        if command is None and len(action) <= 200 and (put := _PUT.fullmatch(normalize(action))):
+            command = self._actions.match(f"move {put.group(1)} to {put.group(2)}")
         return command
 
     def _admissible(self) -> list[str]:
-        return list(self._admissible_map.values())
+        return list(self._actions.names)
 
     def _compute_expert(self) -> str | None:
         if self._state is None or self._expert_policy is None or self.won:
             return None
-        return self._expert_policy.act(self._state["_facts"], self._names, self._admissible_map.values())
+        return self._expert_policy.act(self._state["_facts"], self._names, self._actions.names)
 
     def close(self) -> None:
         """Hand the engine back to the process's pool (idempotent)."""

@@ -18,7 +18,7 @@ is taken out again. It is deterministic and costs microseconds a step.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -99,7 +99,7 @@ class AlfworldExpert:
         self.parent = parent_target.lower()
         self.toggle = toggle_target.lower()
 
-    def act(self, facts: Iterable[Any], names: dict[str, str], admissible: Iterable[str]) -> str | None:
+    def act(self, facts: Iterable[Any], names: dict[str, str], admissible: Collection[str]) -> str | None:
         """The next command, or None when the task is done or no recipe step is admissible.
 
         Args:
@@ -111,8 +111,7 @@ class AlfworldExpert:
         plan = self._plan(state, names)
         if plan is None:
             return None
-        allowed = set(admissible)
-        return plan if plan in allowed else None
+        return plan if plan in admissible else None
 
     # ------------------------------------------------------------------ recipe
     def _plan(self, s: _State, names: dict[str, str]) -> str | None:

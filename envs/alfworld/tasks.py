@@ -43,6 +43,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from agentrl.envs.cache import cache_dir
+
 logger = logging.getLogger(__name__)
 
 TASK_TYPES = (
@@ -94,10 +96,11 @@ def game_logic() -> tuple[str, str]:
     )
 
 
-def mangle(name: str) -> str:
-    """ALFRED's PDDL-safe spelling of a THOR object id (``Apple|+00.10|...`` → ``Apple_bar__plus_00_dot_10...``)."""
-    table = {"-": "_minus_", "|": "_bar_", "+": "_plus_", ".": "_dot_", ",": "_comma_"}
-    return "".join(table.get(ch, ch) for ch in name)
+def mangle(text: str) -> str:
+    """ALFRED's PDDL-safe spelling: THOR ids (``Apple|+00.10|...`` → ``Apple_bar__plus_00_dot_10...``)
+    and the goal library's ``#``, which stands for PDDL's ``-``."""
+    table = {"-": "_minus_", "#": "-", "|": "_bar_", "+": "_plus_", ".": "_dot_", ",": "_comma_"}
+    return "".join(table.get(ch, ch) for ch in text)
 
 
 @dataclass(frozen=True)
@@ -117,9 +120,6 @@ class Scene:
     receptacles: tuple[Receptacle, ...]
     object_types: tuple[str, ...]
     floor: tuple[tuple[int, int], ...]
-
-    def of_type(self, rtype: str) -> list[Receptacle]:
-        return [r for r in self.receptacles if r.type == rtype]
 
     @property
     def receptacle_types(self) -> set[str]:
@@ -348,9 +348,7 @@ def pddl_problem(spec: TaskSpec, name: str) -> str:
             goal.strip(),
         ]
     )
-    # ALFRED's character escapes: '#' stands for '-' in the templates above.
-    table = {"-": "_minus_", "#": "-", "|": "_bar_", "+": "_plus_", ".": "_dot_", ",": "_comma_"}
-    return "".join(table.get(ch, ch) for ch in body)
+    return mangle(body)
 
 
 def game_json(spec: TaskSpec, name: str) -> dict[str, Any]:
@@ -423,11 +421,6 @@ def planner_plan(game: dict[str, Any]) -> list[str] | None:
     return plan if plan and state["won"] else None
 
 
-def cache_root() -> Path:
-    """Where generated games are kept (``AGENTRL_CACHE`` or ``~/.cache/agentrl``)."""
-    return Path(os.environ.get("AGENTRL_CACHE", Path.home() / ".cache" / "agentrl")) / "alfworld"
-
-
 def task_stream_seed(split: str, task_type: str, index: int, base_seed: int) -> str:
     """The seed of the random stream that draws game ``index`` (a string: stable across Python runs)."""
     return f"alfworld-v{GENERATOR_VERSION}-{split}-{task_type}-{base_seed}-{index}"
@@ -442,7 +435,7 @@ def generate_game(split: str, task_type: str, index: int, base_seed: int = 0) ->
     if task_type not in TASK_TYPES:
         raise ValueError(f"unknown ALFWorld task type {task_type!r}; choose one of {', '.join(TASK_TYPES)}")
     scenes = scenes_of(split)
-    folder = cache_root() / f"v{GENERATOR_VERSION}" / f"{split}-{base_seed}" / f"{task_type}-{index}"
+    folder = cache_dir("alfworld") / f"v{GENERATOR_VERSION}" / f"{split}-{base_seed}" / f"{task_type}-{index}"
     path = folder / "game.tw-pddl"
     if path.exists():
         return path
