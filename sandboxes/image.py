@@ -4,8 +4,8 @@ No image registry is reachable from the machines agentrl runs on, so the image i
 from Debian packages: ``debootstrap --variant=minbase`` with Python 3, trimmed of docs
 and package caches, with a work dir owned by the sandbox user (uid 1000), packed as a
 tar and imported with ``docker import``. The tar and the unpacked tree are cached in
-``$AGENTRL_CACHE_DIR`` (default ``~/.cache/agentrl``): a second build only re-imports,
-and the bubblewrap backend can use the tree as ``sandbox.rootfs``.
+``$AGENTRL_CACHE/sandbox`` (default ``~/.cache/agentrl/sandbox``): a second build only
+re-imports, and the bubblewrap backend can use the tree as ``sandbox.rootfs``.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from agentrl.envs.cache import cache_dir as agentrl_cache_dir
 from agentrl.sandboxes.base import DEFAULT_IMAGE, SandboxError, SandboxUnavailable
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ class ImageConfig:
     packages: tuple[str, ...] = PACKAGES
     """Packages installed on top of ``minbase``."""
     cache_dir: str | None = None
-    """Where the rootfs tar and tree are kept (default ``$AGENTRL_CACHE_DIR`` or ``~/.cache/agentrl``)."""
+    """Where the rootfs tar and tree are kept (default ``$AGENTRL_CACHE/sandbox``, ``~/.cache/agentrl/sandbox``)."""
     rebuild: bool = False
     """Bootstrap again even when a cached rootfs exists."""
 
@@ -49,7 +50,7 @@ def cache_dir(config: ImageConfig | None = None) -> Path:
     """The cache directory of sandbox root file systems."""
     if config is not None and config.cache_dir:
         return Path(config.cache_dir)
-    return Path(os.environ.get("AGENTRL_CACHE_DIR", Path.home() / ".cache" / "agentrl")) / "sandbox"
+    return agentrl_cache_dir("sandbox")
 
 
 def rootfs_paths(config: ImageConfig) -> tuple[Path, Path]:
