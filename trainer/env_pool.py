@@ -48,11 +48,14 @@ class EnvPool:
         return spec.id if spec is not None else None
 
     def reset(self, index: int, seed: int | None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-        return self.envs[index].reset(seed=seed, options=options)
+        """Reset env ``index``."""
+        return self.reset_many([(index, seed)], options)[0]
 
-    def reset_many(self, requests: Sequence[tuple[int, int | None]]) -> list[tuple[str, dict[str, Any]]]:
+    def reset_many(
+        self, requests: Sequence[tuple[int, int | None]], options: dict[str, Any] | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
         """Reset the envs ``index`` with ``seed`` (at once where they run elsewhere); results in order."""
-        return [self.reset(index, seed) for index, seed in requests]
+        return [self.envs[index].reset(seed=seed, options=options) for index, seed in requests]
 
     def step_many(self, actions: Sequence[tuple[int, str]]) -> list[StepResult]:
         """Step the envs ``index`` with ``action``; the results in the same order."""
@@ -82,8 +85,10 @@ class ThreadEnvPool(EnvPool):
         super().__init__(env_factory, n)
         self._threads = ThreadPoolExecutor(max_workers=max(1, n), thread_name_prefix="agentrl-env")
 
-    def reset_many(self, requests: Sequence[tuple[int, int | None]]) -> list[tuple[str, dict[str, Any]]]:
-        futures = [self._threads.submit(self.envs[index].reset, seed=seed) for index, seed in requests]
+    def reset_many(
+        self, requests: Sequence[tuple[int, int | None]], options: dict[str, Any] | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        futures = [self._threads.submit(self.envs[index].reset, seed=seed, options=options) for index, seed in requests]
         return [future.result() for future in futures]
 
     def submit(self, actions: Sequence[tuple[int, str]]) -> Any:
@@ -174,13 +179,11 @@ class SubprocessEnvPool(EnvPool):
         except (BrokenPipeError, ConnectionResetError, OSError) as err:
             raise EnvPoolError(f"env worker {index} died (exit code {self._processes[index].exitcode})") from err
 
-    def reset(self, index: int, seed: int | None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-        self._send(index, ("reset", (seed, options)))
-        return self._receive(index)
-
-    def reset_many(self, requests: Sequence[tuple[int, int | None]]) -> list[tuple[str, dict[str, Any]]]:
+    def reset_many(
+        self, requests: Sequence[tuple[int, int | None]], options: dict[str, Any] | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
         for index, seed in requests:
-            self._send(index, ("reset", (seed, None)))
+            self._send(index, ("reset", (seed, options)))
         return [self._receive(index) for index, _ in requests]
 
     def submit(self, actions: Sequence[tuple[int, str]]) -> Any:
@@ -263,11 +266,10 @@ class RayEnvPool(EnvPool):
     def spec_id(self) -> str | None:
         return self._spec_ids[0] if self._spec_ids else None
 
-    def reset(self, index: int, seed: int | None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-        return self._get([self._actors[index].reset.remote(seed, options)])[0]
-
-    def reset_many(self, requests: Sequence[tuple[int, int | None]]) -> list[tuple[str, dict[str, Any]]]:
-        return self._get([self._actors[index].reset.remote(seed, None) for index, seed in requests])
+    def reset_many(
+        self, requests: Sequence[tuple[int, int | None]], options: dict[str, Any] | None = None
+    ) -> list[tuple[str, dict[str, Any]]]:
+        return self._get([self._actors[index].reset.remote(seed, options) for index, seed in requests])
 
     def submit(self, actions: Sequence[tuple[int, str]]) -> Any:
         return [self._actors[index].step.remote(action) for index, action in actions]
