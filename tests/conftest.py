@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from contextlib import contextmanager
 
@@ -36,22 +37,18 @@ def free_port() -> int:
 
 
 @contextmanager
-def _serve(command: str, *args: str, pythonpath: str | None = None, health: str = "/health"):
-    """Run ``agentrl COMMAND ARGS --port P`` on loopback until /health answers; stop it after."""
+def serve_process(argv: list[str], *, health: str, name: str, env: dict[str, str] | None = None, wait_s: float = 120):
+    """Run a server (``argv`` takes ``--port`` last) on loopback until ``health`` answers 200; stop it after.
+
+    Yields ``(url, process)``; on exit checks that the server left no process behind.
+    """
     port = _free_port()
-    environ = dict(os.environ)
-    if pythonpath:
-        environ["PYTHONPATH"] = pythonpath + os.pathsep + environ.get("PYTHONPATH", "")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "agentrl", command, *args, "--port", str(port)],
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    # Output goes to a file, not a pipe: a chatty server would block once a pipe's buffer fills.
+    log = tempfile.TemporaryFile(mode="w+")
+    process = subprocess.Popen([*argv, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT, text=True)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + wait_s
         while True:
             try:
                 if httpx.get(url + health, timeout=1).status_code == 200:
@@ -59,16 +56,26 @@ def _serve(command: str, *args: str, pythonpath: str | None = None, health: str 
             except httpx.TransportError:
                 pass
             if process.poll() is not None or time.monotonic() > deadline:
-                output = process.stdout.read() if process.stdout and process.poll() is not None else ""
-                raise RuntimeError(f"agentrl {command} did not start: {output}")
+                log.seek(0)
+                raise RuntimeError(f"{name} did not start: {log.read()[-4000:]}")
             time.sleep(0.2)
         yield url, process
     finally:
         children = psutil.Process(process.pid).children(recursive=True) if process.poll() is None else []
         process.terminate()
         process.wait(timeout=30)
+        log.close()
         leaked = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
-        assert not leaked, f"agentrl {command} left processes behind: {leaked}"
+        assert not leaked, f"{name} left processes behind: {leaked}"
+
+
+def _serve(command: str, *args: str, pythonpath: str | None = None, health: str = "/health"):
+    """Run ``agentrl COMMAND ARGS --port P`` on loopback (see :func:`serve_process`)."""
+    environ = dict(os.environ)
+    if pythonpath:
+        environ["PYTHONPATH"] = pythonpath + os.pathsep + environ.get("PYTHONPATH", "")
+    argv = [sys.executable, "-m", "agentrl", command, *args]
+    return serve_process(argv, health=health, name=f"agentrl {command}", env=environ)
 
 
 @pytest.fixture
@@ -85,6 +92,12 @@ def serve():
 def serve_command():
     """``with serve_command(COMMAND, *args) as (url, process)``: any serving ``agentrl`` command on loopback."""
     return _serve
+
+
+@pytest.fixture(scope="session")
+def spawn_server():
+    """``with spawn_server(argv, health=..., name=...) as (url, process)``: any server on loopback."""
+    return serve_process
 
 
 @pytest.fixture(scope="module")

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
+from agentrl.agents.backends import BackendConfig, make_backend
 from agentrl.agents.generation import SamplingParams
 from agentrl.agents.llm_agent import AgentConfig, LLMAgent
 from agentrl.agents.models import ModelConfig, fingerprint, load_model
@@ -61,9 +62,6 @@ class LoopConfig:
     """Iterations between evaluations (0: only before and after training)."""
     tensorboard: bool = True
     """Write TensorBoard event files next to the JSONL log."""
-    rollout_url: str | None = None
-    """Roll out through an OpenAI-compatible ``agentrl serve-model`` at this base URL (``http://host:port/v1``); the
-    new weights are pushed to it after every update."""
     save_trajectories: bool = False
     """Write every iteration's trajectories as JSONL (rollouts/iter-N.jsonl)."""
 
@@ -76,6 +74,10 @@ class TrainRunConfig:
     """The env (``env=NAME`` picks a file of ``configs/env``)."""
     model: ModelConfig = field(default_factory=ModelConfig)
     """The policy's starting model (``model=NAME``)."""
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    """What generates rollouts: the policy itself (``hf``), an ``agentrl serve-model`` or vLLM server
+    (``backend.name=openai backend.url=http://host:port/v1``) or vLLM in-process (``vllm``, GPU). The new weights
+    are pushed to the last two after every update."""
     algo: Any = None
     """The algorithm (``algo=NAME`` picks a file of ``configs/algo``)."""
     policy: PolicyConfig = field(default_factory=PolicyConfig)
@@ -166,7 +168,6 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
         env_factory: Builds one env as ``cfg.env`` describes (the CLI passes ``agentrl.make``'s).
         hooks: Progress callbacks.
     """
-    from agentrl.agents.backends import HFBackend
     from agentrl.trainer.ppo import PPOConfig
 
     hooks = hooks or Hooks()
@@ -203,13 +204,8 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
         value_head=isinstance(cfg.algo, PPOConfig) or bool(getattr(cfg.algo, "token_baseline", False)),
         reference=bool(pg is not None and pg.kl_coef > 0),
     )
-    backend: Any
-    if cfg.train.rollout_url:
-        from agentrl.agents.backends.openai import OpenAIBackend
-
-        backend = OpenAIBackend(cfg.train.rollout_url, cfg.model.name, tokenizer)
-    else:
-        backend = HFBackend(model, tokenizer)
+    backend = make_backend(cfg.backend, cfg.model, tokenizer, model)
+    push_weights = cfg.backend.name != "hf"  # hf generates with the policy's own model
     agent = LLMAgent(backend, tokenizer, cfg.agent)
     greedy = dataclasses.replace(cfg.agent, sampling=dataclasses.replace(cfg.agent.sampling, temperature=0.0))
     eval_agent = LLMAgent(backend, tokenizer, greedy)
@@ -223,7 +219,7 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
         agent._calls = state["agent_calls"]
         start_iteration, env_steps, evals = state["iteration"], state["env_steps"], state["evals"]
         hooks.message(f"resuming {out} after iteration {start_iteration}")
-    if cfg.train.rollout_url:
+    if push_weights:
         backend.update_weights(policy.merged_state_dict())
     log = MetricLogger(out, tensorboard=cfg.train.tensorboard, resume_from=start_iteration if state else None)
     (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
@@ -265,7 +261,7 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
             if cfg.train.save_trajectories:
                 save_jsonl(trajectories, out / "rollouts" / f"iter-{iteration:05d}.jsonl")
             stats = algorithm.update(trajectories, iteration)
-            if cfg.train.rollout_url:
+            if push_weights:
                 backend.update_weights(policy.merged_state_dict())
             record = {
                 "kind": "train",

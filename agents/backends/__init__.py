@@ -1,8 +1,72 @@
-"""Generation backends: ``hf`` (transformers, in-process) and ``openai`` (any OpenAI-compatible server)."""
+"""Generation backends: ``hf`` (transformers, in-process), ``openai`` (any OpenAI-compatible
+server) and ``vllm`` (in-process engine on a GPU), picked by :class:`BackendConfig`."""
 
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
+from typing import Any
+
 from agentrl.agents.backends.hf import HFBackend
 from agentrl.agents.backends.openai import OpenAIBackend, OpenAIBackendError
+from agentrl.agents.models import ModelConfig, model_dir
 
-__all__ = ["HFBackend", "OpenAIBackend", "OpenAIBackendError"]
+__all__ = ["BackendConfig", "HFBackend", "OpenAIBackend", "OpenAIBackendError", "make_backend"]
+
+BACKENDS = ("hf", "openai", "vllm")
+
+
+@dataclass
+class BackendConfig:
+    """Which backend generates the policy's replies (``backend.name=openai backend.url=...``)."""
+
+    name: str = "hf"
+    """``hf`` (in-process transformers), ``openai`` (a server at ``url``) or ``vllm`` (in-process, GPU only)."""
+    url: str = ""
+    """openai: the server's base URL, e.g. ``http://127.0.0.1:8001/v1``."""
+    served_model: str = ""
+    """openai: the model name the server expects; vllm: the path or HF id it loads ('' : from ``model``)."""
+    prompt_format: str = "auto"
+    """openai: ``ids``, ``text`` (servers that take only strings) or ``auto`` (ids, else text)."""
+    max_concurrency: int = 16
+    """openai: requests in flight at once."""
+    timeout: float = 120.0
+    """openai: seconds per request."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """openai: the environment variable holding a bearer token, if the server wants one."""
+    gpu_memory_utilization: float = 0.5
+    """vllm: the share of GPU memory the engine may take (the trainer needs the rest)."""
+
+
+def make_backend(cfg: BackendConfig, model_cfg: ModelConfig, tokenizer: Any, model: Any = None) -> Any:
+    """The backend ``cfg`` names.
+
+    Args:
+        cfg: The backend settings.
+        model_cfg: The run's model (its name is the default served name; vLLM loads its folder).
+        tokenizer: The policy's tokenizer.
+        model: The in-process model (``hf``; ``vllm`` saves the tiny model from it).
+    """
+    if cfg.name == "hf":
+        if model is None:
+            raise ValueError("backend.name=hf generates with an in-process model, and none was loaded")
+        return HFBackend(model, tokenizer)
+    if cfg.name == "openai":
+        if not cfg.url:
+            raise ValueError("backend.name=openai needs the server's base URL: backend.url=http://HOST:PORT/v1")
+        return OpenAIBackend(
+            cfg.url,
+            cfg.served_model or model_cfg.name,
+            tokenizer,
+            api_key=os.environ.get(cfg.api_key_env) or None,
+            timeout=cfg.timeout,
+            max_concurrency=cfg.max_concurrency,
+            prompt_format=cfg.prompt_format,
+        )
+    if cfg.name == "vllm":
+        from agentrl.agents.backends.vllm import VLLMBackend
+
+        path = cfg.served_model or model_dir(model_cfg, model, tokenizer)
+        memory = cfg.gpu_memory_utilization
+        return VLLMBackend(path, tokenizer, gpu_memory_utilization=memory, dtype=model_cfg.dtype, seed=model_cfg.seed)
+    raise ValueError(f"backend.name must be one of {', '.join(BACKENDS)}, not {cfg.name!r}")

@@ -4,9 +4,19 @@
 at most ``max_concurrency`` in flight) and reads back the generated ids and their
 log-probs. Servers differ in how they return ids; in order of preference:
 ``choices[i].token_ids`` (agentrl's server, vLLM with ``return_token_ids``), then
-``logprobs.tokens`` written as ``token_id:N`` (vLLM's ``return_tokens_as_token_ids``).
-A server that returns neither gets its text re-encoded by the local tokenizer, with a
-warning, since the ids may then differ from what the server sampled.
+``logprobs.tokens`` written as ``token_id:N`` (vLLM's ``return_tokens_as_token_ids``),
+then ``logprobs.tokens`` as text pieces (llama.cpp's Python server), each mapped to
+the one id of the local vocabulary that decodes to it. A server whose answer fits none
+of these gets its text re-encoded by the local tokenizer, with a warning, since the
+ids may then differ from what the server sampled.
+
+Servers that only take text prompts (``llama-cpp-python``'s) are detected: with
+``prompt_format="auto"``, until the server has taken a token-id prompt, a refused one
+is resent as its decoded text, and if that works every later prompt goes as text. A text prompt is
+exact only when the server's tokenizer encodes it back to the same ids; the backend
+checks that with the local tokenizer and counts the prompts that differ in
+``prompt_drift`` (with a warning), so a trajectory never silently records ids the
+server did not see.
 
 Transport errors, HTTP 429 and 5xx are retried with exponential backoff.
 """
@@ -15,6 +25,7 @@ from __future__ import annotations
 
 import io
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,7 +39,11 @@ logger = logging.getLogger(__name__)
 
 
 class OpenAIBackendError(RuntimeError):
-    """The server could not be reached or refused the request."""
+    """The server could not be reached or refused the request (``status``: its HTTP status, if it answered)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
 
 
 class OpenAIBackend:
@@ -42,6 +57,8 @@ class OpenAIBackend:
         timeout: Seconds per request.
         retries: Extra attempts after a retryable failure.
         max_concurrency: Requests in flight at once.
+        prompt_format: ``ids`` (token-id prompts), ``text`` (decoded prompts, for servers that
+            take only strings) or ``auto`` (ids, falling back to text when the server refuses them).
     """
 
     def __init__(
@@ -54,7 +71,17 @@ class OpenAIBackend:
         timeout: float = 120.0,
         retries: int = 3,
         max_concurrency: int = 16,
+        prompt_format: str = "auto",
     ):
+        if prompt_format not in ("auto", "ids", "text"):
+            raise ValueError(f"prompt_format must be 'auto', 'ids' or 'text', not {prompt_format!r}")
+        if prompt_format == "text" and tokenizer is None:
+            raise ValueError("prompt_format='text' needs a local tokenizer to decode prompts")
+        self.prompt_format = prompt_format if tokenizer is not None else "ids"
+        self.prompt_drift = 0
+        """Text prompts whose local re-encoding differs from the ids they were decoded from."""
+        self._pieces: dict[str, int] | None = None
+        self._lock = threading.Lock()
         self.base_url = base_url.rstrip("/")
         self.model = model
         self.tokenizer = tokenizer
@@ -67,9 +94,11 @@ class OpenAIBackend:
         eos = getattr(tokenizer, "eos_token_id", None)
         self.eos_ids = {int(eos)} if eos is not None else set()
 
-    def _post(self, path: str, **kwargs: Any) -> dict[str, Any]:
+    def _post(self, path: str, *, retries: int | None = None, **kwargs: Any) -> dict[str, Any]:
+        retries = self.retries if retries is None else retries
         delay = 0.5
-        for attempt in range(self.retries + 1):
+        for attempt in range(retries + 1):
+            status: int | None = None
             try:
                 response = self._client.post(path, **kwargs)
             except httpx.TransportError as err:
@@ -77,11 +106,12 @@ class OpenAIBackend:
             else:
                 if response.status_code < 400:
                     return response.json()
+                status = response.status_code
                 failure = f"{self.base_url}{path}: HTTP {response.status_code}: {response.text[:500]}"
                 if response.status_code != 429 and response.status_code < 500:
-                    raise OpenAIBackendError(failure)
-            if attempt == self.retries:
-                raise OpenAIBackendError(failure)
+                    raise OpenAIBackendError(failure, status)
+            if attempt == retries:
+                raise OpenAIBackendError(failure, status)
             time.sleep(delay)
             delay *= 2
         raise AssertionError("unreachable")
@@ -108,6 +138,10 @@ class OpenAIBackend:
         tokens = (choice.get("logprobs") or {}).get("tokens") or []
         if tokens and all(isinstance(t, str) and t.startswith("token_id:") for t in tokens):
             return [int(t.split(":", 1)[1]) for t in tokens]
+        if self.tokenizer is not None and tokens and "".join(tokens) == text:
+            pieces = self._piece_ids()
+            if all(t in pieces for t in tokens):
+                return [pieces[t] for t in tokens]
         if self.tokenizer is None:
             raise OpenAIBackendError("the server returned no token ids and no local tokenizer was given")
         if not self._warned:
@@ -115,11 +149,61 @@ class OpenAIBackend:
             self._warned = True
         return list(self.tokenizer(text, add_special_tokens=False)["input_ids"])
 
+    def _piece_ids(self) -> dict[str, int]:
+        """Text piece -> id, for the pieces that exactly one id of the local vocabulary decodes to."""
+        with self._lock:
+            if self._pieces is None:
+                size = len(self.tokenizer)
+                decoded = self.tokenizer.batch_decode([[i] for i in range(size)], clean_up_tokenization_spaces=False)
+                owners: dict[str, list[int]] = {}
+                for i, piece in enumerate(decoded):
+                    owners.setdefault(piece, []).append(i)
+                self._pieces = {p: ids[0] for p, ids in owners.items() if p and "\ufffd" not in p and len(ids) == 1}
+            return self._pieces
+
+    def _prompt_text(self, prompt: Sequence[int]) -> str:
+        text = self.tokenizer.decode(list(prompt), clean_up_tokenization_spaces=False)
+        if list(self.tokenizer(text, add_special_tokens=False)["input_ids"]) != list(prompt):
+            with self._lock:
+                self.prompt_drift += 1
+                if self.prompt_drift == 1:
+                    logger.warning(
+                        "%s takes text prompts and a prompt re-encodes to other ids than the ones recorded; "
+                        "the server may see a different tokenization (counted in prompt_drift)",
+                        self.base_url,
+                    )
+        return text
+
+    def _send(self, body: dict[str, Any], prompt: Sequence[int]) -> dict[str, Any]:
+        as_ids, as_text = {**body, "prompt": list(prompt)}, None
+        if self.prompt_format == "text":
+            return self._post("/completions", json={**body, "prompt": self._prompt_text(prompt)})
+        if self.prompt_format == "ids":
+            return self._post("/completions", json=as_ids)
+        # Until the server has taken an id prompt once, a refusal may mean "strings only"
+        # (llama-cpp-python answers that with a 500): it is not retried but tried as text.
+        try:
+            data = self._post("/completions", retries=0, json=as_ids)
+        except OpenAIBackendError as refused:
+            if refused.status is None:  # not reached at all: the usual retries decide
+                data = self._post("/completions", json=as_ids)
+            else:
+                as_text = {**body, "prompt": self._prompt_text(prompt)}
+                try:
+                    data = self._post("/completions", json=as_text)
+                except OpenAIBackendError:
+                    raise refused from None
+        if self.prompt_format == "auto":
+            self.prompt_format = "ids" if as_text is None else "text"
+            if as_text is not None:
+                logger.info("%s refuses token-id prompts: sending text prompts from now on", self.base_url)
+        return data
+
     def _complete(self, prompt: Sequence[int], params: SamplingParams, index: int) -> Completion:
         body = self._body(params)
         if params.seed is not None:
             body["seed"] = params.seed + index  # distinct but reproducible per prompt
-        data = self._post("/completions", json={**body, "prompt": list(prompt)})
+        data = self._send(body, prompt)
         choice = data["choices"][0]
         text = choice.get("text", "")
         ids = self._ids(choice, text)
@@ -139,6 +223,7 @@ class OpenAIBackend:
         body = self._body(params)
         body.pop("return_tokens_as_token_ids")
         body["logprobs"] = True
+        body["top_logprobs"] = 1  # some servers (llama.cpp's) attach log-probs only when this is set
         data = self._post("/chat/completions", json={**body, "messages": messages})
         choice = data["choices"][0]
         text = choice["message"].get("content") or ""

@@ -82,3 +82,48 @@ def test_bad_requests_and_unreachable_servers(remote, free_port):
     dead = OpenAIBackend(f"http://127.0.0.1:{free_port}/v1", "tiny", retries=1, timeout=2)
     with pytest.raises(OpenAIBackendError, match="cannot reach"):
         dead.generate([[1, 2]], SamplingParams(max_new_tokens=2))
+
+
+def test_an_id_taking_server_is_confirmed_and_keeps_id_prompts(tiny_model_server, tiny):
+    url, _ = tiny_model_server
+    _, tokenizer = tiny
+    backend = OpenAIBackend(url + "/v1", "tiny", tokenizer)
+    assert backend.prompt_format == "auto"
+    backend.generate([tokenizer("go")["input_ids"]], SamplingParams(max_new_tokens=2, temperature=0.0))
+    assert backend.prompt_format == "ids" and backend.prompt_drift == 0
+    backend.close()
+
+
+def test_text_prompts_are_decoded_and_checked_for_drift(tiny_model_server, tiny):
+    url, _ = tiny_model_server
+    model, tokenizer = tiny
+    backend = OpenAIBackend(url + "/v1", "tiny", tokenizer, prompt_format="text")
+    exact = tokenizer("you see a red key")["input_ids"]
+    params = SamplingParams(max_new_tokens=6, temperature=0.0)
+    # agentrl's server takes text too and returns ids: the same completion as the id prompt.
+    expected = HFBackend(model, tokenizer).generate([exact], params)[0].token_ids
+    assert backend.generate([exact], params)[0].token_ids == expected
+    assert backend.prompt_drift == 0
+    # Ids that the tokenizer would not produce for their text (a word spelt letter by letter) are drift.
+    spelt = tokenizer.convert_tokens_to_ids(list("you"))
+    assert tokenizer(tokenizer.decode(spelt), add_special_tokens=False)["input_ids"] != spelt
+    backend.generate([spelt], params)
+    assert backend.prompt_drift == 1
+    backend.close()
+
+
+def test_backend_settings_are_checked(tiny):
+    from agentrl.agents.backends import BackendConfig, make_backend
+    from agentrl.agents.models import ModelConfig
+
+    _, tokenizer = tiny
+    with pytest.raises(ValueError, match="prompt_format"):
+        OpenAIBackend("http://127.0.0.1:1/v1", "tiny", tokenizer, prompt_format="tokens")
+    with pytest.raises(ValueError, match="local tokenizer"):
+        OpenAIBackend("http://127.0.0.1:1/v1", "tiny", prompt_format="text")
+    with pytest.raises(ValueError, match=r"backend\.url"):
+        make_backend(BackendConfig(name="openai"), ModelConfig(name="tiny"), tokenizer)
+    with pytest.raises(ValueError, match=r"backend\.name must be one of"):
+        make_backend(BackendConfig(name="tgi"), ModelConfig(name="tiny"), tokenizer)
+    with pytest.raises(ValueError, match="in-process model"):
+        make_backend(BackendConfig(name="hf"), ModelConfig(name="tiny"), tokenizer)

@@ -163,7 +163,8 @@ def test_rollouts_through_a_model_server_get_the_new_weights_each_iteration(tmp_
     url, _ = tiny_model_server
     version = httpx.get(f"{url}/health").json()["weight_version"]
     out = tmp_path / "remote"
-    overrides = ["algo=grpo", *SMALL, "algo.pg.lr=1e-2", "algo.pg.entropy_coef=0.5", f"train.rollout_url={url}/v1"]
+    overrides = ["algo=grpo", *SMALL, "algo.pg.lr=1e-2", "algo.pg.entropy_coef=0.5"]
+    overrides += ["backend.name=openai", f"backend.url={url}/v1"]
     assert main(["train", *overrides, f"train.output_dir={out}"]) == 0
     # One push at the start, one after each of the 2 updates.
     assert httpx.get(f"{url}/health").json()["weight_version"] == version + 3

@@ -1,7 +1,10 @@
 """``agentrl eval``: the fixed-seed evaluation of a model on an env.
 
     agentrl eval env=sokoban model=smollm2 eval.episodes=50
+    agentrl eval env=sokoban model=smollm2 backend.name=openai backend.url=http://127.0.0.1:8080/v1
 
+The second form plays through any OpenAI-compatible server (``agentrl serve-model``,
+vLLM, llama.cpp's Python server); only the model's tokenizer is loaded here.
 Prints success and score with 95% intervals and writes a results JSON (env, model,
 sampling, seeds, version, git revision) and the trajectories (JSONL) under
 ``eval.output_dir``.
@@ -16,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentrl.agents.backends import BackendConfig
 from agentrl.agents.generation import SamplingParams
 from agentrl.agents.llm_agent import AgentConfig
 from agentrl.agents.models import ModelConfig
@@ -37,6 +41,8 @@ class EvalRunConfig:
     """The env (``env=NAME`` picks a file of ``configs/env``)."""
     model: ModelConfig = field(default_factory=ModelConfig)
     """The policy (``model=NAME`` picks a file of ``configs/model``)."""
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    """What generates: the in-process model (``hf``) or a server (``backend.name=openai backend.url=...``)."""
     agent: AgentConfig = field(default_factory=_greedy_agent)
     """Prompting and sampling (greedy by default)."""
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
@@ -62,9 +68,9 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     import torch
     from rich.console import Console
 
-    from agentrl.agents.backends import HFBackend
+    from agentrl.agents.backends import make_backend
     from agentrl.agents.llm_agent import LLMAgent
-    from agentrl.agents.models import fingerprint, load_model
+    from agentrl.agents.models import fingerprint, load_model, load_tokenizer
     from agentrl.agents.types import save_jsonl
     from agentrl.factory import make_from_config
     from agentrl.trainer.evaluate import eval_seeds, git_revision, summarize
@@ -80,9 +86,15 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     env_id = probe.spec.id if getattr(probe, "spec", None) is not None else cfg.env.id
     probe.close()
     torch.manual_seed(cfg.model.seed)
-    console.print(f"loading model {cfg.model.name} ...")
-    model, tokenizer = load_model(cfg.model)
-    agent = LLMAgent(HFBackend(model, tokenizer), tokenizer, cfg.agent)
+    model: Any = None
+    if cfg.backend.name == "openai":
+        console.print(f"loading the tokenizer of {cfg.model.name}; generating through {cfg.backend.url} ...")
+        tokenizer = load_tokenizer(cfg.model)
+    else:
+        console.print(f"loading model {cfg.model.name} ...")
+        model, tokenizer = load_model(cfg.model)
+    backend = make_backend(cfg.backend, cfg.model, tokenizer, model)
+    agent = LLMAgent(backend, tokenizer, cfg.agent)
     start = time.perf_counter()
     with console.status(f"evaluating on {len(seeds)} episodes of {env_id}") as status:
         done = []
@@ -95,6 +107,8 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
             lambda: make_from_config(cfg.env), agent, seeds, cfg.rollout, env_id=env_id, on_episode=progress
         )
     elapsed = time.perf_counter() - start
+    if hasattr(backend, "close"):
+        backend.close()
     summary = summarize(trajectories)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     out_dir = Path(cfg.eval.output_dir)
@@ -102,7 +116,8 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     traj_path = save_jsonl(trajectories, out_dir / f"{name}.trajectories.jsonl")
     results = {
         "env": {"id": env_id, "config": asdict(cfg.env)},
-        "model": {**asdict(cfg.model), "fingerprint": fingerprint(model)},
+        "model": {**asdict(cfg.model), "fingerprint": fingerprint(model) if model is not None else None},
+        "backend": {**asdict(cfg.backend), "prompt_drift": getattr(backend, "prompt_drift", 0)},
         "agent": asdict(cfg.agent),
         "rollout": asdict(cfg.rollout),
         "seeds": seeds,
