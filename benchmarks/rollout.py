@@ -3,9 +3,11 @@
 For each N, ``collect`` plays N episodes on N envs (one generation batch per step)
 and is compared, in the same run, with:
 
-* ``pure_generate``: the backend alone generating the very prompt batches the rollout
+* ``pure_generate``: the engine alone generating the very prompt batches the rollout
   produced (no envs, no prompting, no parsing): ``ratio_to_generate`` is rollout
-  tokens/s over that (target ≥ 0.8 at N=16);
+  tokens/s over that (target ≥ 0.8 at N=16). With ``--backend vllm`` that baseline is
+  vLLM's own offline ``LLM.generate`` of the same token prompts; with ``--backend
+  openai`` it is the server answering the same prompts;
 * ``sequential``: the same episodes played one at a time with batch-1 generation, the
   naive loop: ``speedup_vs_sequential`` is rollout steps/s over that (target ≥ 4x).
 
@@ -17,6 +19,8 @@ It pays off when env steps cost about as much as generation:
     python benchmarks/rollout.py --model tiny --envs 1,4,16
     python benchmarks/rollout.py --model smollm2 --envs 1,4,16 --max-new-tokens 16
     python benchmarks/rollout.py --env alfworld --envs 8 --executor subprocess --async
+    python benchmarks/rollout.py --model smollm2 --backend openai --url http://127.0.0.1:8080/v1
+    python benchmarks/rollout.py --model <hf id> --backend vllm --envs 16,64   # on a CUDA GPU
 """
 
 from __future__ import annotations
@@ -29,25 +33,47 @@ from typing import Any
 import torch
 
 import agentrl
-from agentrl.agents.backends import HFBackend
+from agentrl.agents.backends import BackendConfig, make_backend
 from agentrl.agents.generation import SamplingParams
 from agentrl.agents.llm_agent import AgentConfig, LLMAgent
-from agentrl.agents.models import ModelConfig, load_model
+from agentrl.agents.models import ModelConfig, load_model, load_tokenizer
 from agentrl.trainer.rollout import RolloutConfig, collect
 
 
-class _Recording(HFBackend):
-    """Remembers each batch of prompts it generated for."""
+class _Recording:
+    """Passes generation to a backend and remembers each batch of prompts."""
 
-    batches: list[list[list[int]]]
+    def __init__(self, backend: Any):
+        self.backend = backend
+        self.eos_ids = getattr(backend, "eos_ids", set())
+        self.batches: list[list[list[int]]] = []
 
-    def generate(self, prompts, params):  # type: ignore[no-untyped-def]
+    def generate(self, prompts: Any, params: SamplingParams) -> Any:
         self.batches.append([list(p) for p in prompts])
-        return super().generate(prompts, params)
+        return self.backend.generate(prompts, params)
+
+
+def _pure_generate(backend: Any, batches: list[list[list[int]]], params: SamplingParams) -> tuple[float, int]:
+    """Seconds and tokens for the engine alone on the same prompt batches."""
+    start = time.perf_counter()
+    if hasattr(backend, "llm"):  # vllm: the engine's own offline generate, not agentrl's wrapper
+        import vllm
+
+        sampling = vllm.SamplingParams(
+            max_tokens=params.max_new_tokens, temperature=params.temperature, top_p=params.top_p, seed=params.seed
+        )
+        tokens = 0
+        for batch in batches:
+            prompts = [vllm.inputs.TokensPrompt(prompt_token_ids=p) for p in batch]
+            outputs = backend.llm.generate(prompts, sampling, use_tqdm=False)
+            tokens += sum(len(o.outputs[0].token_ids) for o in outputs)
+    else:
+        tokens = sum(len(c.token_ids) for batch in batches for c in backend.generate(batch, params))
+    return time.perf_counter() - start, tokens
 
 
 def _play(
-    model: Any,
+    backend: Any,
     tokenizer: Any,
     env: str,
     n: int,
@@ -56,16 +82,15 @@ def _play(
     params: SamplingParams,
     **rollout: Any,
 ) -> tuple[float, int, int, list[list[list[int]]]]:
-    backend = _Recording(model, tokenizer)
-    backend.batches = []
-    agent = LLMAgent(backend, tokenizer, AgentConfig(sampling=params))
+    recording = _Recording(backend)
+    agent = LLMAgent(recording, tokenizer, AgentConfig(sampling=params))
     config = RolloutConfig(num_envs=n, max_turns=turns, **rollout)
     start = time.perf_counter()
     trajectories = collect(lambda: agentrl.make(env), agent, seeds, config)
     seconds = time.perf_counter() - start
     steps = sum(len(t.turns) for t in trajectories)
     tokens = sum(len(turn.response_ids) for t in trajectories for turn in t.turns)
-    return seconds, steps, tokens, backend.batches
+    return seconds, steps, tokens, recording.batches
 
 
 def main() -> None:
@@ -79,25 +104,31 @@ def main() -> None:
     parser.add_argument("--executor", default="inline", help="where envs run: inline, subprocess, thread, ray")
     parser.add_argument("--async", dest="async_mode", action="store_true", help="also play each N in async mode")
     parser.add_argument("--waves", type=int, default=2, help="async mode: env groups taking turns")
+    parser.add_argument("--backend", default="hf", help="hf, vllm (CUDA GPU) or openai (a server at --url)")
+    parser.add_argument("--url", default="", help="openai backend: the server's base URL (http://host:port/v1)")
+    parser.add_argument("--device", default="cpu", help="hf backend: torch device")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model, tokenizer = load_model(ModelConfig(name=args.model))
+    model_cfg = ModelConfig(name=args.model, device=args.device)
+    model = None
+    if args.backend == "openai":
+        tokenizer = load_tokenizer(model_cfg)
+    else:
+        model, tokenizer = load_model(model_cfg)
+    backend = make_backend(BackendConfig(name=args.backend, url=args.url), model_cfg, tokenizer, model)
     params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=1.0, seed=0)
-    _play(model, tokenizer, args.env, 1, [0], 1, params)  # warm-up: first calls pay one-off costs
+    _play(backend, tokenizer, args.env, 1, [0], 1, params)  # warm-up: first calls pay one-off costs
     rows = []
     for n in [int(x) for x in args.envs.split(",")]:
         seeds = list(range(n))
         play = {"executor": args.executor}
-        seconds, steps, tokens, batches = _play(model, tokenizer, args.env, n, seeds, args.turns, params, **play)
-        backend = HFBackend(model, tokenizer)
-        start = time.perf_counter()
-        generated = sum(len(c.token_ids) for batch in batches for c in backend.generate(batch, params))
-        generate_seconds = time.perf_counter() - start
-        seq_seconds, seq_steps, _, _ = _play(model, tokenizer, args.env, 1, seeds, args.turns, params, **play)
+        seconds, steps, tokens, batches = _play(backend, tokenizer, args.env, n, seeds, args.turns, params, **play)
+        generate_seconds, generated = _pure_generate(backend, batches, params)
+        seq_seconds, seq_steps, _, _ = _play(backend, tokenizer, args.env, 1, seeds, args.turns, params, **play)
         row: dict[str, Any] = {}
         if args.async_mode:
             async_seconds, async_steps, _, _ = _play(
-                model, tokenizer, args.env, n, seeds, args.turns, params, mode="async", waves=args.waves, **play
+                backend, tokenizer, args.env, n, seeds, args.turns, params, mode="async", waves=args.waves, **play
             )
             row = {
                 "async_seconds": round(async_seconds, 3),
@@ -120,7 +151,14 @@ def main() -> None:
                 **row,
             }
         )
-    report = {"benchmark": "rollout", "model": args.model, "env": args.env, "executor": args.executor, "rows": rows}
+    report = {
+        "benchmark": "rollout",
+        "model": args.model,
+        "backend": args.backend,
+        "env": args.env,
+        "executor": args.executor,
+        "rows": rows,
+    }
     print(json.dumps(report, indent=2))
 
 

@@ -39,6 +39,7 @@ from torch import nn
 
 from agentrl.agents.llm_agent import LLMAgent
 from agentrl.agents.types import Trajectory, Turn
+from agentrl.trainer import distributed
 from agentrl.trainer.batch import turn_batch
 from agentrl.trainer.buffers import ReplayBuffer, Transition
 from agentrl.trainer.core_algos import double_min, polyak_update
@@ -264,14 +265,18 @@ class Archer:
             self.critic = DoubleCritic(encoder, tokenizer, cfg.hidden, cfg.max_text_tokens).to(policy.device)
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
         self.critic_optimizer = torch.optim.AdamW(self.critic.parameters(), lr=cfg.critic_lr)
-        baseline: set[nn.Parameter] = set()
+        # Ordered lists, never sets: optimiser state and the ranks' gradient all-reduce go by position.
+        self.baseline_parameters: list[nn.Parameter] = []
         if cfg.token_baseline:
             if policy.value_head is None:
                 raise ValueError("algo.token_baseline needs a policy with a value head (Policy(value_head=True))")
-            baseline = set(policy.value_head.parameters())
-        self.actor_parameters = [p for _, p in policy.trainable_named_parameters() if p not in baseline]
+            self.baseline_parameters = list(policy.value_head.parameters())
+        baseline = {id(p) for p in self.baseline_parameters}
+        self.actor_parameters = [p for _, p in policy.trainable_named_parameters() if id(p) not in baseline]
         self.actor_optimizer = torch.optim.AdamW(self.actor_parameters, lr=cfg.actor_lr)
-        self.baseline_optimizer = torch.optim.AdamW(list(baseline), lr=cfg.baseline_lr) if baseline else None
+        self.baseline_optimizer = (
+            torch.optim.AdamW(self.baseline_parameters, lr=cfg.baseline_lr) if self.baseline_parameters else None
+        )
         self.buffer = ReplayBuffer(cfg.buffer_size, seed=seed)
 
     @property
@@ -300,6 +305,7 @@ class Archer:
             loss_q, loss_v = critic_losses(self.critic, self.target, batch, fresh, self.cfg.gamma)
             self.critic_optimizer.zero_grad(set_to_none=True)
             (loss_q + loss_v).backward()
+            distributed.average_gradients(self.critic.parameters())
             nn.utils.clip_grad_norm_(self.critic.parameters(), self.cfg.max_grad_norm)
             self.critic_optimizer.step()
             polyak_update(self.target, self.critic, self.cfg.tau)
@@ -328,10 +334,12 @@ class Archer:
                 if self.baseline_optimizer is not None and baseline_loss is not None:
                     self.baseline_optimizer.zero_grad(set_to_none=True)
                     (loss + baseline_loss).backward()  # disjoint parameters: each loss trains its own
+                    distributed.average_gradients(self.baseline_parameters)
                     self.baseline_optimizer.step()
                     stats["baseline_loss"].append(float(baseline_loss.detach()))
                 else:
                     loss.backward()
+                distributed.average_gradients(self.actor_parameters)
                 nn.utils.clip_grad_norm_(self.actor_parameters, self.cfg.max_grad_norm)
                 self.actor_optimizer.step()
                 stats["actor_loss"].append(float(loss.detach()))

@@ -89,11 +89,24 @@ def flatten_turns(trajectories: Sequence[Trajectory]) -> tuple[list[Turn], list[
     return turns, where
 
 
-def minibatches(n: int, size: int, generator: torch.Generator) -> Iterator[torch.Tensor]:
-    """A seeded random split of ``range(n)`` into chunks of at most ``size``."""
+def minibatches(n: int, size: int, generator: torch.Generator, count: int | None = None) -> Iterator[torch.Tensor]:
+    """A seeded random split of ``range(n)`` into chunks of at most ``size``.
+
+    ``count`` (at least the number of chunks) pads the split with empty chunks, so that
+    data-parallel ranks holding different numbers of rows take the same number of steps.
+    """
     order = torch.randperm(n, generator=generator)
-    for start in range(0, n, max(size, 1)):
+    size = max(size, 1)
+    chunks = 0
+    for start in range(0, n, size):
+        chunks += 1
         yield order[start : start + size]
+    for _ in range((count or 0) - chunks):
+        yield order[:0]
+
+
+def num_minibatches(n: int, size: int) -> int:
+    return -(-n // max(size, 1))
 
 
 def observation_before(trajectory: Trajectory, t: int) -> str:

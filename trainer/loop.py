@@ -29,6 +29,7 @@ from agentrl.agents.llm_agent import AgentConfig, LLMAgent
 from agentrl.agents.models import ModelConfig, fingerprint, load_model
 from agentrl.agents.types import Trajectory, save_jsonl
 from agentrl.envs.config import EnvConfig
+from agentrl.trainer import distributed
 from agentrl.trainer.checkpoint import checkpoints, load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from agentrl.trainer.evaluate import EvalConfig, eval_seeds, git_revision, summarize
 from agentrl.trainer.metrics import MetricLogger, plot_learning_curve, read_metrics
@@ -175,15 +176,25 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
         raise ValueError("no algorithm: pass algo=ppo|grpo|rloo|gigpo|archer")
     if cfg.train.iterations < 0 or cfg.train.tasks_per_iteration < 1:
         raise ValueError("train.iterations must be >= 0 and train.tasks_per_iteration >= 1")
-    out = run_dir(cfg)
-    existing = checkpoints(out)
     if cfg.train.resume not in ("auto", "never"):
         raise ValueError(f"train.resume must be auto or never, got {cfg.train.resume!r}")
-    if cfg.train.resume == "never":
-        for path in existing:
+    # Data parallel under torchrun: join the group; each rank uses its own GPU.
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, device=distributed.init(cfg.model.device)))
+    rank, ranks = distributed.rank(), distributed.world_size()
+    main = rank == 0
+    if not main:
+        hooks = Hooks()  # progress and messages from rank 0 only
+    out = run_dir(cfg)
+    if cfg.train.resume == "never" and main:
+        for path in checkpoints(out):
             path.unlink()
-        existing = []
+    distributed.gather_one(None)  # a barrier: no rank lists checkpoints while rank 0 deletes them
+    existing = checkpoints(out)
     state = load_checkpoint(existing[-1]) if existing else None
+    if state is not None and len(state["ranks"]) != ranks:
+        raise ValueError(
+            f"{existing[-1]} was written by {len(state['ranks'])} ranks: resume it with as many, not {ranks}"
+        )
 
     torch.manual_seed(cfg.train.seed)
     np.random.seed(cfg.train.seed)
@@ -210,25 +221,42 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
     greedy = dataclasses.replace(cfg.agent, sampling=dataclasses.replace(cfg.agent.sampling, temperature=0.0))
     eval_agent = LLMAgent(backend, tokenizer, greedy)
     algorithm = build_algorithm(cfg, policy, agent, int(tokenizer.pad_token_id))
+    if ranks > 1:
+        distributed.broadcast_parameters(p for _, p in policy.trainable_named_parameters())
+        torch.manual_seed(cfg.train.seed + rank)  # the ranks sample differently; rank 0 as a single process would
+        np.random.seed(cfg.train.seed + rank)
 
     start_iteration, env_steps, evals = 0, 0, []
     if state is not None:
+        mine = state["ranks"][rank]
         policy.load_trainable_state(state["policy"])
-        algorithm.load_state_dict(state["algo"])
-        set_rng_state(state["rng"])
-        agent._calls = state["agent_calls"]
+        algorithm.load_state_dict(mine["algo"])
+        set_rng_state(mine["rng"])
+        agent._calls = mine["agent_calls"]
         start_iteration, env_steps, evals = state["iteration"], state["env_steps"], state["evals"]
         hooks.message(f"resuming {out} after iteration {start_iteration}")
-    if push_weights:
+    if push_weights and main:
         backend.update_weights(policy.merged_state_dict())
-    log = MetricLogger(out, tensorboard=cfg.train.tensorboard, resume_from=start_iteration if state else None)
-    (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
+    log = (
+        MetricLogger(out, tensorboard=cfg.train.tensorboard, resume_from=start_iteration if state else None)
+        if main
+        else None
+    )
+    if main:
+        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
     seeds_eval = eval_seeds(cfg.eval)
 
     def evaluate(iteration: int) -> None:
         hooks.evaluation_start(len(seeds_eval))
-        trajectories = collect(
-            make_env, eval_agent, seeds_eval, _eval_rollout(cfg.rollout), env_id=env_id, on_episode=hooks.episode_done
+        trajectories = distributed.gather(
+            collect(
+                make_env,
+                eval_agent,
+                distributed.shard(seeds_eval),
+                _eval_rollout(cfg.rollout),
+                env_id=env_id,
+                on_episode=hooks.episode_done,
+            )
         )
         summary = summarize(trajectories)
         record = {
@@ -243,7 +271,8 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
             "mean_turns": summary["mean_turns"],
         }
         evals.append(record)
-        log.log(record)
+        if log is not None:
+            log.log(record)
         hooks.record(record)
 
     started = time.perf_counter()
@@ -252,48 +281,57 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
             evaluate(0)
         for iteration in range(start_iteration, cfg.train.iterations):
             tick = time.perf_counter()
-            seeds = task_seeds(cfg, iteration)
+            seeds = distributed.shard(task_seeds(cfg, iteration))  # whole groups per rank
             hooks.iteration_start(iteration, cfg.train.iterations, len(seeds) * cfg.rollout.group_size)
             policy.eval()
             trajectories = collect(make_env, agent, seeds, cfg.rollout, env_id=env_id, on_episode=hooks.episode_done)
             rollout_seconds = time.perf_counter() - tick
-            env_steps += sum(len(t.turns) for t in trajectories)
-            if cfg.train.save_trajectories:
-                save_jsonl(trajectories, out / "rollouts" / f"iter-{iteration:05d}.jsonl")
-            stats = algorithm.update(trajectories, iteration)
-            if push_weights:
+            everyone = distributed.gather(trajectories)
+            env_steps += sum(len(t.turns) for t in everyone)
+            if cfg.train.save_trajectories and main:
+                save_jsonl(everyone, out / "rollouts" / f"iter-{iteration:05d}.jsonl")
+            stats = _mean_stats(distributed.gather_one(algorithm.update(trajectories, iteration)))
+            if push_weights and main:
                 backend.update_weights(policy.merged_state_dict())
             record = {
                 "kind": "train",
                 "iteration": iteration,
                 "env_steps": env_steps,
-                **rollout_stats(trajectories),
-                **{k: float(v) for k, v in stats.items()},
+                **rollout_stats(everyone),
+                **stats,
                 "rollout_seconds": rollout_seconds,
                 "seconds": time.perf_counter() - tick,
             }
-            log.log(record)
+            if log is not None:
+                log.log(record)
             hooks.record(record)
             done = iteration + 1
             if done == cfg.train.iterations or (cfg.train.eval_every and done % cfg.train.eval_every == 0):
                 evaluate(done)
             if done == cfg.train.iterations or (cfg.train.checkpoint_every and done % cfg.train.checkpoint_every == 0):
-                save_checkpoint(
-                    out,
-                    done,
-                    {
-                        "iteration": done,
-                        "env_steps": env_steps,
-                        "evals": evals,
-                        "policy": policy.trainable_state(),
-                        "algo": algorithm.state_dict(),
-                        "rng": rng_state(),
-                        "agent_calls": agent._calls,
-                    },
-                    keep=cfg.train.keep_checkpoints,
-                )
+                distributed.check_in_sync(p for _, p in policy.trainable_named_parameters())
+                # Each rank's own state (optimiser shuffles, replay buffer, RNG) beside the shared weights.
+                own = {"algo": algorithm.state_dict(), "rng": rng_state(), "agent_calls": agent._calls}
+                shards = distributed.gather_one(own)
+                if main:
+                    save_checkpoint(
+                        out,
+                        done,
+                        {
+                            "iteration": done,
+                            "env_steps": env_steps,
+                            "evals": evals,
+                            "policy": policy.trainable_state(),
+                            "ranks": shards,
+                        },
+                        keep=cfg.train.keep_checkpoints,
+                    )
     finally:
-        log.close()
+        if log is not None:
+            log.close()
+    distributed.shutdown()
+    if log is None:  # not rank 0: rank 0 writes the results
+        return {}
     records = read_metrics(log.path)
     title = f"{env_id} · {cfg.algo.name} · {cfg.model.name}"
     plot = plot_learning_curve(records, out / "learning_curve.png", title)
@@ -320,6 +358,12 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
     }
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     return results
+
+
+def _mean_stats(per_rank: Sequence[dict[str, float]]) -> dict[str, float]:
+    """Each statistic averaged over the ranks that report it."""
+    keys = sorted({key for stats in per_rank for key in stats})
+    return {key: float(np.mean([stats[key] for stats in per_rank if key in stats])) for key in keys}
 
 
 def _eval_rollout(cfg: RolloutConfig) -> RolloutConfig:

@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from agentrl.trainer.batch import TokenBatch, minibatches
+from agentrl.trainer import distributed
+from agentrl.trainer.batch import TokenBatch, minibatches, num_minibatches
 from agentrl.trainer.core_algos import aggregate_loss, kl_penalty, masked_mean, ppo_policy_loss, value_loss
 from agentrl.trainer.policy import Policy
 
@@ -73,10 +74,15 @@ def pg_update(
     with_values = value_coef > 0
     stats: dict[str, list[float]] = defaultdict(list)
     parameters = [p for _, p in policy.trainable_named_parameters()]
+    # Data parallel: every rank takes as many steps as the rank with the most rows, and the loss
+    # is scaled by this rank's share of all ranks' tokens (times the ranks, which the average divides out).
+    steps = distributed.all_max(num_minibatches(len(batch), cfg.minibatch_size))
+    ranks = distributed.world_size()
     for _ in range(cfg.epochs):
-        for rows in minibatches(len(batch), cfg.minibatch_size, generator):
+        for rows in minibatches(len(batch), cfg.minibatch_size, generator, count=steps):
             optimizer.zero_grad(set_to_none=True)
-            total_tokens = float(batch.response_mask[rows].sum().clamp(min=1))
+            total_tokens = max(distributed.all_sum(float(batch.response_mask[rows].sum())), 1.0) / ranks
+            total_rows = max(distributed.all_sum(float(len(rows))), 1.0) / ranks
             for start in range(0, len(rows), cfg.micro_batch_size):
                 micro = batch.select(rows[start : start + cfg.micro_batch_size]).to(policy.device)
                 mask = micro.response_mask
@@ -112,12 +118,13 @@ def pg_update(
                     loss = loss + value_coef * vloss
                     stats["value_loss"].append(float(vloss.detach()))
                 # Weight each micro-batch by its share of the minibatch's tokens: the sum is the minibatch mean.
-                share = float(mask.sum()) / total_tokens if cfg.loss_agg == "token-mean" else len(micro) / len(rows)
+                share = float(mask.sum()) / total_tokens if cfg.loss_agg == "token-mean" else len(micro) / total_rows
                 (loss * share).backward()
                 stats["policy_loss"].append(float(policy_loss.detach()))
                 stats["entropy"].append(float(entropy.detach()))
                 for key, value in pstats.items():
                     stats[key].append(float(value))
+            distributed.average_gradients(parameters)
             norm = torch.nn.utils.clip_grad_norm_(parameters, cfg.max_grad_norm)
             optimizer.step()
             stats["grad_norm"].append(float(norm))

@@ -4,6 +4,7 @@
     agentrl train env=frozenlake algo=gigpo model=tiny train.iterations=40
     agentrl train env=guess algo=archer
     agentrl train env=sokoban algo=ppo model=smollm2 policy.lora=true
+    torchrun --nproc-per-node 2 -m agentrl train ...   # data parallel: one process per GPU (Gloo on CPUs)
 
 Settings are Hydra overrides over ``configs/train.yaml``, the env's file in
 ``configs/env``, the model's in ``configs/model`` and the algorithm's in
@@ -86,6 +87,8 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         results = train(cfg, lambda: make_from_config(cfg.env), RichHooks(console, progress))
+    if not results:  # a data-parallel rank other than 0: rank 0 reports
+        return 0
     b_low, b_high = results["success_before_ci95"]
     a_low, a_high = results["success_after_ci95"]
     print(
