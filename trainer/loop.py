@@ -235,8 +235,10 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
         agent._calls = mine["agent_calls"]
         start_iteration, env_steps, evals = state["iteration"], state["env_steps"], state["evals"]
         hooks.message(f"resuming {out} after iteration {start_iteration}")
-    if push_weights and main:
-        backend.update_weights(policy.merged_state_dict())
+    if push_weights:
+        if main:
+            backend.update_weights(policy.merged_state_dict())
+        distributed.gather_one(None)
     log = (
         MetricLogger(out, tensorboard=cfg.train.tensorboard, resume_from=start_iteration if state else None)
         if main
@@ -291,8 +293,10 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
             if cfg.train.save_trajectories and main:
                 save_jsonl(everyone, out / "rollouts" / f"iter-{iteration:05d}.jsonl")
             stats = _mean_stats(distributed.gather_one(algorithm.update(trajectories, iteration)))
-            if push_weights and main:
-                backend.update_weights(policy.merged_state_dict())
+            if push_weights:
+                if main:
+                    backend.update_weights(policy.merged_state_dict())
+                distributed.gather_one(None)  # no rank rolls out again before the push has landed
             record = {
                 "kind": "train",
                 "iteration": iteration,
@@ -300,6 +304,8 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
                 **rollout_stats(everyone),
                 **stats,
                 "rollout_seconds": rollout_seconds,
+                "rollout_tokens_per_s": sum(len(t.response_ids) for tr in everyone for t in tr.turns) / rollout_seconds,
+                **peak_memory(cfg.model.device),
                 "seconds": time.perf_counter() - tick,
             }
             if log is not None:
@@ -358,6 +364,15 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
     }
     (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
     return results
+
+
+def peak_memory(device: str) -> dict[str, float]:
+    """Peak memory so far, in GB: the GPU's allocations on CUDA, else the process's resident set."""
+    if device.startswith("cuda") and torch.cuda.is_available():
+        return {"gpu_peak_memory_gb": torch.cuda.max_memory_allocated(torch.device(device)) / 1e9}
+    import resource
+
+    return {"cpu_peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}  # Linux: KiB
 
 
 def _mean_stats(per_rank: Sequence[dict[str, float]]) -> dict[str, float]:

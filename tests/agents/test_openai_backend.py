@@ -127,3 +127,10 @@ def test_backend_settings_are_checked(tiny):
         make_backend(BackendConfig(name="tgi"), ModelConfig(name="tiny"), tokenizer)
     with pytest.raises(ValueError, match="in-process model"):
         make_backend(BackendConfig(name="hf"), ModelConfig(name="tiny"), tokenizer)
+
+
+def test_serve_model_refuses_a_server_backend(capsys):
+    from agentrl.cli import main
+
+    assert main(["serve-model", "model=tiny", "backend.name=openai"]) == 2
+    assert "backend.name=hf or vllm" in capsys.readouterr().err

@@ -117,7 +117,7 @@ def test_torchrun_trains_resumes_and_refuses_another_world_size(algo, tmp_path, 
     assert [r["episodes"] for r in train] == [8.0, 8.0]  # both ranks' episodes are counted
     evals = [r for r in records if r["kind"] == "eval"]
     assert len(evals) == 2 and (out / "results.json").is_file()
-    state = torch.load(sorted(out.glob("checkpoint-*.pt"))[-1], weights_only=False)
+    state = torch.load(sorted(out.glob("ckpt-*.pt"))[-1], weights_only=False)
     assert len(state["ranks"]) == 2
 
     more = _torchrun(free_port, f"algo={algo}", *extra, "train.iterations=3", f"train.output_dir={out}")

@@ -2,9 +2,12 @@
 
     agentrl serve-model model=smollm2 --port 8001
 
-Transformers on this machine's CPU (or ``model.device=cuda``); for vLLM on a GPU run
-vLLM's own server and point the ``openai`` backend at it. ``POST /v1/weights`` takes
-new weights from a trainer (``OpenAIBackend.update_weights``).
+    agentrl serve-model model=<hf id or path> backend.name=vllm --port 8001   # a CUDA GPU
+
+Transformers on this machine's CPU (or ``model.device=cuda``), or vLLM's in-process
+engine on a GPU (``backend.name=vllm``; not run on the project's CPU machines). Either
+way ``POST /v1/weights`` takes new weights from a trainer
+(``OpenAIBackend.update_weights``), which vLLM's own ``vllm serve`` does not.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentrl.agents.backends import BackendConfig
 from agentrl.agents.models import ModelConfig
 from agentrl.agents.serving import ModelServerConfig
 from agentrl.cli.config import add_server_flags, load, server_overrides, store
@@ -24,6 +28,8 @@ class ServeModelConfig:
 
     model: ModelConfig = field(default_factory=ModelConfig)
     """The policy (``model=NAME`` picks a file of ``configs/model``)."""
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    """What generates: ``hf`` (transformers) or ``vllm`` (in-process engine, CUDA GPU)."""
     server: ModelServerConfig = field(default_factory=ModelServerConfig)
     """Address, port and batching."""
 
@@ -45,15 +51,29 @@ def add_parser(sub: Any) -> None:
 def run(args: argparse.Namespace, overrides: list[str]) -> int:
     import uvicorn
 
-    from agentrl.agents.backends import HFBackend
+    from agentrl.agents.backends import HFBackend, make_backend
     from agentrl.agents.models import load_model
     from agentrl.agents.serving import create_app, state_dict_loader
 
     flags = server_overrides(args)
     cfg = load("serve_model", [*flags, *overrides], ServeModelConfig)
+    if cfg.backend.name not in ("hf", "vllm"):
+        raise ValueError(f"serve-model generates in-process: backend.name=hf or vllm, not {cfg.backend.name!r}")
     model, tokenizer = load_model(cfg.model)
-    backend = HFBackend(model, tokenizer, max_batch_size=cfg.server.max_batch_size)
-    app = create_app(backend, tokenizer, cfg.model.name, load_weights=state_dict_loader(model), config=cfg.server)
+    backend: Any
+    if cfg.backend.name == "hf":
+        backend = HFBackend(model, tokenizer, max_batch_size=cfg.server.max_batch_size)
+        load_weights = state_dict_loader(model)
+    else:
+        backend = make_backend(cfg.backend, cfg.model, tokenizer, model)
+        del model  # vLLM loaded its own copy from the model's folder
+
+        def load_weights(payload: bytes) -> int:
+            from safetensors.torch import load as load_safetensors
+
+            return int(backend.update_weights(load_safetensors(payload)))
+
+    app = create_app(backend, tokenizer, cfg.model.name, load_weights=load_weights, config=cfg.server)
     print(f"serving {cfg.model.name} on http://{cfg.server.host}:{cfg.server.port}/v1", flush=True)
     uvicorn.run(app, host=cfg.server.host, port=cfg.server.port, log_level="warning")
     return 0
