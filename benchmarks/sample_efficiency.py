@@ -37,6 +37,7 @@ COMPARISONS: dict[str, dict[str, Any]] = {
             "ppo": ["algo=ppo"],
             "archer": ["algo=archer"],
             "archer_token_baseline": ["algo=archer", "algo.token_baseline=true"],
+            "archer_minilm": ["algo=archer", "algo.encoder=minilm", "algo.encoder_trainable=false"],
         },
     },
     "grid_repeated_states": {

