@@ -182,6 +182,8 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
     cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, device=distributed.init(cfg.model.device)))
     rank, ranks = distributed.rank(), distributed.world_size()
     main = rank == 0
+    if cfg.train.tasks_per_iteration < ranks:
+        raise ValueError(f"train.tasks_per_iteration={cfg.train.tasks_per_iteration} leaves some of {ranks} ranks idle")
     if not main:
         hooks = Hooks()  # progress and messages from rank 0 only
     out = run_dir(cfg)
