@@ -171,10 +171,10 @@ def load_model(cfg: ModelConfig) -> tuple[Any, Any]:
     elif cfg.name == "tiny":
         model, tokenizer = build_tiny_model(cfg.seed, dtype=dtype)
     else:
-        from transformers import AutoModelForCausalLM, AutoTokenizer
+        from transformers import AutoModelForCausalLM
 
+        tokenizer = load_tokenizer(cfg)
         try:
-            tokenizer = AutoTokenizer.from_pretrained(cfg.name)
             model = AutoModelForCausalLM.from_pretrained(cfg.name, dtype=dtype)
         except OSError as err:
             raise ValueError(
@@ -202,8 +202,8 @@ def load_tokenizer(cfg: ModelConfig) -> Any:
         try:
             tokenizer = AutoTokenizer.from_pretrained(cfg.name)
         except OSError as err:
-            hint = "give a local path or a reachable HF id"
-            raise ValueError(f"cannot load the tokenizer of {cfg.name!r}: {hint}") from err
+            hint = "give 'smollm2', 'tiny', a local path or a reachable HF id"
+            raise ValueError(f"cannot load model {cfg.name!r}: {hint} ({err})") from err
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
