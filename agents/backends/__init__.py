@@ -3,6 +3,7 @@ server) and ``vllm`` (in-process engine on a GPU), picked by :class:`BackendConf
 
 from __future__ import annotations
 
+import importlib.util
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -64,6 +65,8 @@ def make_backend(cfg: BackendConfig, model_cfg: ModelConfig, tokenizer: Any, mod
             prompt_format=cfg.prompt_format,
         )
     if cfg.name == "vllm":
+        if importlib.util.find_spec("vllm") is None:
+            raise ValueError("backend.name=vllm needs vLLM on a CUDA GPU: pip install 'agentrl[vllm]'")
         from agentrl.agents.backends.vllm import VLLMBackend
 
         path = cfg.served_model or model_dir(model_cfg, model, tokenizer)

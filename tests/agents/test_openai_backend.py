@@ -3,6 +3,8 @@ weight updates, chat, rollouts, and clear errors."""
 
 from __future__ import annotations
 
+import importlib.util
+
 import httpx
 import pytest
 
@@ -134,3 +136,11 @@ def test_serve_model_refuses_a_server_backend(capsys):
 
     assert main(["serve-model", "model=tiny", "backend.name=openai"]) == 2
     assert "backend.name=hf or vllm" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
+def test_the_vllm_backend_without_vllm_is_a_clear_error(capsys):
+    from agentrl.cli import main
+
+    assert main(["eval", "env=guess", "model=tiny", "backend.name=vllm", "eval.episodes=1"]) == 2
+    assert "needs vLLM on a CUDA GPU" in capsys.readouterr().err
