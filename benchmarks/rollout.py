@@ -33,10 +33,10 @@ from typing import Any
 import torch
 
 import agentrl
-from agentrl.agents.backends import BackendConfig, make_backend
+from agentrl.agents.backends import BackendConfig, load_backend
 from agentrl.agents.generation import SamplingParams
 from agentrl.agents.llm_agent import AgentConfig, LLMAgent
-from agentrl.agents.models import ModelConfig, load_model, load_tokenizer
+from agentrl.agents.models import ModelConfig
 from agentrl.trainer.rollout import RolloutConfig, collect
 
 
@@ -109,13 +109,9 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="hf backend: torch device")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    model_cfg = ModelConfig(name=args.model, device=args.device)
-    model = None
-    if args.backend == "openai":
-        tokenizer = load_tokenizer(model_cfg)
-    else:
-        model, tokenizer = load_model(model_cfg)
-    backend = make_backend(BackendConfig(name=args.backend, url=args.url), model_cfg, tokenizer, model)
+    backend, tokenizer, _ = load_backend(
+        BackendConfig(name=args.backend, url=args.url), ModelConfig(name=args.model, device=args.device)
+    )
     params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=1.0, seed=0)
     _play(backend, tokenizer, args.env, 1, [0], 1, params)  # warm-up: first calls pay one-off costs
     rows = []

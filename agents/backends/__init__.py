@@ -10,9 +10,9 @@ from typing import Any
 
 from agentrl.agents.backends.hf import HFBackend
 from agentrl.agents.backends.openai import OpenAIBackend, OpenAIBackendError
-from agentrl.agents.models import ModelConfig, model_dir
+from agentrl.agents.models import ModelConfig, load_model, load_tokenizer, model_dir
 
-__all__ = ["BackendConfig", "HFBackend", "OpenAIBackend", "OpenAIBackendError", "make_backend"]
+__all__ = ["BackendConfig", "HFBackend", "OpenAIBackend", "OpenAIBackendError", "load_backend", "make_backend"]
 
 BACKENDS = ("hf", "openai", "vllm")
 
@@ -73,3 +73,13 @@ def make_backend(cfg: BackendConfig, model_cfg: ModelConfig, tokenizer: Any, mod
         memory = cfg.gpu_memory_utilization
         return VLLMBackend(path, tokenizer, gpu_memory_utilization=memory, dtype=model_cfg.dtype, seed=model_cfg.seed)
     raise ValueError(f"backend.name must be one of {', '.join(BACKENDS)}, not {cfg.name!r}")
+
+
+def load_backend(cfg: BackendConfig, model_cfg: ModelConfig) -> tuple[Any, Any, Any]:
+    """``(backend, tokenizer, model)`` for generating only (eval, benchmarks): a server backend
+    loads just the tokenizer, and ``model`` is then None."""
+    if cfg.name == "openai":
+        tokenizer = load_tokenizer(model_cfg)
+        return make_backend(cfg, model_cfg, tokenizer), tokenizer, None
+    model, tokenizer = load_model(model_cfg)
+    return make_backend(cfg, model_cfg, tokenizer, model), tokenizer, model

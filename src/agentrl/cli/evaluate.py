@@ -68,9 +68,9 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     import torch
     from rich.console import Console
 
-    from agentrl.agents.backends import make_backend
+    from agentrl.agents.backends import load_backend
     from agentrl.agents.llm_agent import LLMAgent
-    from agentrl.agents.models import fingerprint, load_model, load_tokenizer
+    from agentrl.agents.models import fingerprint
     from agentrl.agents.types import save_jsonl
     from agentrl.factory import make_from_config
     from agentrl.trainer.evaluate import eval_seeds, git_revision, summarize
@@ -86,14 +86,9 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     env_id = probe.spec.id if getattr(probe, "spec", None) is not None else cfg.env.id
     probe.close()
     torch.manual_seed(cfg.model.seed)
-    model: Any = None
-    if cfg.backend.name == "openai":
-        console.print(f"loading the tokenizer of {cfg.model.name}; generating through {cfg.backend.url} ...")
-        tokenizer = load_tokenizer(cfg.model)
-    else:
-        console.print(f"loading model {cfg.model.name} ...")
-        model, tokenizer = load_model(cfg.model)
-    backend = make_backend(cfg.backend, cfg.model, tokenizer, model)
+    where = f" (generating through {cfg.backend.url})" if cfg.backend.name == "openai" else ""
+    console.print(f"loading {cfg.model.name}{where} ...")
+    backend, tokenizer, model = load_backend(cfg.backend, cfg.model)
     agent = LLMAgent(backend, tokenizer, cfg.agent)
     start = time.perf_counter()
     with console.status(f"evaluating on {len(seeds)} episodes of {env_id}") as status:
