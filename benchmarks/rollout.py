@@ -34,6 +34,7 @@ import torch
 
 import agentrl
 from agentrl.agents.backends import BackendConfig, load_backend
+from agentrl.agents.backends.vllm import VLLMBackend
 from agentrl.agents.generation import SamplingParams
 from agentrl.agents.llm_agent import AgentConfig, LLMAgent
 from agentrl.agents.models import ModelConfig
@@ -56,7 +57,7 @@ class _Recording:
 def _pure_generate(backend: Any, batches: list[list[list[int]]], params: SamplingParams) -> tuple[float, int]:
     """Seconds and tokens for the engine alone on the same prompt batches."""
     start = time.perf_counter()
-    if hasattr(backend, "llm"):  # vllm: the engine's own offline generate, not agentrl's wrapper
+    if isinstance(backend, VLLMBackend):  # the engine's own offline generate, not agentrl's wrapper
         import vllm
 
         sampling = vllm.SamplingParams(

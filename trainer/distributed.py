@@ -70,6 +70,12 @@ def shutdown() -> None:
         dist.destroy_process_group()
 
 
+def barrier() -> None:
+    """Wait until every rank has reached this point."""
+    if active():
+        dist.barrier()
+
+
 def shard(items: Sequence[T]) -> list[T]:
     """This rank's share of ``items``, dealt round-robin."""
     return list(items[rank() :: world_size()])
@@ -89,12 +95,13 @@ def gather_one(item: T) -> list[T]:
     return gather([item])
 
 
-def all_sum(value: float) -> float:
+def all_sum(*values: float) -> list[float]:
+    """Each value summed over the ranks (one all-reduce for all of them)."""
     if not active():
-        return value
-    tensor = torch.tensor([float(value)], dtype=torch.float64, device=_device())
+        return [float(v) for v in values]
+    tensor = torch.tensor([float(v) for v in values], dtype=torch.float64, device=_device())
     dist.all_reduce(tensor)
-    return float(tensor.item())
+    return tensor.tolist()
 
 
 def all_max(value: int) -> int:

@@ -190,7 +190,7 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
     if cfg.train.resume == "never" and main:
         for path in checkpoints(out):
             path.unlink()
-    distributed.gather_one(None)  # a barrier: no rank lists checkpoints while rank 0 deletes them
+    distributed.barrier()  # no rank lists checkpoints while rank 0 deletes them
     existing = checkpoints(out)
     state = load_checkpoint(existing[-1]) if existing else None
     if state is not None and len(state["ranks"]) != ranks:
@@ -240,7 +240,7 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
     if push_weights:
         if main:
             backend.update_weights(policy.merged_state_dict())
-        distributed.gather_one(None)
+        distributed.barrier()
     log = (
         MetricLogger(out, tensorboard=cfg.train.tensorboard, resume_from=start_iteration if state else None)
         if main
@@ -298,7 +298,7 @@ def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | No
             if push_weights:
                 if main:
                     backend.update_weights(policy.merged_state_dict())
-                distributed.gather_one(None)  # no rank rolls out again before the push has landed
+                distributed.barrier()  # no rank rolls out again before the push has landed
             record = {
                 "kind": "train",
                 "iteration": iteration,

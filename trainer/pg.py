@@ -81,8 +81,8 @@ def pg_update(
     for _ in range(cfg.epochs):
         for rows in minibatches(len(batch), cfg.minibatch_size, generator, count=steps):
             optimizer.zero_grad(set_to_none=True)
-            total_tokens = max(distributed.all_sum(float(batch.response_mask[rows].sum())), 1.0) / ranks
-            total_rows = max(distributed.all_sum(float(len(rows))), 1.0) / ranks
+            tokens, count = distributed.all_sum(float(batch.response_mask[rows].sum()), float(len(rows)))
+            total_tokens, total_rows = max(tokens, 1.0) / ranks, max(count, 1.0) / ranks
             for start in range(0, len(rows), cfg.micro_batch_size):
                 micro = batch.select(rows[start : start + cfg.micro_batch_size]).to(policy.device)
                 mask = micro.response_mask

@@ -89,7 +89,7 @@ def test_two_ranks_take_the_single_process_step_on_the_whole_batch(tmp_path, fre
 def test_helpers_are_the_identity_outside_a_process_group():
     assert not distributed.active() and distributed.rank() == 0 and distributed.world_size() == 1
     assert distributed.shard([1, 2, 3]) == [1, 2, 3] and distributed.gather([4]) == [4]
-    assert distributed.all_sum(2.5) == 2.5 and distributed.all_max(3) == 3
+    assert distributed.all_sum(2.5, 1.0) == [2.5, 1.0] and distributed.all_max(3) == 3
 
 
 TORCHRUN = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port"]
