@@ -6,9 +6,9 @@ that what the model saw and produced is never re-derived from text.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 
 @dataclass
@@ -40,8 +40,30 @@ class Completion:
 
 @runtime_checkable
 class GenerationBackend(Protocol):
-    """Anything that completes batches of token-id prompts."""
+    """What every generation backend implements (``hf``, ``openai``, ``vllm``, test fakes).
+
+    Nothing calling a backend probes it for optional attributes: a backend that has no
+    use for a method implements it as a no-op.
+    """
+
+    eos_ids: set[int]
+    """Token ids that end a reply (the model's and the tokenizer's end-of-turn tokens)."""
+    weights_shared: bool
+    """True when the backend generates with the trainer's own model object, so an optimiser step
+    is visible to the next generation without :meth:`update_weights`."""
 
     def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Completion]:
         """One completion per prompt, in order."""
+        ...
+
+    def update_weights(self, state_dict: Mapping[str, Any]) -> int:
+        """Load new policy weights (full model, HF names); returns the backend's weight version."""
+        ...
+
+    def stats(self) -> dict[str, float]:
+        """Counters worth recording with results (e.g. ``prompt_drift`` of text-prompt servers)."""
+        ...
+
+    def close(self) -> None:
+        """Release connections, workers or engines; idempotent."""
         ...

@@ -8,25 +8,21 @@ to the env as it is, and the env reports it as an invalid action.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentrl.agents.generation import Completion, GenerationBackend, SamplingParams
+from agentrl.agents.base import AgentStep, EpisodeStart
+from agentrl.agents.generation import GenerationBackend, SamplingParams
 from agentrl.agents.parsing import parse_action
-from agentrl.agents.prompting import (
-    ACTION_SUFFIX,
-    SYSTEM_PROMPTS,
-    THINK_SUFFIX,
-    Conversation,
-    chat_pieces,
-    env_family,
-)
+from agentrl.agents.prompting import ACTION_SUFFIX, DEFAULT_INSTRUCTIONS, THINK_SUFFIX, Conversation, chat_pieces
+from agentrl.agents.types import Trajectory
 
 
 @dataclass
 class AgentConfig:
-    """How the LLM agent prompts and samples."""
+    """How the LLM agent prompts and samples (``agent=llm``; the env's ``agent`` block sets the defaults)."""
 
     history: int | None = None
     """Past turns kept in the prompt (None: the whole episode)."""
@@ -37,25 +33,19 @@ class AgentConfig:
     show_actions: bool = True
     """List the env's admissible actions under each observation."""
     system_prompt: str | None = None
-    """Override the per-env-family system prompt."""
+    """Replace the env's own instructions (``info["instructions"]``) in the system prompt."""
     sampling: SamplingParams = field(default_factory=SamplingParams)
     """Sampling settings of every generation call."""
 
 
-@dataclass
-class AgentStep:
-    """What the agent did for one episode in a batch."""
-
-    prompt_ids: list[int]
-    completion: Completion
-    action: str
-
-
 class LLMAgent:
-    """An LLM policy for text envs.
+    """An LLM policy for text envs (an :class:`~agentrl.agents.base.Agent`).
+
+    The system prompt is the env's instructions (``info["instructions"]`` at reset, or
+    ``config.system_prompt``), how to write the action, and the task.
 
     Args:
-        backend: Anything with ``generate(prompts, params)``.
+        backend: A :class:`~agentrl.agents.generation.GenerationBackend`.
         tokenizer: The policy's tokenizer (chat template, encode/decode).
         config: Prompting and sampling settings.
     """
@@ -65,12 +55,13 @@ class LLMAgent:
         self.tokenizer = tokenizer
         self.config = config or AgentConfig()
         self.pieces = chat_pieces(tokenizer)
-        eos = {tokenizer.eos_token_id} | set(getattr(backend, "eos_ids", set()))
+        eos = {tokenizer.eos_token_id} | set(backend.eos_ids)
         self.eos_ids = frozenset(int(i) for i in eos if i is not None)
-        self._calls = 0
+        self.calls = 0
+        """Generation calls so far (sampling seeds advance with it; checkpoints keep it)."""
 
-    def system_prompt(self, env_id: str, task: str) -> str:
-        base = self.config.system_prompt or SYSTEM_PROMPTS.get(env_family(env_id), SYSTEM_PROMPTS["default"])
+    def system_prompt(self, instructions: str, task: str) -> str:
+        base = self.config.system_prompt or instructions or DEFAULT_INSTRUCTIONS
         if self.config.thinking:
             base += THINK_SUFFIX
         elif self.config.tagged_actions:
@@ -83,26 +74,26 @@ class LLMAgent:
             return f"{observation}\nValid actions: {', '.join(actions)}"
         return observation
 
-    def start(self, env_id: str, observation: str, info: dict[str, Any]) -> Conversation:
+    def start_episode(self, start: EpisodeStart) -> Conversation:
         """A new episode's conversation, ending with the first observation."""
         conversation = Conversation(
             self.tokenizer,
-            self.system_prompt(env_id, str(info.get("task", ""))),
+            self.system_prompt(start.instructions, start.task),
             self.pieces,
             history=self.config.history,
             eos_ids=self.eos_ids,
         )
-        conversation.observe(self.format_observation(observation, info))
+        conversation.observe(self.format_observation(start.observation, start.info))
         return conversation
 
-    def act(self, conversations: Sequence[Conversation]) -> list[AgentStep]:
+    def act(self, episodes: Sequence[Conversation]) -> list[AgentStep]:
         """One action per conversation, from one batched generation call."""
-        prompts = [conversation.prompt_ids() for conversation in conversations]
+        prompts = [conversation.prompt_ids() for conversation in episodes]
         params = self.config.sampling
         if params.seed is not None:
             # A fresh but reproducible seed per call: turns must not share their randomness.
-            params = SamplingParams(**{**params.__dict__, "seed": params.seed + self._calls})
-        self._calls += 1
+            params = dataclasses.replace(params, seed=params.seed + self.calls)
+        self.calls += 1
         completions = self.backend.generate(prompts, params)
         require_tag = self.config.thinking
         return [
@@ -110,7 +101,16 @@ class LLMAgent:
             for prompt, completion in zip(prompts, completions, strict=True)
         ]
 
-    def record(self, conversation: Conversation, step: AgentStep, observation: str, info: dict[str, Any]) -> None:
+    def observe(self, episode: Conversation, step: AgentStep, observation: str, info: dict[str, Any]) -> None:
         """Append the reply and the env's answer to the conversation."""
-        conversation.reply(step.completion.token_ids)
-        conversation.observe(self.format_observation(observation, info))
+        episode.reply(step.completion.token_ids)
+        episode.observe(self.format_observation(observation, info))
+
+    def end_episode(self, episode: Conversation, trajectory: Trajectory) -> None:
+        """Nothing to keep: the trajectory holds the episode."""
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"calls": self.calls}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.calls = int(state["calls"])

@@ -13,53 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-SYSTEM_PROMPTS: dict[str, str] = {
-    "default": "You are an agent acting in a text environment. Reply with exactly one action.",
-    "babyai": (
-        "You are an agent in a grid world seen from your own point of view. "
-        "Reply with one action: turn left, turn right, go forward, pick up, drop or toggle."
-    ),
-    "minigrid": (
-        "You are an agent in a grid world seen from your own point of view. "
-        "Reply with one action: turn left, turn right, go forward, pick up, drop or toggle."
-    ),
-    "sokoban": "You are solving a Sokoban puzzle. Reply with one action: up, down, left or right.",
-    "frozenlake": "You are crossing a frozen lake. Reply with one action: left, down, right or up.",
-    "alfworld": (
-        "You are a household agent in a text world; the task is given at the start. Reply with one command, such "
-        "as: go to X, open X, close X, take X from Y, move X to Y, heat X with Y, cool X with Y, clean X with Y, "
-        "use X, examine X, look, inventory. Use the names the text shows (cabinet 1, apple 2)."
-    ),
-    "textworld": (
-        "You are playing a text adventure with an objective. Reply with one command the game understands, "
-        "such as: go north, open door, take key, unlock chest with key, put apple on table, look, inventory."
-    ),
-    "scienceworld": (
-        "You are doing a science task in a text world. Reply with one action, such as: look around, "
-        "teleport to kitchen, open door to hallway, pick up thermometer, focus on substance, "
-        "use thermometer on water, wait, inventory."
-    ),
-    "webshop": (
-        "You are shopping in a web store for the item the instruction describes. Reply with one action: "
-        "search[your query] on the search page, or click[label] with a label shown on the page (a product id, "
-        "an option value, back to search, next >, < prev, description, features, reviews, buy now). "
-        "Buy now ends the episode."
-    ),
-    "webshop-browser": (
-        "You are shopping in a web store for the item the instruction describes; each page is shown as its "
-        "accessibility tree. Reply with one action: search[your query] on the search page, or click[name] with "
-        "the name of a button, link or option on the page. Buy Now ends the episode."
-    ),
-}
+DEFAULT_INSTRUCTIONS = "You are an agent acting in a text environment. Reply with exactly one action."
+"""The system prompt's base for an env that gives no ``info["instructions"]``."""
 THINK_SUFFIX = " First think step by step inside <think>...</think>, then give the action inside <action>...</action>."
 ACTION_SUFFIX = " Put the action inside <action>...</action>."
 _MARK = ("\u241e1\u241e", "\u241e2\u241e")  # record-separator glyphs: no template emits them
-
-
-def env_family(env_id: str) -> str:
-    """``agentrl/Sokoban-v0`` -> ``sokoban`` (the key of :data:`SYSTEM_PROMPTS`)."""
-    name = env_id.split("/")[-1].split(":")[-1]
-    return name.split("-v")[0].lower()
 
 
 @dataclass

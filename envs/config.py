@@ -7,6 +7,21 @@ from typing import Any
 
 
 @dataclass
+class AgentDefaults:
+    """The agent settings this env needs (reply length, action tags, history window); `agentrl train`/`eval` start
+    from them."""
+
+    max_new_tokens: int = 48
+    """Reply length (tokens) that can hold one of this env's actions as the agent writes it."""
+    tagged_actions: bool = True
+    """Ask for the action inside <action>...</action>."""
+    show_actions: bool = True
+    """List the admissible actions under each observation."""
+    history: int | None = None
+    """Past turns kept in the prompt (None: the whole episode)."""
+
+
+@dataclass
 class EnvConfig:
     """Which env to build and with what arguments (``configs/env/<name>.yaml``)."""
 
@@ -18,3 +33,8 @@ class EnvConfig:
     """Override the registered step limit (single-agent envs only)."""
     remote: str | None = None
     """URL of an ``agentrl serve-env`` server to run the env on (None: in this process)."""
+    held_out_split: str | None = None
+    """The env's held-out split (its ``split`` argument), on which evaluation runs by default (None: it has none;
+    evaluation then uses the env as configured, on seeds kept apart from training's)."""
+    agent: AgentDefaults = field(default_factory=AgentDefaults)
+    """Agent settings this env needs; ``agent=llm`` in train/eval takes them unless overridden."""

@@ -39,9 +39,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from agentrl.agents.llm_agent import LLMAgent
 from agentrl.agents.types import Trajectory, Turn
-from agentrl.trainer import distributed
+from agentrl.trainer.algorithm import AlgoContext, Needs, optimizer_step, register_algorithm
 from agentrl.trainer.batch import turn_batch
 from agentrl.trainer.buffers import ReplayBuffer, Transition
 from agentrl.trainer.core_algos import double_min, polyak_update
@@ -93,6 +92,10 @@ class ArcherConfig:
     """Subtract a token-level baseline regressed onto the advantage (paper section 4.3)."""
     baseline_lr: float = 1e-3
     """Learning rate of the token-level baseline head."""
+
+    def needs(self) -> Needs:
+        """Its own critic and replay buffer; a value head on the policy for the token baseline."""
+        return Needs(value_head=self.token_baseline, critic=True, replay=True)
 
 
 def build_encoder(name: str, seed: int = 0) -> tuple[nn.Module, Any]:
@@ -274,19 +277,26 @@ def actor_loss(
     return loss, baseline_loss
 
 
+@register_algorithm(
+    "archer", ArcherConfig, summary="ArCHer: utterance-level double critic off a replay buffer, REINFORCE actor"
+)
 class Archer:
     """ArCHer: off-policy utterance-level double critic + on-policy token-level actor.
 
+    Fresh actions come from ``ctx.sample`` (the rollout backend at the rollout's sampling
+    settings); after every actor step but the last the new weights are pushed to a
+    backend that does not share the model (``ctx.sync_weights``), so each actor step
+    samples from the current actor under every backend.
+
     Args:
-        policy: The actor.
-        agent: Samples fresh actions (its backend and sampling settings).
         cfg: Settings.
-        pad_id: Padding token id.
-        seed: Seeds buffer sampling and the critic's initialisation.
+        ctx: The actor (policy), pad id, sampling, seed (buffer sampling and the critic's
+            initialisation) and weight sync.
     """
 
-    def __init__(self, policy: Policy, agent: LLMAgent, cfg: ArcherConfig, *, pad_id: int, seed: int = 0):
-        self.policy, self.agent, self.cfg, self.pad_id = policy, agent, cfg, pad_id
+    def __init__(self, cfg: ArcherConfig, ctx: AlgoContext):
+        policy, seed = ctx.policy, ctx.seed
+        self.ctx, self.policy, self.cfg, self.pad_id = ctx, policy, cfg, ctx.pad_id
         encoder, tokenizer = build_encoder(cfg.encoder, seed)
         with torch.random.fork_rng():
             torch.manual_seed(seed + 1)
@@ -294,8 +304,8 @@ class Archer:
                 encoder, tokenizer, cfg.hidden, cfg.max_text_tokens, trainable=cfg.encoder_trainable
             ).to(policy.device)
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
-        learned = [p for p in self.critic.parameters() if p.requires_grad]
-        self.critic_optimizer = torch.optim.AdamW(learned, lr=cfg.critic_lr)
+        self.critic_parameters = [p for p in self.critic.parameters() if p.requires_grad]
+        self.critic_optimizer = torch.optim.AdamW(self.critic_parameters, lr=cfg.critic_lr)
         # Ordered lists, never sets: optimiser state and the ranks' gradient all-reduce go by position.
         self.baseline_parameters: list[nn.Parameter] = []
         if cfg.token_baseline:
@@ -312,11 +322,11 @@ class Archer:
 
     @property
     def temperature(self) -> float:
-        return self.agent.config.sampling.temperature
+        return self.ctx.temperature
 
     def sample_actions(self, prompts: Sequence[list[int]]) -> tuple[list[list[int]], list[str]]:
         """Fresh utterances of the current actor for ``prompts``."""
-        completions = self.agent.backend.generate(prompts, self.agent.config.sampling)
+        completions = self.ctx.sample(prompts)
         return [list(c.token_ids) for c in completions], [c.text for c in completions]
 
     def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]:
@@ -336,14 +346,14 @@ class Archer:
             loss_q, loss_v = critic_losses(self.critic, self.target, batch, fresh, self.cfg.gamma)
             self.critic_optimizer.zero_grad(set_to_none=True)
             (loss_q + loss_v).backward()
-            distributed.average_gradients(self.critic.parameters())
-            nn.utils.clip_grad_norm_(self.critic.parameters(), self.cfg.max_grad_norm)
-            self.critic_optimizer.step()
+            optimizer_step(self.critic_optimizer, self.critic_parameters, self.cfg.max_grad_norm)
             polyak_update(self.target, self.critic, self.cfg.tau)
             stats["q_loss"].append(float(loss_q.detach()))
             stats["v_loss"].append(float(loss_v.detach()))
         if iteration >= self.cfg.warmup_iterations:
-            for _ in range(self.cfg.actor_steps):
+            for step in range(self.cfg.actor_steps):
+                if step:
+                    self.ctx.sync_weights()  # the previous actor step changed the weights this one samples from
                 batch = self.buffer.sample(self.cfg.actor_batch_size)
                 prompts = [tr.prompt_ids for tr in batch]
                 responses, texts = self.sample_actions(prompts)
@@ -365,14 +375,11 @@ class Archer:
                 if self.baseline_optimizer is not None and baseline_loss is not None:
                     self.baseline_optimizer.zero_grad(set_to_none=True)
                     (loss + baseline_loss).backward()  # disjoint parameters: each loss trains its own
-                    distributed.average_gradients(self.baseline_parameters)
-                    self.baseline_optimizer.step()
+                    optimizer_step(self.baseline_optimizer, self.baseline_parameters, None)
                     stats["baseline_loss"].append(float(baseline_loss.detach()))
                 else:
                     loss.backward()
-                distributed.average_gradients(self.actor_parameters)
-                nn.utils.clip_grad_norm_(self.actor_parameters, self.cfg.max_grad_norm)
-                self.actor_optimizer.step()
+                optimizer_step(self.actor_optimizer, self.actor_parameters, self.cfg.max_grad_norm)
                 stats["actor_loss"].append(float(loss.detach()))
                 stats["advantage"].append(float(advantage.mean()))
                 stats["q_mean"].append(float(q.mean()))

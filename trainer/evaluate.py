@@ -1,23 +1,33 @@
-"""The fixed-seed evaluation protocol: same seeds, same settings, numbers with error bars.
+"""The fixed-seed evaluation protocol: same seeds, same split, numbers with error bars.
 
-An evaluation plays ``episodes`` episodes on the seeds ``seed, seed+1, ...`` (one copy
-each, greedy decoding by default) and reports the success rate with a Wilson 95%
-interval and the mean score and return with normal 95% intervals. The results file
-records what produced the numbers: env id and arguments, model, sampling, seeds,
-agentrl's version and git revision.
+:func:`evaluate` is THE evaluation: ``agentrl eval`` and the evaluations inside
+``agentrl train`` both call it and both get an :class:`EvalResult`. It plays
+``episodes`` episodes on the seeds ``seed, seed+1, ...`` (one copy each) of the env on
+its evaluation split — by default the env config's ``held_out_split`` (ALFWorld's
+``eval_unseen``, ScienceWorld's ``test`` variations, WebShop's ``test`` goals), else the
+env as configured on seeds kept apart from training's — and reports the success rate
+with a Wilson 95% interval and the mean score and return with normal 95% intervals.
+The result records what produced the numbers: env id, split and the evaluation env's
+arguments, and the seeds; the CLI adds model, sampling, version and git revision.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import statistics
 import subprocess
-from collections.abc import Sequence
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from agentrl.agents.base import Agent
 from agentrl.agents.types import Trajectory
+from agentrl.envs.config import EnvConfig
+from agentrl.trainer import distributed
+from agentrl.trainer.rollout import RolloutConfig, collect
 
 Z95 = 1.959963984540054
 
@@ -31,13 +41,145 @@ class EvalConfig:
     seed: int = 10_000
     """First seed; eval seeds are ``seed .. seed + episodes - 1`` (kept apart from training seeds)."""
     output_dir: str = "runs/eval"
-    """Where the results JSON and the trajectories JSONL go."""
+    """Where the results JSON and the trajectories JSONL go (``agentrl eval``)."""
+    split: str = "auto"
+    """The split to evaluate on: ``auto`` (the env config's ``held_out_split`` where it names one, else the env as
+    configured), a split name (passed as the env's ``split`` argument), or ``configured`` (the env as configured)."""
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    """Arguments of the evaluation env that override the env config's (e.g. ``{n_games: 40}``)."""
+
+
+def eval_env_overrides(env: EnvConfig, cfg: EvalConfig) -> tuple[str | None, dict[str, Any]]:
+    """The split evaluated on and the evaluation env's argument overrides.
+
+    Returns ``(split, overrides)``: ``split`` is None when the env is evaluated as
+    configured; ``overrides`` go to the env factory on top of the env config's kwargs.
+    """
+    if cfg.split == "configured":
+        split = None
+    elif cfg.split == "auto":
+        split = env.held_out_split
+    else:
+        split = cfg.split
+    overrides = dict(cfg.env_kwargs)
+    if split is not None:
+        overrides["split"] = split
+    elif "split" in env.kwargs or "split" in overrides:
+        split = str(overrides.get("split", env.kwargs.get("split")))
+    return split, overrides
+
+
+@dataclass
+class EvalResult:
+    """One evaluation: what was played, on what, and the figures."""
+
+    env_id: str
+    split: str | None
+    """The env's split (None: it has none)."""
+    env_kwargs: dict[str, Any]
+    """The evaluation env's arguments (the env config's with the overrides applied)."""
+    seeds: list[int]
+    trajectories: list[Trajectory]
+    seconds: float
+    summary: dict[str, Any] = field(init=False)
+    """:func:`summarize` of the trajectories."""
+
+    def __post_init__(self) -> None:
+        self.summary = summarize(self.trajectories)
+
+    @property
+    def success(self) -> float:
+        return float(self.summary["success"]["mean"])
+
+    def record(self) -> dict[str, Any]:
+        """The flat figures a metrics log or a progress line wants."""
+        s = self.summary
+        return {
+            "success": s["success"]["mean"],
+            "success_ci95": s["success"]["ci95"],
+            "score": s["score"]["mean"],
+            "return": s["return"]["mean"],
+            "invalid_action_rate": s["invalid_action_rate"],
+            "mean_turns": s["mean_turns"],
+            "split": self.split,
+            "episodes": s["episodes"],
+        }
+
+    def to_json(self) -> dict[str, Any]:
+        """Everything but the trajectories: figures, split, env arguments, seeds, per-episode outcomes."""
+        return {
+            "env": {"id": self.env_id, "split": self.split, "kwargs": self.env_kwargs},
+            "seeds": self.seeds,
+            "seconds": round(self.seconds, 2),
+            **self.summary,
+            "per_episode": [
+                {"seed": t.seed, "won": t.won, "score": t.score, "return": t.total_reward, "turns": len(t.turns)}
+                for t in self.trajectories
+            ],
+        }
+
+
+def evaluate(
+    agent: Agent,
+    env_factory: Callable[..., Any],
+    env: EnvConfig,
+    cfg: EvalConfig,
+    rollout: RolloutConfig,
+    *,
+    env_id: str = "",
+    on_episode: Callable[[Trajectory], None] | None = None,
+) -> EvalResult:
+    """Play the evaluation episodes and summarise them.
+
+    Args:
+        agent: Who plays (a model's greedy agent, the expert, a random agent, a memory agent).
+        env_factory: Builds one env as ``env`` describes; called with the evaluation
+            overrides as keyword arguments (the split, ``cfg.env_kwargs``).
+        env: The env's config (its ``held_out_split`` and kwargs).
+        cfg: Episodes, first seed, split.
+        rollout: Batching and the turn limit (one copy per seed is played whatever its group size).
+        env_id: Recorded in the trajectories.
+        on_episode: Called with each finished episode (progress).
+
+    Under ``torchrun`` each rank plays its share of the seeds and every rank gets all the
+    trajectories back.
+    """
+    seeds = eval_seeds(cfg)
+    split, overrides = eval_env_overrides(env, cfg)
+    start = time.perf_counter()
+    trajectories = distributed.gather(
+        collect(
+            lambda: env_factory(**overrides),
+            agent,
+            distributed.shard(seeds),
+            dataclasses.replace(rollout, group_size=1),
+            env_id=env_id,
+            on_episode=on_episode,
+        )
+    )
+    trajectories.sort(key=lambda t: t.seed)
+    kwargs = {**dict(env.kwargs), **overrides}
+    return EvalResult(env_id, split, kwargs, seeds, trajectories, time.perf_counter() - start)
 
 
 def eval_seeds(cfg: EvalConfig) -> list[int]:
     if cfg.episodes < 1:
         raise ValueError(f"eval.episodes must be at least 1, got {cfg.episodes}")
     return list(range(cfg.seed, cfg.seed + cfg.episodes))
+
+
+def single_agent_env_id(env_factory: Callable[..., Any], fallback: str, command: str) -> str:
+    """Build one env to check it is single-agent; returns its registered id (``fallback`` when it has none)."""
+    from pettingzoo import AECEnv
+
+    probe = env_factory()
+    try:
+        if isinstance(probe, AECEnv):
+            raise ValueError(f"{fallback} is a multi-agent env; {command} plays single-agent envs")
+        spec = probe.spec
+        return spec.id if spec is not None else fallback
+    finally:
+        probe.close()
 
 
 def wilson_interval(successes: int, n: int, z: float = Z95) -> tuple[float, float]:

@@ -26,10 +26,10 @@ from typing import Any
 import torch
 
 from agentrl.agents.types import Trajectory
+from agentrl.trainer.algorithm import AlgoContext, Needs, register_algorithm
 from agentrl.trainer.batch import flatten_turns, observation_before, turn_batch
 from agentrl.trainer.core_algos import group_normalize, masked_whiten, rloo_advantages
 from agentrl.trainer.pg import PGConfig, make_optimizer, pg_update, score_batch
-from agentrl.trainer.policy import Policy
 
 ESTIMATORS = ("grpo", "rloo", "reinforce_pp", "gigpo")
 
@@ -54,6 +54,9 @@ class GRPOConfig:
     """Reward added on a turn whose action was invalid (GiGPO: -0.1)."""
     pg: PGConfig = field(default_factory=PGConfig)
     """The clipped policy-gradient update."""
+
+    def needs(self) -> Needs:
+        return self.pg.needs()
 
 
 def shaped_rewards(trajectories: Sequence[Trajectory], invalid_penalty: float) -> list[list[float]]:
@@ -135,25 +138,33 @@ def turn_advantages(trajectories: Sequence[Trajectory], cfg: GRPOConfig) -> list
     return out
 
 
+@register_algorithm(
+    "grpo",
+    GRPOConfig,
+    summary="GRPO: the return normalised within each group of same-seed rollouts",
+    aliases=(
+        ("rloo", "RLOO: the return minus the mean of the group's other members"),
+        ("reinforce_pp", "REINFORCE++: the return whitened over the whole batch"),
+        ("gigpo", "GiGPO: GRPO's episode advantage plus an anchor-state step advantage"),
+    ),
+)
 class GRPO:
     """The GRPO family: group-relative advantages, then the clipped update.
 
     Args:
-        policy: The policy to train.
         cfg: Estimator and update settings.
-        temperature: The rollout's sampling temperature (log-probs are taken at it).
-        pad_id: Padding token id.
-        seed: Seeds the minibatch shuffling.
+        ctx: The policy, pad id, rollout temperature (log-probs are taken at it) and seed
+            (minibatch shuffling).
     """
 
-    def __init__(self, policy: Policy, cfg: GRPOConfig, *, temperature: float, pad_id: int, seed: int = 0):
+    def __init__(self, cfg: GRPOConfig, ctx: AlgoContext):
         if cfg.estimator not in ESTIMATORS:
             raise ValueError(f"unknown estimator {cfg.estimator!r}; choose one of {', '.join(ESTIMATORS)}")
-        self.policy, self.cfg = policy, cfg
-        self.temperature, self.pad_id = temperature, pad_id
-        params = (p for _, p in policy.trainable_named_parameters())
+        self.policy, self.cfg = ctx.policy, cfg
+        self.temperature, self.pad_id = ctx.temperature, ctx.pad_id
+        params = (p for _, p in self.policy.trainable_named_parameters())
         self.optimizer = make_optimizer(params, cfg.pg.lr, cfg.pg.weight_decay)
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(ctx.seed)
 
     def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]:
         """One update on a batch of rollouts (groups of same-seed copies)."""

@@ -1,13 +1,18 @@
 """The training loop: collect → advantages → update → sync weights → log → checkpoint → eval.
 
-One loop serves every algorithm. Each iteration draws ``tasks_per_iteration`` task seeds
-(deterministic in the run seed and the iteration, and kept below the evaluation seeds),
-plays ``rollout.group_size`` copies of each with the current policy, hands the
-trajectories to the algorithm's ``update``, pushes the new weights to the rollout
-backend when it lives in another process, and logs. The fixed-seed evaluation runs
-before training and every ``eval_every`` iterations; a checkpoint after every
-``checkpoint_every`` iterations lets ``resume=auto`` continue a killed run exactly
-where it stopped. The end of a run writes ``results.json`` and ``learning_curve.png``.
+One :class:`Trainer` serves every algorithm of the table
+(:mod:`agentrl.trainer.algorithm`). :meth:`Trainer.setup` builds what the algorithm's
+config :meth:`needs <agentrl.trainer.algorithm.Needs>` (a value head, a reference
+policy) and the algorithm itself; each :meth:`Trainer.iteration` draws
+``tasks_per_iteration`` task seeds (deterministic in the run seed and the iteration, and
+kept below the evaluation seeds), plays ``rollout.group_size`` copies of each with the
+current policy, hands the trajectories to the algorithm's ``update``, pushes the new
+weights to a backend that does not share the model, and logs. :meth:`Trainer.evaluate`
+is the one evaluation (:func:`agentrl.trainer.evaluate.evaluate`) on the env's held-out
+split; it runs before training and every ``eval_every`` iterations. A checkpoint
+(:meth:`Trainer.save`) after every ``checkpoint_every`` iterations lets ``resume=auto``
+continue a killed run exactly where it stopped. :meth:`Trainer.finish` writes
+``results.json`` and ``learning_curve.png``.
 """
 
 from __future__ import annotations
@@ -18,20 +23,30 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
 
 from agentrl.agents.backends import BackendConfig, make_backend
-from agentrl.agents.generation import SamplingParams
+from agentrl.agents.generation import GenerationBackend, SamplingParams
 from agentrl.agents.llm_agent import AgentConfig, LLMAgent
 from agentrl.agents.models import ModelConfig, fingerprint, load_model
 from agentrl.agents.types import Trajectory, save_jsonl
 from agentrl.envs.config import EnvConfig
 from agentrl.trainer import distributed
+from agentrl.trainer.algorithm import AlgoContext, Algorithm, build_algorithm, spec_for
 from agentrl.trainer.checkpoint import checkpoints, load_checkpoint, rng_state, save_checkpoint, set_rng_state
-from agentrl.trainer.evaluate import EvalConfig, eval_seeds, git_revision, summarize
+from agentrl.trainer.evaluate import (
+    EvalConfig,
+    EvalResult,
+    eval_env_overrides,
+    eval_seeds,
+    evaluate,
+    git_revision,
+    single_agent_env_id,
+    summarize,
+)
 from agentrl.trainer.metrics import MetricLogger, plot_learning_curve, read_metrics
 from agentrl.trainer.policy import Policy, PolicyConfig
 from agentrl.trainer.rollout import RolloutConfig, collect
@@ -80,27 +95,18 @@ class TrainRunConfig:
     (``backend.name=openai backend.url=http://host:port/v1``) or vLLM in-process (``vllm``, GPU). The new weights
     are pushed to the last two after every update."""
     algo: Any = None
-    """The algorithm (``algo=NAME`` picks a file of ``configs/algo``)."""
+    """The algorithm (``algo=NAME`` picks a file of ``configs/algo``; ``agentrl algos`` lists them)."""
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     """Full fine-tuning or LoRA."""
     agent: AgentConfig = field(default_factory=_train_sampling)
-    """Prompting and sampling during training rollouts (evaluation decodes greedily)."""
+    """Prompting and sampling during training rollouts (the env's ``agent`` block sets the defaults; evaluation
+    decodes greedily)."""
     rollout: RolloutConfig = field(default_factory=RolloutConfig)
     """Batching, group size and the turn limit."""
     train: LoopConfig = field(default_factory=LoopConfig)
     """Iterations, seeds, checkpoints, logging."""
     eval: EvalConfig = field(default_factory=EvalConfig)
-    """The fixed-seed evaluation protocol."""
-
-
-class Algorithm(Protocol):
-    """What the loop needs from an algorithm."""
-
-    def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]: ...
-
-    def state_dict(self) -> dict[str, Any]: ...
-
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+    """The fixed-seed evaluation protocol (on the env's held-out split by default)."""
 
 
 class Hooks:
@@ -115,25 +121,6 @@ class Hooks:
     def record(self, record: dict[str, Any]) -> None: ...
 
     def message(self, text: str) -> None: ...
-
-
-def build_algorithm(cfg: TrainRunConfig, policy: Policy, agent: LLMAgent, pad_id: int) -> Algorithm:
-    """The algorithm object ``cfg.algo`` describes."""
-    from agentrl.trainer.archer import Archer, ArcherConfig
-    from agentrl.trainer.grpo import GRPO, GRPOConfig
-    from agentrl.trainer.ppo import PPO, PPOConfig
-
-    temperature = cfg.agent.sampling.temperature
-    if temperature <= 0:
-        raise ValueError("training samples from the policy: agent.sampling.temperature must be > 0")
-    algo = cfg.algo
-    if isinstance(algo, GRPOConfig):
-        return GRPO(policy, algo, temperature=temperature, pad_id=pad_id, seed=cfg.train.seed)
-    if isinstance(algo, PPOConfig):
-        return PPO(policy, algo, temperature=temperature, pad_id=pad_id, seed=cfg.train.seed)
-    if isinstance(algo, ArcherConfig):
-        return Archer(policy, agent, algo, pad_id=pad_id, seed=cfg.train.seed)
-    raise ValueError(f"unknown algorithm config {type(algo).__name__}: pick algo=ppo|grpo|rloo|gigpo|archer")
 
 
 def run_dir(cfg: TrainRunConfig) -> Path:
@@ -161,211 +148,254 @@ def rollout_stats(trajectories: Sequence[Trajectory]) -> dict[str, float]:
     }
 
 
-def train(cfg: TrainRunConfig, env_factory: Callable[[], Any], hooks: Hooks | None = None) -> dict[str, Any]:
-    """Run (or resume) a training run; returns what ``results.json`` holds.
+class Trainer:
+    """One training run: :meth:`setup`, then :meth:`iteration` / :meth:`evaluate` / :meth:`save`, then :meth:`finish`.
+
+    :meth:`run` does all of it (and resumes a run whose folder holds a checkpoint).
 
     Args:
         cfg: The run's settings.
-        env_factory: Builds one env as ``cfg.env`` describes (the CLI passes ``agentrl.make``'s).
+        env_factory: Builds one env as ``cfg.env`` describes; keyword arguments override
+            the config's (the evaluation passes its split). The CLI passes
+            ``functools.partial(agentrl.factory.make_from_config, cfg.env)``.
         hooks: Progress callbacks.
     """
-    from agentrl.trainer.ppo import PPOConfig
 
-    hooks = hooks or Hooks()
-    if cfg.algo is None:
-        raise ValueError("no algorithm: pass algo=ppo|grpo|rloo|gigpo|archer")
-    if cfg.train.iterations < 0 or cfg.train.tasks_per_iteration < 1:
-        raise ValueError("train.iterations must be >= 0 and train.tasks_per_iteration >= 1")
-    if cfg.train.resume not in ("auto", "never"):
-        raise ValueError(f"train.resume must be auto or never, got {cfg.train.resume!r}")
-    # Data parallel under torchrun: join the group; each rank uses its own GPU.
-    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, device=distributed.init(cfg.model.device)))
-    rank, ranks = distributed.rank(), distributed.world_size()
-    main = rank == 0
-    if cfg.train.tasks_per_iteration < ranks:
-        raise ValueError(f"train.tasks_per_iteration={cfg.train.tasks_per_iteration} leaves some of {ranks} ranks idle")
-    if not main:
-        hooks = Hooks()  # progress and messages from rank 0 only
-    out = run_dir(cfg)
-    if cfg.train.resume == "never" and main:
-        for path in checkpoints(out):
-            path.unlink()
-    distributed.barrier()  # no rank lists checkpoints while rank 0 deletes them
-    existing = checkpoints(out)
-    state = load_checkpoint(existing[-1]) if existing else None
-    if state is not None and len(state["ranks"]) != ranks:
-        raise ValueError(
-            f"{existing[-1]} was written by {len(state['ranks'])} ranks: resume it with as many, not {ranks}"
+    def __init__(self, cfg: TrainRunConfig, env_factory: Callable[..., Any], hooks: Hooks | None = None):
+        if cfg.algo is None:
+            raise ValueError("no algorithm: pass algo=NAME (agentrl algos lists them)")
+        if cfg.train.iterations < 0 or cfg.train.tasks_per_iteration < 1:
+            raise ValueError("train.iterations must be >= 0 and train.tasks_per_iteration >= 1")
+        if cfg.train.resume not in ("auto", "never"):
+            raise ValueError(f"train.resume must be auto or never, got {cfg.train.resume!r}")
+        if cfg.agent.sampling.temperature <= 0:
+            raise ValueError("training samples from the policy: agent.sampling.temperature must be > 0")
+        spec_for(cfg.algo)  # an unknown algorithm fails before the model loads
+        self.cfg, self.env_factory, self.hooks = cfg, env_factory, hooks or Hooks()
+        self.out = run_dir(cfg)
+        self.evals: list[dict[str, Any]] = []
+        self.env_steps = 0
+        self.start_iteration = 0
+        self.resumed = False
+        self.started = time.perf_counter()
+        self.log: MetricLogger | None = None
+
+    # ------------------------------------------------------------------ setup
+    def setup(self) -> None:
+        """Join the data-parallel group, load the model, build policy, backend, agents and algorithm; resume."""
+        cfg = self.cfg
+        # Data parallel under torchrun: join the group; each rank uses its own GPU.
+        cfg = self.cfg = dataclasses.replace(
+            cfg, model=dataclasses.replace(cfg.model, device=distributed.init(cfg.model.device))
         )
-
-    torch.manual_seed(cfg.train.seed)
-    np.random.seed(cfg.train.seed)
-    make_env = env_factory
-    probe = make_env()
-    if hasattr(probe, "agent_iter"):
-        probe.close()
-        raise ValueError(f"{cfg.env.id} is a multi-agent env; agentrl train plays single-agent envs")
-    env_id = probe.spec.id if getattr(probe, "spec", None) is not None else cfg.env.id
-    probe.close()
-
-    hooks.message(f"loading model {cfg.model.name}")
-    model, tokenizer = load_model(cfg.model)
-    pg = getattr(cfg.algo, "pg", None)
-    policy = Policy(
-        model,
-        cfg.policy,
-        value_head=isinstance(cfg.algo, PPOConfig) or bool(getattr(cfg.algo, "token_baseline", False)),
-        reference=bool(pg is not None and pg.kl_coef > 0),
-    )
-    backend = make_backend(cfg.backend, cfg.model, tokenizer, model)
-    push_weights = cfg.backend.name != "hf"  # hf generates with the policy's own model
-    agent = LLMAgent(backend, tokenizer, cfg.agent)
-    greedy = dataclasses.replace(cfg.agent, sampling=dataclasses.replace(cfg.agent.sampling, temperature=0.0))
-    eval_agent = LLMAgent(backend, tokenizer, greedy)
-    algorithm = build_algorithm(cfg, policy, agent, int(tokenizer.pad_token_id))
-    if ranks > 1:
-        distributed.broadcast_parameters(p for _, p in policy.trainable_named_parameters())
-        torch.manual_seed(cfg.train.seed + rank)  # the ranks sample differently; rank 0 as a single process would
-        np.random.seed(cfg.train.seed + rank)
-
-    start_iteration, env_steps, evals = 0, 0, []
-    if state is not None:
-        mine = state["ranks"][rank]
-        policy.load_trainable_state(state["policy"])
-        algorithm.load_state_dict(mine["algo"])
-        set_rng_state(mine["rng"])
-        agent._calls = mine["agent_calls"]
-        start_iteration, env_steps, evals = state["iteration"], state["env_steps"], state["evals"]
-        hooks.message(f"resuming {out} after iteration {start_iteration}")
-    if push_weights:
-        if main:
-            backend.update_weights(policy.merged_state_dict())
-        distributed.barrier()
-    log = (
-        MetricLogger(out, tensorboard=cfg.train.tensorboard, resume_from=start_iteration if state else None)
-        if main
-        else None
-    )
-    if main:
-        (out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
-    seeds_eval = eval_seeds(cfg.eval)
-
-    def evaluate(iteration: int) -> None:
-        hooks.evaluation_start(len(seeds_eval))
-        trajectories = distributed.gather(
-            collect(
-                make_env,
-                eval_agent,
-                distributed.shard(seeds_eval),
-                _eval_rollout(cfg.rollout),
-                env_id=env_id,
-                on_episode=hooks.episode_done,
+        self.rank, ranks = distributed.rank(), distributed.world_size()
+        self.main = self.rank == 0
+        if cfg.train.tasks_per_iteration < ranks:
+            raise ValueError(
+                f"train.tasks_per_iteration={cfg.train.tasks_per_iteration} leaves some of {ranks} ranks idle"
             )
-        )
-        summary = summarize(trajectories)
-        record = {
-            "kind": "eval",
-            "iteration": iteration,
-            "env_steps": env_steps,
-            "success": summary["success"]["mean"],
-            "success_ci95": summary["success"]["ci95"],
-            "score": summary["score"]["mean"],
-            "return": summary["return"]["mean"],
-            "invalid_action_rate": summary["invalid_action_rate"],
-            "mean_turns": summary["mean_turns"],
-        }
-        evals.append(record)
-        if log is not None:
-            log.log(record)
-        hooks.record(record)
+        if not self.main:
+            self.hooks = Hooks()  # progress and messages from rank 0 only
+        if cfg.train.resume == "never" and self.main:
+            for path in checkpoints(self.out):
+                path.unlink()
+        distributed.barrier()  # no rank lists checkpoints while rank 0 deletes them
+        existing = checkpoints(self.out)
+        state = load_checkpoint(existing[-1]) if existing else None
+        if state is not None and len(state["ranks"]) != ranks:
+            raise ValueError(
+                f"{existing[-1]} was written by {len(state['ranks'])} ranks: resume it with as many, not {ranks}"
+            )
+        torch.manual_seed(cfg.train.seed)
+        np.random.seed(cfg.train.seed)
+        self.env_id = single_agent_env_id(self.env_factory, cfg.env.id, "agentrl train")
 
-    started = time.perf_counter()
-    try:
-        if state is None:
-            evaluate(0)
-        for iteration in range(start_iteration, cfg.train.iterations):
-            tick = time.perf_counter()
-            seeds = distributed.shard(task_seeds(cfg, iteration))  # whole groups per rank
-            hooks.iteration_start(iteration, cfg.train.iterations, len(seeds) * cfg.rollout.group_size)
-            policy.eval()
-            trajectories = collect(make_env, agent, seeds, cfg.rollout, env_id=env_id, on_episode=hooks.episode_done)
-            rollout_seconds = time.perf_counter() - tick
-            everyone = distributed.gather(trajectories)
-            env_steps += sum(len(t.turns) for t in everyone)
-            if cfg.train.save_trajectories and main:
-                save_jsonl(everyone, out / "rollouts" / f"iter-{iteration:05d}.jsonl")
-            stats = _mean_stats(distributed.gather_one(algorithm.update(trajectories, iteration)))
-            if push_weights:
-                if main:
-                    backend.update_weights(policy.merged_state_dict())
-                distributed.barrier()  # no rank rolls out again before the push has landed
-            record = {
-                "kind": "train",
-                "iteration": iteration,
-                "env_steps": env_steps,
-                **rollout_stats(everyone),
-                **stats,
-                "rollout_seconds": rollout_seconds,
-                "rollout_tokens_per_s": sum(len(t.response_ids) for tr in everyone for t in tr.turns) / rollout_seconds,
-                **peak_memory(cfg.model.device),
-                "seconds": time.perf_counter() - tick,
-            }
-            if log is not None:
-                log.log(record)
-            hooks.record(record)
-            done = iteration + 1
-            if done == cfg.train.iterations or (cfg.train.eval_every and done % cfg.train.eval_every == 0):
-                evaluate(done)
-            if done == cfg.train.iterations or (cfg.train.checkpoint_every and done % cfg.train.checkpoint_every == 0):
-                distributed.check_in_sync(p for _, p in policy.trainable_named_parameters())
-                # Each rank's own state (optimiser shuffles, replay buffer, RNG) beside the shared weights.
-                own = {"algo": algorithm.state_dict(), "rng": rng_state(), "agent_calls": agent._calls}
-                shards = distributed.gather_one(own)
-                if main:
-                    save_checkpoint(
-                        out,
-                        done,
-                        {
-                            "iteration": done,
-                            "env_steps": env_steps,
-                            "evals": evals,
-                            "policy": policy.trainable_state(),
-                            "ranks": shards,
-                        },
-                        keep=cfg.train.keep_checkpoints,
-                    )
-    finally:
-        if log is not None:
-            log.close()
-    distributed.shutdown()
-    if log is None:  # not rank 0: rank 0 writes the results
-        return {}
-    records = read_metrics(log.path)
-    title = f"{env_id} · {cfg.algo.name} · {cfg.model.name}"
-    plot = plot_learning_curve(records, out / "learning_curve.png", title)
-    before, after = evals[0], evals[-1]
-    results = {
-        "env": {"id": env_id, "config": asdict(cfg.env)},
-        "model": {**asdict(cfg.model), "fingerprint": fingerprint(policy.model)},
-        "algo": asdict(cfg.algo) if not isinstance(cfg.algo, dict) else cfg.algo,
-        "iterations": cfg.train.iterations,
-        "env_steps": env_steps,
-        "eval_seeds": seeds_eval,
-        "success_before": before["success"],
-        "success_before_ci95": before["success_ci95"],
-        "success_after": after["success"],
-        "success_after_ci95": after["success_ci95"],
-        "return_before": before["return"],
-        "return_after": after["return"],
-        "evals": evals,
-        "seconds_this_session": round(time.perf_counter() - started, 2),
-        "git_revision": git_revision(),
-        "learning_curve": str(plot),
-        "metrics": str(log.path),
-        "run_dir": str(out),
-    }
-    (out / "results.json").write_text(json.dumps(results, indent=2, default=str))
-    return results
+        self.hooks.message(f"loading model {cfg.model.name}")
+        model, tokenizer = load_model(cfg.model)
+        needs = cfg.algo.needs()
+        self.policy = Policy(model, cfg.policy, value_head=needs.value_head, reference=needs.reference)
+        self.backend: GenerationBackend = make_backend(cfg.backend, cfg.model, tokenizer, model)
+        self.agent = LLMAgent(self.backend, tokenizer, cfg.agent)
+        greedy = dataclasses.replace(cfg.agent, sampling=dataclasses.replace(cfg.agent.sampling, temperature=0.0))
+        self.eval_agent = LLMAgent(self.backend, tokenizer, greedy)
+        ctx = AlgoContext(
+            policy=self.policy,
+            agent=self.agent,
+            backend=self.backend,
+            sampling=cfg.agent.sampling,
+            pad_id=int(tokenizer.pad_token_id),
+            seed=cfg.train.seed,
+            sync_weights=self.sync_weights,
+        )
+        self.algorithm: Algorithm = build_algorithm(cfg.algo, ctx)
+        if ranks > 1:
+            distributed.broadcast_parameters(p for _, p in self.policy.trainable_named_parameters())
+            torch.manual_seed(cfg.train.seed + self.rank)  # the ranks sample differently; rank 0 as a single process
+            np.random.seed(cfg.train.seed + self.rank)
+
+        if state is not None:
+            mine = state["ranks"][self.rank]
+            self.policy.load_trainable_state(state["policy"])
+            self.algorithm.load_state_dict(mine["algo"])
+            set_rng_state(mine["rng"])
+            self.agent.load_state_dict(mine["agent"])
+            self.start_iteration, self.env_steps, self.evals = state["iteration"], state["env_steps"], state["evals"]
+            self.resumed = True
+            self.hooks.message(f"resuming {self.out} after iteration {self.start_iteration}")
+        self.sync_weights()
+        if self.main:
+            self.log = MetricLogger(
+                self.out, tensorboard=cfg.train.tensorboard, resume_from=self.start_iteration if state else None
+            )
+            (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
+
+    def sync_weights(self) -> None:
+        """Push the policy's weights to a backend that keeps its own copy (rank 0 pushes; every rank waits)."""
+        if self.backend.weights_shared:
+            return
+        if self.main:
+            self.backend.update_weights(self.policy.merged_state_dict())
+        distributed.barrier()  # no rank generates again before the push has landed
+
+    # -------------------------------------------------------------- the loop
+    def iteration(self, iteration: int) -> dict[str, Any]:
+        """Collect, update, sync; returns the logged record."""
+        cfg = self.cfg
+        tick = time.perf_counter()
+        seeds = distributed.shard(task_seeds(cfg, iteration))  # whole groups per rank
+        self.hooks.iteration_start(iteration, cfg.train.iterations, len(seeds) * cfg.rollout.group_size)
+        self.policy.eval()
+        trajectories = collect(
+            self.env_factory, self.agent, seeds, cfg.rollout, env_id=self.env_id, on_episode=self.hooks.episode_done
+        )
+        rollout_seconds = time.perf_counter() - tick
+        everyone = distributed.gather(trajectories)
+        self.env_steps += sum(len(t.turns) for t in everyone)
+        if cfg.train.save_trajectories and self.main:
+            save_jsonl(everyone, self.out / "rollouts" / f"iter-{iteration:05d}.jsonl")
+        stats = _mean_stats(distributed.gather_one(self.algorithm.update(trajectories, iteration)))
+        self.sync_weights()
+        record = {
+            "kind": "train",
+            "iteration": iteration,
+            "env_steps": self.env_steps,
+            **rollout_stats(everyone),
+            **stats,
+            "rollout_seconds": rollout_seconds,
+            "rollout_tokens_per_s": sum(len(t.response_ids) for tr in everyone for t in tr.turns) / rollout_seconds,
+            **peak_memory(cfg.model.device),
+            "seconds": time.perf_counter() - tick,
+        }
+        self._log(record)
+        return record
+
+    def evaluate(self, iteration: int) -> EvalResult:
+        """The fixed-seed evaluation of the greedy policy on the evaluation split."""
+        self.hooks.evaluation_start(self.cfg.eval.episodes)
+        result = evaluate(
+            self.eval_agent,
+            self.env_factory,
+            self.cfg.env,
+            self.cfg.eval,
+            self.cfg.rollout,
+            env_id=self.env_id,
+            on_episode=self.hooks.episode_done,
+        )
+        record = {"kind": "eval", "iteration": iteration, "env_steps": self.env_steps, **result.record()}
+        self.evals.append(record)
+        self._log(record)
+        return result
+
+    def save(self, done: int) -> None:
+        """Checkpoint after ``done`` iterations: shared weights, and each rank's own state."""
+        distributed.check_in_sync(p for _, p in self.policy.trainable_named_parameters())
+        # Each rank's own state (optimiser shuffles, replay buffer, RNG) beside the shared weights.
+        own = {"algo": self.algorithm.state_dict(), "rng": rng_state(), "agent": self.agent.state_dict()}
+        shards = distributed.gather_one(own)
+        if self.main:
+            save_checkpoint(
+                self.out,
+                done,
+                {
+                    "iteration": done,
+                    "env_steps": self.env_steps,
+                    "evals": self.evals,
+                    "policy": self.policy.trainable_state(),
+                    "ranks": shards,
+                },
+                keep=self.cfg.train.keep_checkpoints,
+            )
+
+    def run(self) -> dict[str, Any]:
+        """Set up, train every remaining iteration (evaluating and checkpointing on schedule), finish."""
+        self.setup()
+        train = self.cfg.train
+        try:
+            if not self.resumed:
+                self.evaluate(0)
+            for iteration in range(self.start_iteration, train.iterations):
+                self.iteration(iteration)
+                done = iteration + 1
+                if done == train.iterations or (train.eval_every and done % train.eval_every == 0):
+                    self.evaluate(done)
+                if done == train.iterations or (train.checkpoint_every and done % train.checkpoint_every == 0):
+                    self.save(done)
+        finally:
+            if self.log is not None:
+                self.log.close()
+            self.backend.close()
+        return self.finish()
+
+    def finish(self) -> dict[str, Any]:
+        """Write ``results.json`` and the learning curve (rank 0); returns the results ({} on other ranks)."""
+        distributed.shutdown()
+        if self.log is None:  # not rank 0: rank 0 writes the results
+            return {}
+        cfg = self.cfg
+        protocol = _eval_protocol(cfg)
+        records = read_metrics(self.log.path)
+        title = f"{self.env_id} · {cfg.algo.name} · {cfg.model.name}"
+        plot = plot_learning_curve(records, self.out / "learning_curve.png", title)
+        before, after = self.evals[0], self.evals[-1]
+        results = {
+            "env": {"id": self.env_id, "config": asdict(cfg.env)},
+            "model": {**asdict(cfg.model), "fingerprint": fingerprint(self.policy.model)},
+            "algo": asdict(cfg.algo),
+            "iterations": cfg.train.iterations,
+            "env_steps": self.env_steps,
+            "eval": protocol,
+            "eval_seeds": protocol["seeds"],
+            "success_before": before["success"],
+            "success_before_ci95": before["success_ci95"],
+            "success_after": after["success"],
+            "success_after_ci95": after["success_ci95"],
+            "return_before": before["return"],
+            "return_after": after["return"],
+            "evals": self.evals,
+            "seconds_this_session": round(time.perf_counter() - self.started, 2),
+            "git_revision": git_revision(),
+            "learning_curve": str(plot),
+            "metrics": str(self.log.path),
+            "run_dir": str(self.out),
+        }
+        (self.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
+        return results
+
+    def _log(self, record: dict[str, Any]) -> None:
+        if self.log is not None:
+            self.log.log(record)
+        self.hooks.record(record)
+
+
+def train(cfg: TrainRunConfig, env_factory: Callable[..., Any], hooks: Hooks | None = None) -> dict[str, Any]:
+    """Run (or resume) a training run; returns what ``results.json`` holds (see :class:`Trainer`)."""
+    return Trainer(cfg, env_factory, hooks).run()
+
+
+def _eval_protocol(cfg: TrainRunConfig) -> dict[str, Any]:
+    """What every evaluation of the run played: the split, the seeds and the evaluation env's arguments."""
+    split, overrides = eval_env_overrides(cfg.env, cfg.eval)
+    return {"split": split, "seeds": eval_seeds(cfg.eval), "env_kwargs": {**dict(cfg.env.kwargs), **overrides}}
 
 
 def peak_memory(device: str) -> dict[str, float]:
@@ -381,7 +411,3 @@ def _mean_stats(per_rank: Sequence[dict[str, float]]) -> dict[str, float]:
     """Each statistic averaged over the ranks that report it."""
     keys = sorted({key for stats in per_rank for key in stats})
     return {key: float(np.mean([stats[key] for stats in per_rank if key in stats])) for key in keys}
-
-
-def _eval_rollout(cfg: RolloutConfig) -> RolloutConfig:
-    return dataclasses.replace(cfg, group_size=1)

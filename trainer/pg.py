@@ -18,6 +18,7 @@ from typing import Any
 import torch
 
 from agentrl.trainer import distributed
+from agentrl.trainer.algorithm import Needs, optimizer_step
 from agentrl.trainer.batch import TokenBatch, minibatches, num_minibatches
 from agentrl.trainer.core_algos import aggregate_loss, kl_penalty, masked_mean, ppo_policy_loss, value_loss
 from agentrl.trainer.policy import Policy
@@ -53,6 +54,10 @@ class PGConfig:
     """Gradient-norm clip."""
     loss_agg: str = "token-mean"
     """Loss aggregation: token-mean, seq-mean-token-sum or seq-mean-token-mean."""
+
+    def needs(self) -> Needs:
+        """A reference policy when a KL coefficient asks for one."""
+        return Needs(reference=self.kl_coef > 0)
 
 
 def make_optimizer(parameters: Any, lr: float, weight_decay: float) -> torch.optim.Optimizer:
@@ -124,10 +129,7 @@ def pg_update(
                 stats["entropy"].append(float(entropy.detach()))
                 for key, value in pstats.items():
                     stats[key].append(float(value))
-            distributed.average_gradients(parameters)
-            norm = torch.nn.utils.clip_grad_norm_(parameters, cfg.max_grad_norm)
-            optimizer.step()
-            stats["grad_norm"].append(float(norm))
+            stats["grad_norm"].append(optimizer_step(optimizer, parameters, cfg.max_grad_norm))
     return {key: sum(values) / len(values) for key, values in stats.items() if values}
 
 

@@ -22,11 +22,11 @@ from typing import Any
 import torch
 
 from agentrl.agents.types import Trajectory
+from agentrl.trainer.algorithm import AlgoContext, Needs, register_algorithm
 from agentrl.trainer.batch import TokenBatch, flatten_turns, turn_batch
 from agentrl.trainer.core_algos import gae, masked_whiten
 from agentrl.trainer.grpo import shaped_rewards
 from agentrl.trainer.pg import PGConfig, make_optimizer, pg_update, score_batch
-from agentrl.trainer.policy import Policy
 
 
 @dataclass
@@ -51,6 +51,9 @@ class PPOConfig:
     """Reward added on a turn whose action was invalid."""
     pg: PGConfig = field(default_factory=PGConfig)
     """The clipped policy-gradient update."""
+
+    def needs(self) -> Needs:
+        return Needs(value_head=True, reference=self.pg.kl_coef > 0)
 
 
 def trajectory_gae(
@@ -94,22 +97,22 @@ def trajectory_gae(
     return advantages, returns
 
 
+@register_algorithm("ppo", PPOConfig, summary="PPO: token-level GAE with a value head on the policy, clipped update")
 class PPO:
     """Token-level PPO with a value head on the policy.
 
     Args:
-        policy: The policy (built with ``value_head=True``).
         cfg: PPO settings.
-        temperature: The rollout's sampling temperature.
-        pad_id: Padding token id.
-        seed: Seeds the minibatch shuffling.
+        ctx: The policy (built with a value head: :meth:`PPOConfig.needs`), pad id, rollout
+            temperature and seed (minibatch shuffling).
     """
 
-    def __init__(self, policy: Policy, cfg: PPOConfig, *, temperature: float, pad_id: int, seed: int = 0):
+    def __init__(self, cfg: PPOConfig, ctx: AlgoContext):
+        policy = ctx.policy
         if policy.value_head is None:
             raise ValueError("PPO needs a policy with a value head")
         self.policy, self.cfg = policy, cfg
-        self.temperature, self.pad_id = temperature, pad_id
+        self.temperature, self.pad_id = ctx.temperature, ctx.pad_id
         head = set(id(p) for p in policy.value_head.parameters())
         actor = [p for _, p in policy.trainable_named_parameters() if id(p) not in head]
         groups = [
@@ -117,7 +120,7 @@ class PPO:
             {"params": list(policy.value_head.parameters()), "lr": cfg.critic_lr or cfg.pg.lr},
         ]
         self.optimizer = make_optimizer(groups, cfg.pg.lr, cfg.pg.weight_decay)
-        self.generator = torch.Generator().manual_seed(seed)
+        self.generator = torch.Generator().manual_seed(ctx.seed)
 
     def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]:
         turns, where = flatten_turns(trajectories)

@@ -29,8 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from agentrl.agents.llm_agent import AgentStep, LLMAgent
-from agentrl.agents.prompting import Conversation
+from agentrl.agents.base import Agent, AgentStep, EpisodeStart
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.trainer.env_pool import make_pool
 
@@ -61,12 +60,13 @@ class RolloutConfig:
 class _Slot:
     index: int
     trajectory: Trajectory | None = None
-    conversation: Conversation | None = None
+    episode: Any = None
+    """The agent's handle for the episode in this slot."""
 
 
 def collect(
     env_factory: Callable[[], Any],
-    agent: LLMAgent,
+    agent: Agent,
     seeds: Sequence[int],
     config: RolloutConfig | None = None,
     *,
@@ -77,7 +77,8 @@ def collect(
 
     Args:
         env_factory: Builds one env (called at most ``num_envs`` times).
-        agent: The policy.
+        agent: Who plays (any :class:`~agentrl.agents.base.Agent`); it hears of every episode's
+            start, steps and end.
         seeds: Reset seeds, one task each.
         config: Batch size, group size and turn limit.
         env_id: Recorded in each trajectory (defaults to the env's spec id).
@@ -121,7 +122,7 @@ def collect(
                 task=str(info.get("task", "")),
             )
             order[id(slot.trajectory)] = position
-            slot.conversation = agent.start(env_id, observation, info)
+            slot.episode = agent.start_episode(EpisodeStart(env_id, int(seed), observation, dict(info)))
         return {slot.index for slot, _ in assigned}
 
     def advance(active: list[_Slot], steps: list[AgentStep], outcomes: list[Any]) -> list[_Slot]:
@@ -130,7 +131,7 @@ def collect(
         for slot, step, outcome in zip(active, steps, outcomes, strict=True):
             observation, reward, terminated, truncated, info = outcome
             trajectory = slot.trajectory
-            assert trajectory is not None and slot.conversation is not None
+            assert trajectory is not None
             cut = not (terminated or truncated) and len(trajectory.turns) + 1 >= config.max_turns
             trajectory.turns.append(
                 Turn(
@@ -148,11 +149,12 @@ def collect(
             )
             if terminated or truncated or cut:
                 results[order.pop(id(trajectory))] = trajectory
+                agent.end_episode(slot.episode, trajectory)
                 if on_episode is not None:
                     on_episode(trajectory)
                 finished.append(slot)
             else:
-                agent.record(slot.conversation, step, observation, info)
+                agent.observe(slot.episode, step, observation, info)
                 going.add(slot.index)
         going |= start(finished)  # the finished envs reset together (slow resets overlap in workers)
         return [slot for slot in active if slot.index in going]
@@ -173,7 +175,7 @@ def collect(
                     in_flight[w] = None
                     active[w] = advance(flight[0], flight[1], pool.wait(flight[2]))
                 if active[w]:
-                    steps = agent.act([slot.conversation for slot in active[w]])  # type: ignore[misc]
+                    steps = agent.act([slot.episode for slot in active[w]])
                     actions = [(slot.index, step.action) for slot, step in zip(active[w], steps, strict=True)]
                     in_flight[w], active[w] = (active[w], steps, pool.submit(actions)), []
     finally:

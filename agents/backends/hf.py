@@ -8,7 +8,7 @@ the temperature), which is what a policy-gradient ratio needs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -35,10 +35,31 @@ class HFBackend:
             eos_ids.append(tokenizer.eos_token_id)
         self.eos_ids = {int(i) for i in eos_ids if i is not None}
         self.pad_id = int(tokenizer.pad_token_id if tokenizer.pad_token_id is not None else min(self.eos_ids))
+        self.weights_shared = True
+        """The trainer updates this very model object in place: no weight pushes are needed."""
+        self._weight_version = 0
 
     @property
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
+
+    def update_weights(self, state_dict: Mapping[str, Any]) -> int:
+        """Load ``state_dict`` into the model (a no-op for the trainer, which shares the model)."""
+        own = self.model.state_dict()
+        unknown = sorted(set(state_dict) - set(own))
+        if unknown:
+            raise ValueError(f"update_weights: the model has no tensors named {unknown[:3]}")
+        with torch.no_grad():
+            for name, tensor in state_dict.items():
+                own[name].copy_(tensor.to(own[name].device, own[name].dtype))
+        self._weight_version += 1
+        return self._weight_version
+
+    def stats(self) -> dict[str, float]:
+        return {}
+
+    def close(self) -> None:
+        """Nothing to release: the model belongs to the caller."""
 
     def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Completion]:
         """Complete every prompt; see :class:`~agentrl.agents.generation.GenerationBackend`."""

@@ -27,7 +27,7 @@ import io
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -79,6 +79,9 @@ class OpenAIBackend:
             raise ValueError("prompt_format='text' needs a local tokenizer to decode prompts")
         self.prompt_format = prompt_format if tokenizer is not None else "ids"
         self.prompt_drift = 0
+        self.weights_shared = False
+        """The server holds its own copy of the weights: the trainer pushes them after each update."""
+        self._closed = False
         """Text prompts whose local re-encoding differs from the ids they were decoded from."""
         self._pieces: dict[str, int] | None = None
         self._lock = threading.Lock()
@@ -234,7 +237,7 @@ class OpenAIBackend:
         reason = "length" if choice.get("finish_reason") == "length" else "stop"
         return Completion(token_ids=ids, logprobs=logprobs, text=text, finish_reason=reason)
 
-    def update_weights(self, state_dict: dict[str, Any]) -> int:
+    def update_weights(self, state_dict: Mapping[str, Any]) -> int:
         """Push new weights to the server (``POST /v1/weights``); returns the weight version."""
         from safetensors.torch import save
 
@@ -252,6 +255,13 @@ class OpenAIBackend:
         )
         return int(data["weight_version"])
 
+    def stats(self) -> dict[str, float]:
+        """``prompt_drift``: text prompts whose local re-encoding differed from their ids."""
+        return {"prompt_drift": float(self.prompt_drift)}
+
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self._pool.shutdown(wait=False)
         self._client.close()

@@ -12,7 +12,7 @@ For vLLM's OpenAI-compatible *server*, use the ``openai`` backend instead.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from agentrl.agents.generation import Completion, SamplingParams
@@ -58,6 +58,9 @@ class VLLMBackend:
         self.tokenizer = tokenizer if tokenizer is not None else self.llm.get_tokenizer()
         eos = getattr(self.tokenizer, "eos_token_id", None)
         self.eos_ids = {int(eos)} if eos is not None else set()
+        self.weights_shared = False
+        """The engine holds its own copy of the weights: the trainer pushes them after each update."""
+        self._closed = False
 
     def generate(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Completion]:
         """Complete every prompt in one engine call; see ``GenerationBackend``."""
@@ -83,9 +86,26 @@ class VLLMBackend:
             completions.append(Completion(ids, logprobs, best.text, reason))
         return completions
 
-    def update_weights(self, named_tensors: Iterable[tuple[str, Any]] | dict[str, Any]) -> int:
+    def update_weights(self, named_tensors: Iterable[tuple[str, Any]] | Mapping[str, Any]) -> int:
         """Load new weights (HF names) into the engine's model on every worker."""
-        items = list(named_tensors.items()) if isinstance(named_tensors, dict) else list(named_tensors)
+        items = list(named_tensors.items()) if isinstance(named_tensors, Mapping) else list(named_tensors)
         results = self.llm.collective_rpc(_load_weights_on_worker, args=(items,))
         self.llm.reset_prefix_cache()
         return int(results[0]) if results else 0
+
+    def stats(self) -> dict[str, float]:
+        return {}
+
+    def close(self) -> None:
+        """Shut the engine down and free its GPU memory; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        import gc
+
+        import torch
+
+        del self.llm  # the engine's workers and KV cache go with the last reference
+        gc.collect()
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from agentrl.agents.parsing import parse_action
-from agentrl.agents.prompting import SYSTEM_PROMPTS, Conversation, chat_pieces, env_family
+from agentrl.agents.prompting import ACTION_SUFFIX, DEFAULT_INSTRUCTIONS, Conversation, chat_pieces
 
 
 def test_chat_pieces_of_chatml(tiny):
@@ -72,8 +72,20 @@ def test_parse_action_variants():
     assert len(parse_action("x" * 10_000)) == 2000
 
 
-def test_env_family():
-    assert env_family("agentrl/Sokoban-v0") == "sokoban"
-    assert env_family("mypkg.envs:Coin-v3") == "coin"
-    for env_id in ("agentrl/ALFWorld-v0", "agentrl/TextWorld-v0", "agentrl/ScienceWorld-v0", "agentrl/WebShop-v0"):
-        assert env_family(env_id) in SYSTEM_PROMPTS, env_id
+def test_system_prompt_is_the_envs_own_instructions(tiny):
+    from agentrl.agents.backends import HFBackend
+    from agentrl.agents.base import EpisodeStart
+    from agentrl.agents.llm_agent import AgentConfig, LLMAgent
+
+    model, tokenizer = tiny
+    agent = LLMAgent(HFBackend(model, tokenizer), tokenizer)
+    info = {"task": "find the key", "instructions": "You open doors. Reply with: open X."}
+    conversation = agent.start_episode(EpisodeStart("mypkg:Doors-v0", 0, "A door.", info))
+    assert conversation.system.startswith("You open doors. Reply with: open X.")
+    assert conversation.system.endswith("Your task: find the key") and ACTION_SUFFIX in conversation.system
+    # A third-party env that gives no instructions gets the generic prompt, whatever its id.
+    bare = agent.start_episode(EpisodeStart("agentrl/Sokoban-v0", 0, "A room.", {"task": ""}))
+    assert bare.system.startswith(DEFAULT_INSTRUCTIONS)
+    # agent.system_prompt replaces the env's instructions.
+    custom = LLMAgent(agent.backend, tokenizer, AgentConfig(system_prompt="Mine.", tagged_actions=False))
+    assert custom.start_episode(EpisodeStart("x", 0, "o", info)).system == "Mine.\nYour task: find the key"

@@ -74,5 +74,5 @@ def test_ray_pool_with_two_workers_reproduces_inline(tiny, local_ray):
         return [t.to_dict() for t in collect(lambda: agentrl.make("frozenlake"), agent, [3, 4], config=config)]
 
     inline = play("inline")
-    agent._calls = 0  # same sampling seeds for the second run
+    agent.load_state_dict({"calls": 0})  # same sampling seeds for the second run
     assert play("ray") == inline

@@ -149,13 +149,19 @@ def test_archer_token_baseline_gradients_and_regression(tiny):
 
 def test_archer_token_baseline_needs_a_value_head(tiny):
     from agentrl.agents.backends import HFBackend
+    from agentrl.agents.generation import SamplingParams
     from agentrl.agents.llm_agent import LLMAgent
+    from agentrl.trainer.algorithm import AlgoContext
     from agentrl.trainer.archer import Archer, ArcherConfig
 
     model, tokenizer = tiny
-    agent = LLMAgent(HFBackend(model, tokenizer), tokenizer)
+    backend = HFBackend(model, tokenizer)
+    policy = Policy(copy.deepcopy(model))
+    ctx = AlgoContext(policy, LLMAgent(backend, tokenizer), backend, SamplingParams(), 0, 0, lambda: None)
     with pytest.raises(ValueError, match="value head"):
-        Archer(Policy(copy.deepcopy(model)), agent, ArcherConfig(token_baseline=True), pad_id=0)
+        Archer(ArcherConfig(token_baseline=True), ctx)
+    # What the config declares is what the loop builds: with a value head it constructs.
+    assert ArcherConfig(token_baseline=True).needs().value_head and not ArcherConfig().needs().value_head
 
 
 def test_transitions_bootstrap_only_when_not_terminated():

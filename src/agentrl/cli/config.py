@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 from hydra import compose, initialize_config_module
@@ -11,6 +14,8 @@ from hydra.errors import HydraException
 from omegaconf import OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from agentrl.agents.llm_agent import AgentConfig
+from agentrl.agents.scripted import ScriptedAgentConfig
 from agentrl.factory import short_names
 
 T = TypeVar("T")
@@ -19,6 +24,63 @@ T = TypeVar("T")
 def store(name: str, node: type, group: str | None = None) -> None:
     """Register a dataclass schema under ``name`` (in ``group``) for config files to extend."""
     ConfigStore.instance().store(name=name, node=node, group=group)
+
+
+# The `agent` group of train and eval: a model (llm) or a scripted player (expert, random).
+store("llm_agent_schema", AgentConfig, group="agent")
+store("scripted_agent_schema", ScriptedAgentConfig, group="agent")
+
+
+def add_config_flags(parser: argparse.ArgumentParser, help_schema: Callable[[], str] | None = None) -> None:
+    """``--print-config``, ``--plugin`` and ``--config-dir`` (and ``--help`` listing every setting) for the
+    commands whose settings are Hydra overrides.
+
+    Args:
+        parser: The subcommand's parser (built with ``add_help=False`` when ``help_schema`` is given).
+        help_schema: Renders the settings' documentation; called only when ``--help`` is asked for.
+    """
+    if help_schema is not None:
+
+        class _Help(argparse.Action):
+            def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
+                parser.print_help()
+                print("\n" + help_schema())
+                parser.exit()
+
+        parser.add_argument("-h", "--help", nargs=0, action=_Help, help="show this help and every setting, then exit")
+    parser.add_argument(
+        "--print-config", action="store_true", help="print the composed config (YAML) and exit without running"
+    )
+    parser.add_argument(
+        "--plugin",
+        action="append",
+        default=[],
+        metavar="MODULE",
+        help="import MODULE first (it may register algorithms or envs of its own); repeatable",
+    )
+    parser.add_argument(
+        "--config-dir",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="also look for config files in DIR (e.g. DIR/algo/NAME.yaml for algo=NAME); repeatable",
+    )
+
+
+def load_plugins(modules: Sequence[str]) -> None:
+    """Import the ``--plugin`` modules (they register algorithms or envs on import)."""
+    import importlib
+
+    for name in modules:
+        try:
+            importlib.import_module(name)
+        except ImportError as err:
+            raise ValueError(f"--plugin {name}: cannot import it ({err}); is it on PYTHONPATH?") from err
+
+
+def print_config(cfg: Any) -> None:
+    """Print a composed config as YAML (``--print-config``)."""
+    sys.stdout.write(OmegaConf.to_yaml(OmegaConf.structured(cfg)))
 
 
 def add_server_flags(parser: Any, default_port: int) -> None:
@@ -41,8 +103,19 @@ def env_overrides(env: str) -> list[str]:
     return ["env=_by_id", f"env.id='{quoted}'"]
 
 
-def load(config_name: str, overrides: Sequence[str], schema: type[T]) -> T:
-    """Compose ``configs/<config_name>.yaml`` with ``overrides`` into a ``schema`` object."""
+def load(config_name: str, overrides: Sequence[str], schema: type[T], *, config_dirs: Sequence[str] = ()) -> T:
+    """Compose ``configs/<config_name>.yaml`` with ``overrides`` into a ``schema`` object.
+
+    ``config_dirs`` are searched for config files too (after the packaged ones), so a
+    user's ``DIR/algo/NAME.yaml`` is ``algo=NAME``.
+    """
+    overrides = list(overrides)
+    if config_dirs:
+        for folder in config_dirs:
+            if not Path(folder).is_dir():
+                raise ValueError(f"--config-dir {folder}: no such folder")
+        paths = ",".join(f"file://{Path(folder).resolve()}" for folder in config_dirs)
+        overrides.append(f"hydra.searchpath=[{paths}]")
     try:
         with initialize_config_module(config_module="agentrl.configs", version_base=None):
             cfg: Any = compose(config_name=config_name, overrides=list(overrides))

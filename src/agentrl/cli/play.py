@@ -1,5 +1,9 @@
 """``agentrl play``: play any env in the terminal, or watch the expert or a random agent.
 
+The expert and the random agent are :mod:`agentrl.agents.scripted`'s, the same players
+``agentrl eval agent=expert|random`` evaluates; here the expert falls back to a random
+admissible action in a state where it has no move.
+
 Each turn shows the observation, the admissible actions, the reward and whether the
 episode is over. Typing ``help`` lists the commands (``actions``, ``hint``, ``reset``,
 ``quit``); anything else is sent to the env as the action, exactly as an LLM agent's
@@ -12,8 +16,6 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-
-import numpy as np
 
 from agentrl.cli.config import env_overrides, load, store
 from agentrl.envs.config import EnvConfig
@@ -91,21 +93,34 @@ class _Session:
     """One terminal session; ``read``/``write`` are swappable for tests."""
 
     def __init__(self, cfg: PlayConfig, read: Callable[[str], str], write: Callable[[str], None]):
+        from agentrl.agents.scripted import ExpertAgent, RandomAgent
+
         self.cfg, self.read, self.write = cfg, read, write
-        self.rng = np.random.default_rng(cfg.seed)
+        self.scripted: dict[str, Any] = {"expert": ExpertAgent(fallback_seed=cfg.seed), "random": RandomAgent(cfg.seed)}
+        self.handles: dict[Any, Any] = {}
+        """The scripted players' episode handles, by (episode seed, seat)."""
+
+    def _scripted(self, kind: str, seed: int, seat: str, obs: str, info: dict[str, Any]) -> str:
+        from agentrl.agents.base import EpisodeStart, text_step
+
+        agent, key = self.scripted[kind], (kind, seed, seat)
+        if key not in self.handles:
+            self.handles[key] = agent.start_episode(EpisodeStart(self.cfg.env.id, seed, obs, dict(info)))
+        else:
+            agent.observe(self.handles[key], text_step(""), obs, dict(info))
+        return str(agent.act([self.handles[key]])[0].action)
 
     def _show(self, obs: str, info: dict[str, Any], who: str = "") -> None:
         self.write(f"\n--- observation{f' ({who})' if who else ''} ---\n{obs}")
         if info.get("admissible_actions"):
             self.write("Actions: " + ", ".join(info["admissible_actions"]))
 
-    def _choose(self, kind: str, info: dict[str, Any], prompt: str) -> str | None:
-        """An action from ``kind``; None to start a new episode. Raises _Quit to leave."""
-        if kind == "expert" and info.get("expert_action"):
-            return str(info["expert_action"])
-        if kind in ("expert", "random"):
-            choices = info.get("admissible_actions") or [""]
-            return str(choices[int(self.rng.integers(len(choices)))])
+    def _choose(self, kind: str, info: dict[str, Any], prompt: str, where: tuple[int, str, str]) -> str | None:
+        """An action from ``kind`` (``where``: episode seed, seat, observation); None to start a new episode.
+        Raises _Quit to leave."""
+        if kind in self.scripted:
+            seed, seat, obs = where
+            return self._scripted(kind, seed, seat, obs, info)
         while True:
             try:
                 line = self.read(prompt)
@@ -135,7 +150,7 @@ class _Session:
                 self._show(obs, info)
                 ret, steps = 0.0, 0
                 while True:
-                    action = self._choose(self.cfg.agent, info, "> ")
+                    action = self._choose(self.cfg.agent, info, "> ", (seed, "", obs))
                     if action is None:
                         break
                     if self.cfg.agent != "human":
@@ -176,7 +191,7 @@ class _Session:
                     kind = self.cfg.agent if agent in seats else self.cfg.opponent
                     if kind == "human":
                         self._show(obs, info, agent)
-                    action = self._choose(kind, info, f"[{agent}]> ")
+                    action = self._choose(kind, info, f"[{agent}]> ", (seed, agent, obs))
                     if action is None:
                         restart = True
                         break

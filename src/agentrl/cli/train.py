@@ -5,10 +5,15 @@
     agentrl train env=guess algo=archer
     agentrl train env=sokoban algo=ppo model=smollm2 policy.lora=true
     torchrun --nproc-per-node 2 -m agentrl train ...   # data parallel: one process per GPU (Gloo on CPUs)
+    agentrl train --help                            # every setting, with its documentation
+    agentrl train --print-config env=webshop        # the composed config, without running
+    agentrl train --plugin mypkg.algo --config-dir my_configs algo=mine   # an algorithm of your own
 
 Settings are Hydra overrides over ``configs/train.yaml``, the env's file in
 ``configs/env``, the model's in ``configs/model`` and the algorithm's in
-``configs/algo``. A run folder holds ``metrics.jsonl``, TensorBoard events,
+``configs/algo`` (``agentrl algos`` lists the algorithms); the agent's reply length,
+action tags and history window come from the env's ``agent`` block. Evaluation runs
+on the env's held-out split (``eval.split``). A run folder holds ``metrics.jsonl``, TensorBoard events,
 checkpoints, ``results.json`` and ``learning_curve.png``; running the same command
 again resumes it (``train.resume=auto``).
 """
@@ -16,28 +21,42 @@ again resumes it (``train.resume=auto``).
 from __future__ import annotations
 
 import argparse
+import functools
 from typing import Any
 
-from agentrl.cli.config import load, store
-from agentrl.trainer.archer import ArcherConfig
-from agentrl.trainer.grpo import GRPOConfig
+from agentrl.cli.config import add_config_flags, load, load_plugins, print_config, store
 from agentrl.trainer.loop import Hooks, TrainRunConfig
-from agentrl.trainer.ppo import PPOConfig
 
 store("train_schema", TrainRunConfig)
-store("grpo_schema", GRPOConfig, group="algo")
-store("ppo_schema", PPOConfig, group="algo")
-store("archer_schema", ArcherConfig, group="algo")
 
 
 def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "train",
-        help="train a policy with RL (PPO, GRPO, RLOO, GiGPO, ArCHer)",
+        help="train a policy with RL (agentrl algos lists the algorithms)",
         description="Train a policy with RL. Arguments are Hydra overrides, e.g. "
         "env=frozenlake algo=gigpo model=tiny train.iterations=40 rollout.group_size=8",
+        add_help=False,
     )
+    add_config_flags(parser, _settings_help)
     parser.set_defaults(run=run, accepts_overrides=True)
+
+
+def _settings_help() -> str:
+    from agentrl.cli.help import settings_help
+    from agentrl.trainer.algorithm import algorithm_table
+
+    default = algorithm_table()["grpo"].config
+    return settings_help(TrainRunConfig, groups={"algo": default})
+
+
+def compose(args: argparse.Namespace, overrides: list[str]) -> TrainRunConfig:
+    """The run's config: plugins imported, the algorithm table loaded, overrides composed."""
+    from agentrl.trainer.algorithm import algorithm_table
+
+    load_plugins(args.plugin)
+    algorithm_table()  # every algorithm's schema is stored before composing
+    return load("train", overrides, TrainRunConfig, config_dirs=args.config_dir)
 
 
 class RichHooks(Hooks):
@@ -62,7 +81,8 @@ class RichHooks(Hooks):
         if record["kind"] == "eval":
             low, high = record["success_ci95"]
             self.console.print(
-                f"eval after {record['iteration']} iterations ({record['env_steps']} env steps): "
+                f"eval{_split_note(record['split'])} after {record['iteration']} iterations "
+                f"({record['env_steps']} env steps): "
                 f"success {record['success']:.3f} [{low:.3f}, {high:.3f}], "
                 f"invalid actions {record['invalid_action_rate']:.1%}"
             )
@@ -82,11 +102,14 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     from agentrl.factory import make_from_config
     from agentrl.trainer.loop import train
 
-    cfg = load("train", overrides, TrainRunConfig)
+    cfg = compose(args, overrides)
+    if args.print_config:
+        print_config(cfg)
+        return 0
     console = Console(stderr=True)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
-        results = train(cfg, lambda: make_from_config(cfg.env), RichHooks(console, progress))
+        results = train(cfg, functools.partial(make_from_config, cfg.env), RichHooks(console, progress))
     if not results:  # a data-parallel rank other than 0: rank 0 reports
         return 0
     b_low, b_high = results["success_before_ci95"]
@@ -95,6 +118,11 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         f"{results['env']['id']} | {cfg.algo.name} | {cfg.model.name} | {results['iterations']} iterations, "
         f"{results['env_steps']} env steps | success {results['success_before']:.3f} [{b_low:.3f}, {b_high:.3f}] "
         f"-> {results['success_after']:.3f} [{a_low:.3f}, {a_high:.3f}] on {len(results['eval_seeds'])} eval seeds"
+        f"{_split_note(results['eval']['split'])}"
     )
     print(f"run: {results['run_dir']} (learning curve: {results['learning_curve']})")
     return 0
+
+
+def _split_note(split: str | None) -> str:
+    return f" of the {split} split" if split else ""
