@@ -21,6 +21,7 @@ nothing is asserted. Example (about 15 minutes on 2 CPU cores)::
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import statistics
 import tempfile
@@ -63,19 +64,14 @@ def steps_to_target(records: list[dict[str, Any]], target: float, window: int) -
 
 
 def run_one(overrides: list[str], out: Path) -> dict[str, Any]:
-    from agentrl.cli import train as _  # noqa: F401  (registers the config schemas)
-    from agentrl.cli.config import load
+    from agentrl.cli.train import load_train_config
     from agentrl.factory import make_from_config
-    from agentrl.trainer.loop import TrainRunConfig, train
+    from agentrl.trainer.loop import train
     from agentrl.trainer.metrics import read_metrics
 
-    cfg = load(
-        "train",
-        [*overrides, f"train.output_dir={out}", "train.resume=never", "train.tensorboard=false"],
-        TrainRunConfig,
-    )
+    cfg = load_train_config([*overrides, f"train.output_dir={out}", "train.resume=never", "train.tensorboard=false"])
     start = time.perf_counter()
-    results = train(cfg, lambda: make_from_config(cfg.env))
+    results = train(cfg, functools.partial(make_from_config, cfg.env))
     return {"records": read_metrics(out / "metrics.jsonl"), "results": results, "seconds": time.perf_counter() - start}
 
 

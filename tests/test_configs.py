@@ -54,16 +54,15 @@ def test_bad_values_are_rejected_with_the_setting_named():
 @pytest.mark.parametrize("algo", ALGOS)
 @pytest.mark.parametrize("env", ["guess", "frozenlake", "sokoban", "babyai"])
 def test_every_algorithm_config_validates_with_every_env(algo, env):
-    import agentrl.cli.train  # noqa: F401  (registers the train schema)
+    from agentrl.cli.train import load_train_config
     from agentrl.trainer.algorithm import algorithm_table
     from agentrl.trainer.grpo import GRPOConfig
-    from agentrl.trainer.loop import TrainRunConfig
 
-    table = algorithm_table()  # stores every algorithm's schema
-    cfg = load("train", [f"algo={algo}", f"env={env}"], TrainRunConfig)
+    table = algorithm_table()
+    cfg = load_train_config([f"algo={algo}", f"env={env}"])
     assert isinstance(cfg.algo, table[algo].config)
     assert cfg.algo.name == algo and cfg.env == env_config(env)
     if isinstance(cfg.algo, GRPOConfig):
         assert cfg.algo.estimator == algo
     with pytest.raises(ValueError, match="lr"):
-        load("train", [f"algo={algo}", "algo.actor_lr=abc" if algo == "archer" else "algo.pg.lr=abc"], TrainRunConfig)
+        load_train_config([f"algo={algo}", "algo.actor_lr=abc" if algo == "archer" else "algo.pg.lr=abc"])

@@ -40,3 +40,43 @@ def test_eval_rejects_bad_settings(tmp_path):
         [sys.executable, "-m", "agentrl", "eval", "model=nonexistent"], capture_output=True, text=True, timeout=300
     )
     assert out.returncode == 2 and "nonexistent" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_webshop_expert_is_evaluated_on_the_test_goals(tmp_path, capsys):
+    from agentrl.cli import main
+
+    assert main(["eval", "env=webshop", "agent=expert", "eval.episodes=6", f"eval.output_dir={tmp_path}"]) == 0
+    printed = capsys.readouterr().out
+    assert "agentrl/WebShop-v0 (test split) | expert | 6 episodes | success 1.000" in printed
+    (result_file,) = tmp_path.glob("*.json")
+    results = json.loads(result_file.read_text())
+    assert results["env"]["split"] == "test" and results["env"]["kwargs"]["split"] == "test"
+    assert results["agent"]["kind"] == "expert" and results["model"] is None
+    # The same seeds, another split and a random agent: the protocol is the agent's only difference.
+    assert main(["eval", "env=webshop", "agent=random", "eval.episodes=6", "eval.split=train",
+                 f"eval.output_dir={tmp_path / 'r'}"]) == 0  # fmt: skip
+    (random_file,) = (tmp_path / "r").glob("*.json")
+    random = json.loads(random_file.read_text())
+    assert random["seeds"] == results["seeds"] and random["env"]["split"] == "train"
+    assert random["agent"]["kind"] == "random" and random["success"]["mean"] < 1
+
+
+def test_expert_of_an_env_without_one_is_a_clear_error(tmp_path, capsys):
+    from agentrl.cli import main
+
+    code = main(["eval", "env=frozenlake", "agent=expert", "+env.kwargs.expert=false", f"eval.output_dir={tmp_path}"])
+    assert code == 2 and "no expert action" in capsys.readouterr().err
+
+
+def test_eval_split_overrides():
+    from agentrl.envs.config import EnvConfig
+    from agentrl.trainer.evaluate import EvalConfig, eval_env_overrides
+
+    env = EnvConfig(id="agentrl/WebShop-v0", kwargs={"split": "train"}, held_out_split="test")
+    assert eval_env_overrides(env, EvalConfig()) == ("test", {"split": "test"})
+    assert eval_env_overrides(env, EvalConfig(split="eval")) == ("eval", {"split": "eval"})
+    assert eval_env_overrides(env, EvalConfig(split="configured")) == ("train", {})
+    kwargs = {"n_products": 50}
+    assert eval_env_overrides(env, EvalConfig(env_kwargs=kwargs)) == ("test", {"n_products": 50, "split": "test"})
+    # An env without splits is evaluated as configured (on seeds apart from training's).
+    assert eval_env_overrides(EnvConfig(id="agentrl/Sokoban-v0"), EvalConfig()) == (None, {})

@@ -183,3 +183,17 @@ def test_rollouts_through_a_model_server_get_the_new_weights_each_iteration(tmp_
         local = model.generate(torch.tensor([prompt]), max_new_tokens=8, do_sample=False)[0, len(prompt) :].tolist()
     got = remote.generate([prompt], params)[0].token_ids
     assert got == local[: len(got)] and len(got) > 0
+
+
+@pytest.mark.slow
+def test_alfworld_training_run_evaluates_on_unseen_scenes(tmp_path, capsys):
+    out = tmp_path / "alf"
+    command = ["train", "env=alfworld", "env.kwargs.n_games=6", "algo=grpo", "model=tiny", "train.iterations=1",
+               "train.tasks_per_iteration=1", "rollout.group_size=2", "rollout.max_turns=2", "eval.episodes=2",
+               "train.tensorboard=false", f"train.output_dir={out}"]  # fmt: skip
+    assert main(command) == 0
+    assert "eval seeds of the eval_unseen split" in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert results["eval"]["split"] == "eval_unseen" and results["eval"]["env_kwargs"]["split"] == "eval_unseen"
+    assert all(e["split"] == "eval_unseen" for e in results["evals"])
+    assert results["env"]["config"]["kwargs"]["split"] == "train"  # training stays on the training scenes

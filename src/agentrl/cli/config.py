@@ -40,11 +40,12 @@ def add_config_flags(parser: argparse.ArgumentParser, help_schema: Callable[[], 
         help_schema: Renders the settings' documentation; called only when ``--help`` is asked for.
     """
     if help_schema is not None:
+        render = help_schema
 
         class _Help(argparse.Action):
             def __call__(self, parser: Any, namespace: Any, values: Any, option_string: str | None = None) -> None:
                 parser.print_help()
-                print("\n" + help_schema())
+                print("\n" + render())
                 parser.exit()
 
         parser.add_argument("-h", "--help", nargs=0, action=_Help, help="show this help and every setting, then exit")

@@ -71,7 +71,7 @@ def add_parser(sub: Any) -> None:
 def _settings_help() -> str:
     from agentrl.cli.help import settings_help
 
-    return settings_help(EvalRunConfig, groups={"agent": AgentConfig})
+    return settings_help(load("eval", [], EvalRunConfig), title="settings (the values of `agentrl eval` as typed)")
 
 
 def run(args: argparse.Namespace, overrides: list[str]) -> int:

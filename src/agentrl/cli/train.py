@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 from agentrl.cli.config import add_config_flags, load, load_plugins, print_config, store
@@ -44,19 +45,21 @@ def add_parser(sub: Any) -> None:
 
 def _settings_help() -> str:
     from agentrl.cli.help import settings_help
+
+    # The composed defaults (the main job's), so each setting shows the value a run gets.
+    return settings_help(load_train_config([]), title="settings (the values of `agentrl train` as typed)")
+
+
+def load_train_config(
+    overrides: Sequence[str], *, plugins: Sequence[str] = (), config_dirs: Sequence[str] = ()
+) -> TrainRunConfig:
+    """The run's config: ``plugins`` imported, the algorithm table loaded, ``overrides`` composed over
+    ``configs/train.yaml`` (and ``config_dirs``)."""
     from agentrl.trainer.algorithm import algorithm_table
 
-    default = algorithm_table()["grpo"].config
-    return settings_help(TrainRunConfig, groups={"algo": default})
-
-
-def compose(args: argparse.Namespace, overrides: list[str]) -> TrainRunConfig:
-    """The run's config: plugins imported, the algorithm table loaded, overrides composed."""
-    from agentrl.trainer.algorithm import algorithm_table
-
-    load_plugins(args.plugin)
+    load_plugins(plugins)
     algorithm_table()  # every algorithm's schema is stored before composing
-    return load("train", overrides, TrainRunConfig, config_dirs=args.config_dir)
+    return load("train", overrides, TrainRunConfig, config_dirs=config_dirs)
 
 
 class RichHooks(Hooks):
@@ -102,7 +105,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     from agentrl.factory import make_from_config
     from agentrl.trainer.loop import train
 
-    cfg = compose(args, overrides)
+    cfg = load_train_config(overrides, plugins=args.plugin, config_dirs=args.config_dir)
     if args.print_config:
         print_config(cfg)
         return 0
