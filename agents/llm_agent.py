@@ -9,12 +9,12 @@ to the env as it is, and the env reports it as an invalid action.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from agentrl.agents.base import AgentStep, EpisodeStart
-from agentrl.agents.generation import GenerationBackend, SamplingParams
+from agentrl.agents.base import Agent, AgentStep, EpisodeStart
+from agentrl.agents.generation import Completion, GenerationBackend, SamplingParams
 from agentrl.agents.parsing import parse_action
 from agentrl.agents.prompting import ACTION_SUFFIX, DEFAULT_INSTRUCTIONS, THINK_SUFFIX, Conversation, chat_pieces
 from agentrl.agents.types import Trajectory
@@ -38,27 +38,28 @@ class AgentConfig:
     """Sampling settings of every generation call."""
 
 
-class LLMAgent:
-    """An LLM policy for text envs (an :class:`~agentrl.agents.base.Agent`).
+class PromptedAgent:
+    """The prompt side of an LLM agent: one token-level conversation per episode.
 
     The system prompt is the env's instructions (``info["instructions"]`` at reset, or
-    ``config.system_prompt``), how to write the action, and the task.
+    ``config.system_prompt``), how to write the action, and the task. Subclasses decide
+    the replies: :class:`LLMAgent` generates them, :class:`DemonstrationAgent` writes a
+    teacher's actions as the model would.
 
     Args:
-        backend: A :class:`~agentrl.agents.generation.GenerationBackend`.
         tokenizer: The policy's tokenizer (chat template, encode/decode).
         config: Prompting and sampling settings.
+        eos_ids: End-of-turn token ids besides the tokenizer's.
     """
 
-    def __init__(self, backend: GenerationBackend, tokenizer: Any, config: AgentConfig | None = None):
-        self.backend = backend
+    def __init__(self, tokenizer: Any, config: AgentConfig | None = None, eos_ids: Iterable[int] = ()):
         self.tokenizer = tokenizer
         self.config = config or AgentConfig()
         self.pieces = chat_pieces(tokenizer)
-        eos = {tokenizer.eos_token_id} | set(backend.eos_ids)
+        eos = {tokenizer.eos_token_id} | set(eos_ids)
         self.eos_ids = frozenset(int(i) for i in eos if i is not None)
         self.calls = 0
-        """Generation calls so far (sampling seeds advance with it; checkpoints keep it)."""
+        """Act calls so far (sampling seeds advance with it; checkpoints keep it)."""
 
     def system_prompt(self, instructions: str, task: str) -> str:
         base = self.config.system_prompt or instructions or DEFAULT_INSTRUCTIONS
@@ -87,19 +88,7 @@ class LLMAgent:
         return conversation
 
     def act(self, episodes: Sequence[Conversation]) -> list[AgentStep]:
-        """One action per conversation, from one batched generation call."""
-        prompts = [conversation.prompt_ids() for conversation in episodes]
-        params = self.config.sampling
-        if params.seed is not None:
-            # A fresh but reproducible seed per call: turns must not share their randomness.
-            params = dataclasses.replace(params, seed=params.seed + self.calls)
-        self.calls += 1
-        completions = self.backend.generate(prompts, params)
-        require_tag = self.config.thinking
-        return [
-            AgentStep(prompt, completion, parse_action(completion.text, require_tag=require_tag))
-            for prompt, completion in zip(prompts, completions, strict=True)
-        ]
+        raise NotImplementedError
 
     def observe(self, episode: Conversation, step: AgentStep, observation: str, info: dict[str, Any]) -> None:
         """Append the reply and the env's answer to the conversation."""
@@ -114,3 +103,88 @@ class LLMAgent:
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.calls = int(state["calls"])
+
+
+class LLMAgent(PromptedAgent):
+    """An LLM policy for text envs (an :class:`~agentrl.agents.base.Agent`): replies come from a backend.
+
+    Args:
+        backend: A :class:`~agentrl.agents.generation.GenerationBackend`.
+        tokenizer: The policy's tokenizer (chat template, encode/decode).
+        config: Prompting and sampling settings.
+    """
+
+    def __init__(self, backend: GenerationBackend, tokenizer: Any, config: AgentConfig | None = None):
+        super().__init__(tokenizer, config, backend.eos_ids)
+        self.backend = backend
+
+    def act(self, episodes: Sequence[Conversation]) -> list[AgentStep]:
+        """One action per conversation, from one batched generation call."""
+        prompts = [conversation.prompt_ids() for conversation in episodes]
+        params = self.config.sampling
+        if params.seed is not None:
+            # A fresh but reproducible seed per call: turns must not share their randomness.
+            params = dataclasses.replace(params, seed=params.seed + self.calls)
+        self.calls += 1
+        completions = self.backend.generate(prompts, params)
+        require_tag = self.config.thinking
+        return [
+            AgentStep(prompt, completion, parse_action(completion.text, require_tag=require_tag))
+            for prompt, completion in zip(prompts, completions, strict=True)
+        ]
+
+
+@dataclass
+class _Demonstration:
+    conversation: Conversation
+    teacher: Any
+
+
+class DemonstrationAgent(PromptedAgent):
+    """Plays a teacher's actions (the expert, a random agent) and records them as the model would write them.
+
+    Each turn's prompt ids are exactly what an :class:`LLMAgent` with the same tokenizer and
+    config would be conditioned on, and the response ids are the teacher's action written
+    as the agent asks for it (``<action>...</action>`` when tagged) followed by the
+    end-of-turn token, so supervised training on the collected turns sees what a rollout
+    shows the model. Log-probs are 0 (the teacher's action is certain under the data).
+
+    Args:
+        teacher: Who chooses the actions.
+        tokenizer: The model's tokenizer.
+        config: The prompt settings (those of the runs that will train on the data).
+        eos_ids: End-of-turn token ids besides the tokenizer's (the first one ends each reply).
+    """
+
+    def __init__(self, teacher: Agent, tokenizer: Any, config: AgentConfig | None = None, eos_ids: Iterable[int] = ()):
+        super().__init__(tokenizer, config, eos_ids)
+        self.teacher = teacher
+        end = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else min(self.eos_ids, default=None)
+        if end is None:
+            raise ValueError("the tokenizer has no end-of-sequence token to end a demonstrated reply with")
+        self.end_id = int(end)
+
+    def reply_text(self, action: str) -> str:
+        """The reply a model would write for ``action`` under this agent's prompt."""
+        return f"<action>{action}</action>" if self.config.tagged_actions or self.config.thinking else action
+
+    def start_episode(self, start: EpisodeStart) -> _Demonstration:  # type: ignore[override]
+        return _Demonstration(super().start_episode(start), self.teacher.start_episode(start))
+
+    def act(self, episodes: Sequence[_Demonstration]) -> list[AgentStep]:  # type: ignore[override]
+        self.calls += 1
+        taught = self.teacher.act([e.teacher for e in episodes])
+        steps = []
+        for episode, step in zip(episodes, taught, strict=True):
+            text = self.reply_text(step.action)
+            ids = [*self.tokenizer(text, add_special_tokens=False)["input_ids"], self.end_id]
+            completion = Completion(ids, [0.0] * len(ids), text, "stop")
+            steps.append(AgentStep(episode.conversation.prompt_ids(), completion, step.action))
+        return steps
+
+    def observe(self, episode: _Demonstration, step: AgentStep, observation: str, info: dict[str, Any]) -> None:  # type: ignore[override]
+        super().observe(episode.conversation, step, observation, info)
+        self.teacher.observe(episode.teacher, step, observation, info)
+
+    def end_episode(self, episode: _Demonstration, trajectory: Trajectory) -> None:  # type: ignore[override]
+        self.teacher.end_episode(episode.teacher, trajectory)

@@ -58,7 +58,9 @@ class Needs:
     replay: bool = False
     """A replay buffer kept across iterations (goes into checkpoints with the algorithm's state)."""
     supervised_data: bool = False
-    """Demonstrations on disk (supervised or filtered fine-tuning, Digi-Q's offline data)."""
+    """Demonstrations on disk (supervised fine-tuning, Digi-Q's offline data)."""
+    rollouts: bool = True
+    """Fresh rollouts every iteration (False: the algorithm learns from its own data; the loop only evaluates)."""
 
 
 class AlgoConfig(Protocol):
@@ -104,6 +106,16 @@ class AlgoContext:
     """The run's seed (minibatch shuffles, critic initialisation, replay sampling)."""
     sync_weights: Callable[[], None]
     """Push the policy's current weights to the backend (a no-op when the backend shares the model)."""
+    tokenizer: Any = None
+    """The policy's tokenizer (datasets' token ids must come from it)."""
+    iterations: int = 1
+    """The run's ``train.iterations`` (learning-rate schedules)."""
+    eval_env_id: str = ""
+    """The env evaluated on (with ``eval_split`` and ``eval_seeds``: data from there is refused)."""
+    eval_split: str | None = None
+    """The split evaluated on (None: the env has none)."""
+    eval_seeds: Sequence[int] = ()
+    """The evaluation seeds."""
 
     @property
     def temperature(self) -> float:

@@ -69,3 +69,57 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         return torch.load(path, map_location="cpu", weights_only=False)
     except (OSError, RuntimeError, EOFError) as err:
         raise ValueError(f"cannot read checkpoint {path}: {err}") from err
+
+
+def load_init_weights(model: torch.nn.Module, source: str | Path) -> Path:
+    """Load another run's policy weights into ``model`` (``train.init_from``); returns the checkpoint used.
+
+    ``source`` is a run folder (its newest checkpoint) or a checkpoint file. A run trained
+    with LoRA has its adapters merged into the base weights (its ``config.json`` says how
+    they were built), so the new run starts from the fine-tuned model whether or not it
+    uses LoRA itself. The source must have been trained from the same model.
+    """
+    import copy
+    import json
+
+    from agentrl.trainer.policy import Policy, PolicyConfig
+
+    path = Path(source)
+    if path.is_dir():
+        found = checkpoints(path)
+        if not found:
+            raise ValueError(f"train.init_from={source}: the folder holds no checkpoint (ckpt-*.pt)")
+        path = found[-1]
+    elif not path.is_file():
+        raise ValueError(f"train.init_from={source}: no such run folder or checkpoint file")
+    state = load_checkpoint(path)
+    if "policy" not in state:
+        raise ValueError(f"train.init_from={source}: {path} is not an agentrl training checkpoint")
+    weights: dict[str, torch.Tensor] = state["policy"]
+    config_file = path.parent / "config.json"
+    lora = any("lora_" in name for name in weights)
+    if lora:
+        if not config_file.is_file():
+            raise ValueError(f"train.init_from={source}: LoRA weights without {config_file} to say how they were built")
+        saved = json.loads(config_file.read_text())["policy"]
+        fields = {k: v for k, v in saved.items() if k in PolicyConfig.__dataclass_fields__}
+        donor = Policy(copy.deepcopy(model), PolicyConfig(**fields))
+        donor.load_trainable_state({k: v for k, v in weights.items() if not k.startswith("value_head.")})
+        merged = donor.merged_state_dict()
+        del donor
+    else:
+        merged = {k.removeprefix("model."): v for k, v in weights.items() if k.startswith("model.")}
+    own = model.state_dict()
+    unknown = sorted(set(merged) - set(own))
+    if unknown:
+        raise ValueError(f"train.init_from={source}: the checkpoint's model has tensors this one lacks: {unknown[:3]}")
+    for name, tensor in merged.items():
+        if tensor.shape != own[name].shape:
+            raise ValueError(
+                f"train.init_from={source}: {name} has shape {tuple(tensor.shape)}, not "
+                f"{tuple(own[name].shape)}: it was trained from another model"
+            )
+    with torch.no_grad():
+        for name, tensor in merged.items():
+            own[name].copy_(tensor.to(own[name].device, own[name].dtype))
+    return path

@@ -36,7 +36,14 @@ from agentrl.agents.types import Trajectory, save_jsonl
 from agentrl.envs.config import EnvConfig
 from agentrl.trainer import distributed
 from agentrl.trainer.algorithm import AlgoContext, Algorithm, build_algorithm, spec_for
-from agentrl.trainer.checkpoint import checkpoints, load_checkpoint, rng_state, save_checkpoint, set_rng_state
+from agentrl.trainer.checkpoint import (
+    checkpoints,
+    load_checkpoint,
+    load_init_weights,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
 from agentrl.trainer.evaluate import (
     EvalConfig,
     EvalResult,
@@ -80,6 +87,9 @@ class LoopConfig:
     """Write TensorBoard event files next to the JSONL log."""
     save_trajectories: bool = False
     """Write every iteration's trajectories as JSONL (rollouts/iter-N.jsonl)."""
+    init_from: str = ""
+    """Start from the policy weights of another run: its folder (newest checkpoint) or a checkpoint file, e.g. an
+    ``algo=sft`` run's (LoRA adapters are merged into the weights)."""
 
 
 @dataclass
@@ -212,7 +222,9 @@ class Trainer:
 
         self.hooks.message(f"loading model {cfg.model.name}")
         model, tokenizer = load_model(cfg.model)
-        needs = cfg.algo.needs()
+        if cfg.train.init_from:
+            self.hooks.message(f"starting from the weights of {load_init_weights(model, cfg.train.init_from)}")
+        needs = self.needs = cfg.algo.needs()
         self.policy = Policy(model, cfg.policy, value_head=needs.value_head, reference=needs.reference)
         self.backend: GenerationBackend = make_backend(cfg.backend, cfg.model, tokenizer, model)
         self.agent = LLMAgent(self.backend, tokenizer, cfg.agent)
@@ -226,6 +238,11 @@ class Trainer:
             pad_id=int(tokenizer.pad_token_id),
             seed=cfg.train.seed,
             sync_weights=self.sync_weights,
+            tokenizer=tokenizer,
+            iterations=cfg.train.iterations,
+            eval_env_id=self.env_id,
+            eval_split=eval_env_overrides(cfg.env, cfg.eval)[0],
+            eval_seeds=eval_seeds(cfg.eval),
         )
         self.algorithm: Algorithm = build_algorithm(cfg.algo, ctx)
         if ranks > 1:
@@ -262,7 +279,7 @@ class Trainer:
         """Collect, update, sync; returns the logged record."""
         cfg = self.cfg
         tick = time.perf_counter()
-        seeds = distributed.shard(task_seeds(cfg, iteration))  # whole groups per rank
+        seeds = distributed.shard(task_seeds(cfg, iteration)) if self.needs.rollouts else []  # whole groups per rank
         self.hooks.iteration_start(iteration, cfg.train.iterations, len(seeds) * cfg.rollout.group_size)
         self.policy.eval()
         trajectories = collect(
@@ -275,14 +292,15 @@ class Trainer:
             save_jsonl(everyone, self.out / "rollouts" / f"iter-{iteration:05d}.jsonl")
         stats = _mean_stats(distributed.gather_one(self.algorithm.update(trajectories, iteration)))
         self.sync_weights()
+        tokens = sum(len(t.response_ids) for tr in everyone for t in tr.turns)
         record = {
             "kind": "train",
             "iteration": iteration,
             "env_steps": self.env_steps,
-            **rollout_stats(everyone),
+            **(rollout_stats(everyone) if everyone else {}),
             **stats,
             "rollout_seconds": rollout_seconds,
-            "rollout_tokens_per_s": sum(len(t.response_ids) for tr in everyone for t in tr.turns) / rollout_seconds,
+            "rollout_tokens_per_s": tokens / rollout_seconds if everyone else 0.0,
             **peak_memory(cfg.model.device),
             "seconds": time.perf_counter() - tick,
         }

@@ -80,20 +80,22 @@ def plot_learning_curve(records: Iterable[dict[str, Any]], path: str | Path, tit
     import matplotlib.pyplot as plt
 
     records = list(records)
-    train = [r for r in records if r["kind"] == "train"]
+    # Supervised iterations play no episodes: their records carry no rollout rates, and the x axis is iterations.
+    key = "env_steps" if any(r["env_steps"] for r in records) else "iteration"
+    train = [r for r in records if r["kind"] == "train" and "success" in r]
     evals = [r for r in records if r["kind"] == "eval"]
     fig, ax = plt.subplots(figsize=(7, 4), dpi=110)
     if train:
-        xs = [r["env_steps"] for r in train]
+        xs = [r[key] for r in train]
         ax.plot(xs, [r["success"] for r in train], label="rollout success", color="tab:blue", alpha=0.6)
         ax.plot(xs, [r["invalid_action_rate"] for r in train], label="invalid-action rate", color="tab:red", alpha=0.4)
     if evals:
-        xs = [r["env_steps"] for r in evals]
+        xs = [r[key] for r in evals]
         ys = [r["success"] for r in evals]
         low = [y - r["success_ci95"][0] for y, r in zip(ys, evals, strict=True)]
         high = [r["success_ci95"][1] - y for y, r in zip(ys, evals, strict=True)]
         ax.errorbar(xs, ys, yerr=[low, high], fmt="o-", color="tab:green", capsize=3, label="eval success (95% CI)")
-    ax.set_xlabel("env steps")
+    ax.set_xlabel(key.replace("_", " "))
     ax.set_ylabel("rate")
     ax.set_ylim(-0.02, 1.02)
     ax.grid(alpha=0.3)

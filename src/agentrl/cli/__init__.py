@@ -17,7 +17,19 @@ from collections.abc import Sequence
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``agentrl`` and its subcommands."""
     from agentrl import __version__
-    from agentrl.cli import alfworld, algos, envs, evaluate, play, sandbox, serve_env, serve_model, train, webshop
+    from agentrl.cli import (
+        alfworld,
+        algos,
+        collect,
+        envs,
+        evaluate,
+        play,
+        sandbox,
+        serve_env,
+        serve_model,
+        train,
+        webshop,
+    )
 
     parser = argparse.ArgumentParser(
         prog="agentrl",
@@ -31,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_parser(sub)
     algos.add_parser(sub)
     evaluate.add_parser(sub)
+    collect.add_parser(sub)
     serve_env.add_parser(sub)
     serve_model.add_parser(sub)
     sandbox.add_parser(sub)

@@ -91,7 +91,10 @@ class RichHooks(Hooks):
             )
         else:
             self.progress.update(self.iterations, completed=record["iteration"] + 1)
-            rates = f"success {record['success']:.2f}, invalid {record['invalid_action_rate']:.0%}"
+            if "success" in record:  # an iteration with rollouts
+                rates = f"success {record['success']:.2f}, invalid {record['invalid_action_rate']:.0%}"
+            else:  # supervised steps only
+                rates = f"loss {record.get('sft_loss', float('nan')):.3f}"
             self.progress.update(self.iterations, description=f"iterations ({rates})")
 
     def message(self, text: str) -> None:

@@ -1,0 +1,231 @@
+"""``agentrl collect``: play episodes and save them as a trajectory dataset; ``agentrl data``: inspect and merge.
+
+    agentrl collect env=webshop agent=expert model=smollm2 collect.episodes=200
+    agentrl collect env=alfworld agent=random collect.episodes=50 collect.output=datasets/alf-random
+    agentrl collect env=sokoban agent=llm model=smollm2 agent.sampling.temperature=1.0
+    agentrl data stats datasets/webshop-expert-smollm2-s0
+    agentrl data show datasets/webshop-expert-smollm2-s0 --episode 3
+    agentrl data merge OUT IN1 IN2 ...
+
+A dataset's turns hold the exact prompt and reply token ids that ``model``'s prompt
+builder produces with the prompt settings (``prompt``, which default to the env's
+``agent`` block as ``agentrl train`` uses them): for ``agent=expert|random`` the
+teacher's actions are written as the model would write them, so ``algo=sft`` on the
+dataset trains on what a rollout will show the model. Episodes are played on training
+seeds ``collect.seed ...`` of the env as configured; the evaluation split and seeds are
+refused. Shards are written as episodes finish, so a killed collection keeps what it
+finished.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agentrl.agents.backends import BackendConfig
+from agentrl.agents.llm_agent import AgentConfig
+from agentrl.agents.models import ModelConfig
+from agentrl.cli.config import add_config_flags, load, load_plugins, print_config, store
+from agentrl.envs.config import EnvConfig
+from agentrl.trainer.evaluate import EvalConfig
+from agentrl.trainer.rollout import RolloutConfig
+
+
+@dataclass
+class CollectConfig:
+    """How many episodes to collect and where they go."""
+
+    episodes: int = 100
+    """Episodes to play, on seeds ``seed .. seed + episodes - 1``."""
+    seed: int = 0
+    """First seed (all seeds must stay below ``eval.seed``)."""
+    output: str = ""
+    """Dataset folder ('' : datasets/<env>-<agent>-<model>-s<seed>)."""
+    shard_size: int = 100
+    """Episodes per shard (each shard is written as soon as it is full)."""
+    overwrite: bool = False
+    """Replace a dataset already in ``output``."""
+    only_successful: bool = False
+    """Keep only won episodes."""
+
+
+@dataclass
+class CollectRunConfig:
+    """Settings of ``agentrl collect``."""
+
+    env: EnvConfig = field(default_factory=EnvConfig)
+    """The env (``env=NAME`` picks a file of ``configs/env``); played as configured (its training split)."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    """The model whose tokenizer and chat template make the token ids (and which plays with ``agent=llm``)."""
+    backend: BackendConfig = field(default_factory=BackendConfig)
+    """What generates with ``agent=llm``."""
+    agent: Any = None
+    """Who plays: ``agent=expert`` (default), ``agent=random`` or ``agent=llm`` (the model)."""
+    prompt: AgentConfig = field(default_factory=AgentConfig)
+    """The prompt settings the token ids are built with (for ``agent=llm``, its own settings are used)."""
+    rollout: RolloutConfig = field(default_factory=RolloutConfig)
+    """Batching and the turn limit."""
+    collect: CollectConfig = field(default_factory=CollectConfig)
+    """Episodes, seeds, output."""
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    """The evaluation protocol whose split and seeds are kept out of the dataset."""
+
+
+store("collect_schema", CollectRunConfig)
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "collect",
+        help="play episodes (expert, random or a model) and save them as a trajectory dataset",
+        description="Collect a trajectory dataset. Arguments are Hydra overrides, e.g. "
+        "env=webshop agent=expert model=smollm2 collect.episodes=200",
+        add_help=False,
+    )
+    add_config_flags(parser, _settings_help)
+    parser.set_defaults(run=run, accepts_overrides=True)
+
+    data = sub.add_parser("data", help="inspect and merge trajectory datasets")
+    verbs = data.add_subparsers(dest="verb", metavar="VERB", required=True)
+    stats = verbs.add_parser("stats", help="episodes, turns, success, tokens and provenance of datasets")
+    stats.add_argument("paths", nargs="+", help="dataset folders")
+    stats.add_argument("--json", action="store_true", help="print JSON")
+    show = verbs.add_parser("show", help="print one episode turn by turn")
+    show.add_argument("path", help="a dataset folder")
+    show.add_argument("--episode", type=int, default=0, help="which episode (0-based)")
+    show.add_argument("--tokens", action="store_true", help="also print the token ids")
+    merge = verbs.add_parser("merge", help="merge datasets of one env and one model into a new one")
+    merge.add_argument("output", help="the new dataset folder")
+    merge.add_argument("inputs", nargs="+", help="dataset folders")
+    merge.add_argument("--overwrite", action="store_true", help="replace a dataset already in OUTPUT")
+    data.set_defaults(run=run_data)
+
+
+def _settings_help() -> str:
+    from agentrl.cli.help import settings_help
+
+    return settings_help(
+        load("collect", [], CollectRunConfig), title="settings (the values of `agentrl collect` as typed)"
+    )
+
+
+def run(args: argparse.Namespace, overrides: list[str]) -> int:
+    import torch
+    from rich.console import Console
+
+    from agentrl.agents.backends import load_backend
+    from agentrl.agents.dataset import DatasetWriter
+    from agentrl.agents.llm_agent import DemonstrationAgent, LLMAgent
+    from agentrl.agents.models import fingerprint, load_tokenizer
+    from agentrl.agents.scripted import make_scripted
+    from agentrl.factory import make_from_config
+    from agentrl.trainer.evaluate import eval_env_overrides, eval_seeds, single_agent_env_id
+    from agentrl.trainer.rollout import collect
+
+    load_plugins(args.plugin)
+    cfg = load("collect", overrides, CollectRunConfig, config_dirs=args.config_dir)
+    if args.print_config:
+        print_config(cfg)
+        return 0
+    c = cfg.collect
+    if c.episodes < 1:
+        raise ValueError(f"collect.episodes must be at least 1, got {c.episodes}")
+    seeds = list(range(c.seed, c.seed + c.episodes))
+    held_out, _ = eval_env_overrides(cfg.env, cfg.eval)
+    split = cfg.env.kwargs.get("split")
+    if held_out is not None and split == held_out:
+        raise ValueError(
+            f"env.kwargs.split={split} is the split evaluations run on; collect on a training split "
+            f"(the env config's own: {cfg.env.kwargs.get('split')})"
+        )
+    if held_out is None and max(seeds) >= cfg.eval.seed:
+        first = eval_seeds(cfg.eval)[0]
+        raise ValueError(
+            f"seeds {c.seed}..{max(seeds)} reach the evaluation seeds ({first}..): keep collect.seed + "
+            f"collect.episodes <= eval.seed"
+        )
+    console = Console(stderr=True)
+    env_factory = functools.partial(make_from_config, cfg.env)
+    env_id = single_agent_env_id(env_factory, cfg.env.id, "agentrl collect")
+    torch.manual_seed(cfg.model.seed)
+    backend = model = None
+    if isinstance(cfg.agent, AgentConfig):
+        backend, tokenizer, model = load_backend(cfg.backend, cfg.model)
+        agent: Any = LLMAgent(backend, tokenizer, cfg.agent)
+        prompt, who = cfg.agent, "llm"
+    else:
+        tokenizer = load_tokenizer(cfg.model)
+        agent = DemonstrationAgent(make_scripted(cfg.agent), tokenizer, cfg.prompt)
+        prompt, who = cfg.prompt, cfg.agent.kind
+    out = Path(c.output or f"datasets/{env_id.split('/')[-1]}-{who}-{Path(cfg.model.name).name}-s{c.seed}")
+    writer = DatasetWriter(
+        out,
+        env={"id": env_id, "split": split, "config": asdict(cfg.env)},
+        agent={"kind": who, **asdict(cfg.agent)},
+        model={"name": cfg.model.name, "fingerprint": fingerprint(model) if model is not None else None},
+        prompt=asdict(prompt),
+        shard_size=c.shard_size,
+        overwrite=c.overwrite,
+    )
+    kept = []
+
+    def keep(trajectory: Any) -> None:
+        if trajectory.won or not c.only_successful:
+            writer.add(trajectory)
+            kept.append(trajectory.won)
+        status.update(f"collecting {env_id}: {len(kept)} kept of {c.episodes} episodes")
+
+    try:
+        with console.status(f"collecting {c.episodes} episodes of {env_id}") as status:
+            collect(env_factory, agent, seeds, cfg.rollout, env_id=env_id, on_episode=keep)
+    finally:
+        writer.close()
+        if backend is not None:
+            backend.close()
+    wins = sum(kept)
+    print(f"{env_id} | {who} | {len(kept)} episodes kept of {c.episodes} | success {wins / max(len(kept), 1):.3f}")
+    print(f"dataset: {out}")
+    return 0
+
+
+def run_data(args: argparse.Namespace, overrides: list[str]) -> int:
+    from agentrl.agents.dataset import merge_datasets, open_dataset
+
+    if args.verb == "stats":
+        rows = [open_dataset(p).stats() for p in args.paths]
+        if args.json:
+            print(json.dumps(rows, indent=2))
+            return 0
+        for row in rows:
+            print(
+                f"{row['path']}: {row['env']} ({row['split'] or 'no split'}) | {row['agent'].get('kind')} | "
+                f"model {row['model']} | {row['episodes']} episodes, {row['turns']} turns | success "
+                f"{row['success']:.3f} | invalid {row['invalid_action_rate']:.1%} | tokens/turn "
+                f"{row['mean_prompt_tokens']:.0f} prompt + {row['mean_response_tokens']:.1f} reply "
+                f"| seeds {row['seeds']}"
+            )
+        return 0
+    if args.verb == "show":
+        dataset = open_dataset(args.path)
+        if not 0 <= args.episode < len(dataset):
+            raise ValueError(f"--episode must be in 0..{len(dataset) - 1}")
+        trajectory = dataset.trajectories()[args.episode]
+        print(f"{trajectory.env_id} seed {trajectory.seed} | task: {trajectory.task}")
+        print(trajectory.initial_observation)
+        for number, turn in enumerate(trajectory.turns):
+            flag = " (invalid)" if turn.info.get("invalid_action") else ""
+            print(f"\n--- turn {number}: {turn.response_text!r} -> {turn.action_text!r}{flag}, reward {turn.reward:g}")
+            if args.tokens:
+                print(
+                    f"prompt ids ({len(turn.prompt_ids)}): ...{turn.prompt_ids[-12:]}  reply ids: {turn.response_ids}"
+                )
+            print(turn.observation_text)
+        print(f"\nwon: {trajectory.won}, return {trajectory.total_reward:g}")
+        return 0
+    path = merge_datasets(args.inputs, args.output, overwrite=args.overwrite)
+    print(f"merged {len(args.inputs)} datasets into {path}")
+    return 0

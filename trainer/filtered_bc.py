@@ -1,0 +1,110 @@
+"""Filtered behaviour cloning (``algo=filtered_bc``): imitate the best of the policy's own rollouts.
+
+Online filtered BC, also called rejection-sampling fine-tuning or expert iteration:
+each iteration plays fresh rollouts, keeps the top ``keep_fraction`` of them by return
+(exactly ``ceil(keep_fraction * n)`` trajectories; ties go to the earlier one), and
+takes supervised steps on their turns (:func:`agentrl.trainer.sft.supervised_step`).
+It is ArCHer's strongest baseline (Zhou et al., 2024 keep the top 10% on WebShop) and
+the expert-iteration step of proof search. With ``min_return`` set, kept trajectories
+must also reach that return, so an iteration of failures teaches nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from agentrl.agents.types import Trajectory
+from agentrl.trainer.algorithm import AlgoContext, Needs, register_algorithm
+from agentrl.trainer.pg import make_optimizer
+from agentrl.trainer.sft import SupervisedConfig, bucketed_batches, demonstration_turns, supervised_step
+
+
+@dataclass
+class FilteredBCConfig:
+    """Filtered behaviour cloning on the policy's own best rollouts."""
+
+    name: str = "filtered_bc"
+    """Algorithm name (``algo=NAME`` picks a file of ``configs/algo``)."""
+    keep_fraction: float = 0.1
+    """Share of each iteration's trajectories kept, by return (ArCHer's baseline: the top 10%)."""
+    min_return: float | None = None
+    """Keep only trajectories whose return reaches this (None: the top share whatever its return)."""
+    epochs: int = 1
+    """Passes over the kept turns per iteration."""
+    update: SupervisedConfig = field(default_factory=SupervisedConfig)
+    """Learning rate and batching (the schedule runs over the whole run)."""
+
+    def needs(self) -> Needs:
+        return Needs()
+
+
+def top_share(trajectories: Sequence[Trajectory], keep_fraction: float, min_return: float | None = None) -> list[int]:
+    """Indices of the ``ceil(keep_fraction * n)`` highest-return trajectories (ties: the earlier), in order."""
+    if not 0 < keep_fraction <= 1:
+        raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
+    count = math.ceil(keep_fraction * len(trajectories))
+    ranked = sorted(range(len(trajectories)), key=lambda i: (-trajectories[i].total_reward, i))[:count]
+    if min_return is not None:
+        ranked = [i for i in ranked if trajectories[i].total_reward >= min_return]
+    return sorted(ranked)
+
+
+@register_algorithm(
+    "filtered_bc", FilteredBCConfig, summary="Filtered BC: fine-tune on the top share of fresh rollouts by return"
+)
+class FilteredBC:
+    """See the module docstring.
+
+    Args:
+        cfg: The share kept and the supervised update.
+        ctx: The policy, pad id, seed (batch order) and the run's length (the schedule).
+    """
+
+    def __init__(self, cfg: FilteredBCConfig, ctx: AlgoContext):
+        top_share([], cfg.keep_fraction)  # validates keep_fraction before any rollout
+        self.cfg, self.ctx = cfg, ctx
+        params = (p for _, p in ctx.policy.trainable_named_parameters())
+        self.optimizer = make_optimizer(params, cfg.update.lr, cfg.update.weight_decay)
+        self.generator = torch.Generator().manual_seed(ctx.seed)
+        self.step = 0
+
+    def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]:
+        from agentrl.trainer.sft import lr_factor
+
+        kept = top_share(trajectories, self.cfg.keep_fraction, self.cfg.min_return)
+        turns = demonstration_turns([trajectories[i] for i in kept], only_successful=False)
+        stats: dict[str, Any] = {
+            "kept_trajectories": float(len(kept)),
+            "kept_return": float(sum(trajectories[i].total_reward for i in kept) / max(len(kept), 1)),
+        }
+        if not turns:
+            return stats
+        lengths = [len(t.prompt_ids) + len(t.response_ids) for t in turns]
+        steps_per_epoch = math.ceil(len(turns) / self.cfg.update.batch_size)
+        total = steps_per_epoch * self.cfg.epochs * max(self.ctx.iterations, 1)  # an estimate: kept counts vary
+        losses: list[float] = []
+        self.ctx.policy.train()
+        for _ in range(self.cfg.epochs):
+            for rows in bucketed_batches(lengths, self.cfg.update.batch_size, self.generator):
+                lr = self.cfg.update.lr * lr_factor(self.step, total, self.cfg.update)
+                out = supervised_step(
+                    self.ctx.policy, self.optimizer, [turns[i] for i in rows], self.cfg.update, self.ctx.pad_id, lr
+                )
+                self.step += 1
+                if out:
+                    losses.append(out["sft_loss"])
+        stats["sft_loss"] = sum(losses) / len(losses) if losses else 0.0
+        return stats
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(), "step": self.step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.step = int(state["step"])

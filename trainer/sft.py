@@ -1,0 +1,251 @@
+"""Supervised fine-tuning on trajectory datasets (``algo=sft``).
+
+Behaviour cloning as every agent-RL pipeline starts it (ArCHer's GPT-2 on WebShop
+demonstrations, AgentGym's behaviour cloning before AgentEvol): maximise the
+log-probability of the recorded replies given their prompts, with the loss on response
+tokens only (``response_mask``), averaged over a step's tokens. The data are datasets
+of :mod:`agentrl.agents.dataset` (``agentrl collect``), whose turns hold the exact
+prompt and reply token ids an :class:`~agentrl.agents.llm_agent.LLMAgent` with the same
+tokenizer and prompt settings produces, so training sees what a rollout shows.
+
+Each iteration of the loop takes ``steps_per_iteration`` optimiser steps; a step is
+``batch_size`` turns drawn from length-sorted buckets (turns of similar length share
+a batch, so padding stays small), accumulated over micro-batches of at most
+``micro_batch_size`` rows and ``max_tokens`` tokens. The learning rate warms up
+linearly and then follows ``schedule`` over the run. The loop evaluates on the held-out
+split as for RL, and writes the same run folder, logs, checkpoints and plots.
+
+Data that would leak into evaluation is refused: a dataset of the evaluation split of
+the same env, or whose seeds reach the evaluation seeds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from agentrl.agents.dataset import DatasetError, open_dataset
+from agentrl.agents.types import Trajectory, Turn
+from agentrl.trainer.algorithm import AlgoContext, Needs, optimizer_step, register_algorithm
+from agentrl.trainer.batch import turn_batch
+from agentrl.trainer.pg import make_optimizer
+from agentrl.trainer.policy import Policy
+
+SCHEDULES = ("constant", "linear", "cosine")
+
+
+@dataclass
+class SupervisedConfig:
+    """The supervised update shared by SFT and filtered BC."""
+
+    lr: float = 1e-4
+    """Peak learning rate (AdamW)."""
+    weight_decay: float = 0.0
+    """AdamW weight decay."""
+    schedule: str = "cosine"
+    """Learning-rate decay after warm-up over the run: constant, linear or cosine (to 10% of the peak)."""
+    warmup_steps: int = 0
+    """Optimiser steps of linear warm-up from 0."""
+    batch_size: int = 16
+    """Turns per optimiser step."""
+    micro_batch_size: int = 4
+    """Most turns per forward pass (gradient accumulation over a step)."""
+    max_tokens: int = 4096
+    """Most tokens (rows x longest row) per forward pass; long turns get smaller micro-batches."""
+    max_grad_norm: float = 1.0
+    """Gradient-norm clip."""
+
+
+@dataclass
+class SFTConfig:
+    """Supervised fine-tuning on recorded trajectories."""
+
+    name: str = "sft"
+    """Algorithm name (``algo=NAME`` picks a file of ``configs/algo``)."""
+    data: list[str] = field(default_factory=list)
+    """Dataset folders (``agentrl collect``); their token ids must come from this run's tokenizer."""
+    only_successful: bool = True
+    """Train on won episodes only (expert data with failures would teach the failures)."""
+    steps_per_iteration: int = 20
+    """Optimiser steps per loop iteration (evaluation and checkpoints go by iterations)."""
+    update: SupervisedConfig = field(default_factory=SupervisedConfig)
+    """Learning rate, schedule and batching."""
+
+    def needs(self) -> Needs:
+        """No rollouts: the data comes from ``data``."""
+        return Needs(supervised_data=True, rollouts=False)
+
+
+def lr_factor(step: int, total: int, cfg: SupervisedConfig) -> float:
+    """The learning rate's multiplier at optimiser step ``step`` (0-based) of ``total``."""
+    if cfg.schedule not in SCHEDULES:
+        raise ValueError(f"schedule must be one of {', '.join(SCHEDULES)}, not {cfg.schedule!r}")
+    if step < cfg.warmup_steps:
+        return (step + 1) / cfg.warmup_steps
+    if cfg.schedule == "constant" or total <= cfg.warmup_steps:
+        return 1.0
+    progress = min(1.0, (step - cfg.warmup_steps) / max(1, total - cfg.warmup_steps))
+    if cfg.schedule == "linear":
+        return 1.0 - 0.9 * progress
+    return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress))
+
+
+def bucketed_batches(lengths: Sequence[int], batch_size: int, generator: torch.Generator) -> list[list[int]]:
+    """One epoch of batches: shuffle, sort within chunks of 8 batches by length, shuffle the batches."""
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    chunk = batch_size * 8
+    batches: list[list[int]] = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda i: lengths[i])
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    permutation = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[i] for i in permutation]
+
+
+def micro_batches(rows: Sequence[int], lengths: Sequence[int], cfg: SupervisedConfig) -> list[list[int]]:
+    """Split a step's rows into forward passes of at most ``micro_batch_size`` rows and ``max_tokens`` tokens."""
+    out: list[list[int]] = []
+    current: list[int] = []
+    for row in sorted(rows, key=lambda i: lengths[i]):
+        longest = max([lengths[i] for i in current] + [lengths[row]])
+        if current and (len(current) >= cfg.micro_batch_size or longest * (len(current) + 1) > cfg.max_tokens):
+            out.append(current)
+            current = []
+        current.append(row)
+    if current:
+        out.append(current)
+    return out
+
+
+def supervised_step(
+    policy: Policy,
+    optimizer: torch.optim.Optimizer,
+    turns: Sequence[Turn],
+    cfg: SupervisedConfig,
+    pad_id: int,
+    lr: float,
+) -> dict[str, float]:
+    """One optimiser step of ``-mean log pi(reply token | prompt, earlier reply tokens)`` over ``turns``."""
+    for group in optimizer.param_groups:
+        group["lr"] = lr
+    lengths = [len(t.prompt_ids) + len(t.response_ids) for t in turns]
+    total = sum(len(t.response_ids) for t in turns)
+    if total == 0:
+        return {}
+    parameters = [p for group in optimizer.param_groups for p in group["params"]]
+    optimizer.zero_grad(set_to_none=True)
+    loss_sum, correct = 0.0, 0.0
+    for rows in micro_batches(range(len(turns)), lengths, cfg):
+        batch = turn_batch([turns[i] for i in rows], pad_id).to(policy.device)
+        out = policy.forward_batch(batch, 1.0)
+        mask = batch.response_mask
+        nll = -(out.logprobs * mask).sum()
+        (nll / total).backward()
+        loss_sum += float(nll.detach())
+        correct += float((out.logprobs.detach().exp() * mask).sum())
+    norm = optimizer_step(optimizer, parameters, cfg.max_grad_norm)
+    return {"sft_loss": loss_sum / total, "token_prob": correct / total, "grad_norm": norm, "lr": lr}
+
+
+def demonstration_turns(trajectories: Sequence[Trajectory], only_successful: bool) -> list[Turn]:
+    """The turns to imitate: every turn with a reply, of won episodes when ``only_successful``."""
+    return [
+        turn
+        for t in trajectories
+        if t.won or not only_successful
+        for turn in t.turns
+        if turn.response_ids and turn.prompt_ids
+    ]
+
+
+@register_algorithm("sft", SFTConfig, summary="SFT: supervised fine-tuning on recorded (expert) trajectories")
+class SFT:
+    """Supervised fine-tuning on datasets; see the module docstring.
+
+    Args:
+        cfg: Data, schedule and batching.
+        ctx: The policy, tokenizer (the datasets' token ids must come from it), pad id,
+            seed (batch order) and the run's length (the schedule).
+    """
+
+    def __init__(self, cfg: SFTConfig, ctx: AlgoContext):
+        if not cfg.data:
+            raise ValueError("algo=sft needs data: algo.data=[DATASET_DIR, ...] (make one with agentrl collect)")
+        self.cfg, self.ctx = cfg, ctx
+        trajectories: list[Trajectory] = []
+        for path in cfg.data:
+            dataset = open_dataset(path)
+            check_dataset(dataset.manifest, ctx)
+            trajectories += dataset.trajectories()
+        self.turns = demonstration_turns(trajectories, cfg.only_successful)
+        if not self.turns:
+            raise DatasetError(
+                f"{', '.join(cfg.data)} holds no turns to learn from (only_successful={cfg.only_successful})"
+            )
+        vocab = len(ctx.tokenizer)
+        if max(max(t.prompt_ids + t.response_ids) for t in self.turns) >= vocab:
+            raise DatasetError(
+                f"{', '.join(cfg.data)}: token ids beyond this tokenizer's vocabulary ({vocab}): "
+                "the data was collected for another model; collect it with model=<this run's model>"
+            )
+        self.lengths = [len(t.prompt_ids) + len(t.response_ids) for t in self.turns]
+        params = (p for _, p in ctx.policy.trainable_named_parameters())
+        self.optimizer = make_optimizer(params, cfg.update.lr, cfg.update.weight_decay)
+        self.generator = torch.Generator().manual_seed(ctx.seed)
+        self.step = 0
+        self._queue: list[list[int]] = []
+
+    def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]:
+        """``steps_per_iteration`` supervised steps (``trajectories`` is empty: this algorithm plays no rollouts)."""
+        total = self.cfg.steps_per_iteration * max(self.ctx.iterations, 1)
+        stats: dict[str, list[float]] = {}
+        self.ctx.policy.train()
+        for _ in range(self.cfg.steps_per_iteration):
+            if not self._queue:
+                self._queue = bucketed_batches(self.lengths, self.cfg.update.batch_size, self.generator)
+            rows = self._queue.pop()
+            lr = self.cfg.update.lr * lr_factor(self.step, total, self.cfg.update)
+            out = supervised_step(
+                self.ctx.policy, self.optimizer, [self.turns[i] for i in rows], self.cfg.update, self.ctx.pad_id, lr
+            )
+            self.step += 1
+            for key, value in out.items():
+                stats.setdefault(key, []).append(value)
+        result = {key: sum(v) / len(v) for key, v in stats.items()}
+        result["sft_turns"] = float(len(self.turns))
+        return result
+
+    def state_dict(self) -> dict[str, Any]:
+        return {
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "step": self.step,
+            "queue": self._queue,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.step, self._queue = int(state["step"]), [list(b) for b in state["queue"]]
+
+
+def check_dataset(manifest: Any, ctx: AlgoContext) -> None:
+    """Refuse data that would leak into this run's evaluation: the evaluation split of the same env, or (for an
+    env without splits) its evaluation seeds."""
+    env = manifest.env
+    if env.get("id") != ctx.eval_env_id or env.get("split") != ctx.eval_split:
+        return
+    if ctx.eval_split is not None:
+        raise DatasetError(
+            f"the dataset was collected on {env.get('id')}'s {env.get('split')} split, which this run evaluates on; "
+            "collect it on a training split"
+        )
+    if any(seed in set(ctx.eval_seeds) for seed in manifest.seeds):
+        raise DatasetError(
+            f"the dataset holds evaluation seeds of {env.get('id')} (this run evaluates on seeds "
+            f"{min(ctx.eval_seeds)}..{max(ctx.eval_seeds)}); collect below them"
+        )
