@@ -3,7 +3,7 @@
 
 PYTHON ?= python3
 
-.PHONY: setup system-deps format lint type test bench demo
+.PHONY: setup system-deps format lint type test test-fast bench demo
 
 setup: system-deps
 	$(PYTHON) -m pip install torch==2.13.0
@@ -43,6 +43,10 @@ type:
 
 test:
 	pytest -q
+
+# The tests without those marked slow (over ~20 s each); `make test` (CI) runs them all.
+test-fast:
+	pytest -q -m "not slow"
 
 bench:
 	$(PYTHON) benchmarks/env_step.py

@@ -100,6 +100,7 @@ def test_seeded_sampling_is_reproducible(backend, tokenizer):
     assert [c.token_ids for c in first] == [c.token_ids for c in again]
 
 
+@pytest.mark.slow
 def test_multi_turn_rollout_records_exactly_what_the_server_saw(server, backend, tokenizer):
     agent = LLMAgent(backend, tokenizer, AgentConfig(sampling=SamplingParams(max_new_tokens=12, seed=0)))
     config = RolloutConfig(num_envs=2, max_turns=3)

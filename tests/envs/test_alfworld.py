@@ -215,6 +215,7 @@ def test_closed_envs_hand_their_engine_to_the_next():
     assert len(engines) == 1
 
 
+@pytest.mark.slow
 def test_cli_generates_a_pool_that_data_dir_plays(tmp_path):
     command = [sys.executable, "-m", "agentrl", "alfworld", "generate", "--split", "eval_unseen", "-n", "6"]
     out = subprocess.run(

@@ -44,6 +44,7 @@ def test_gold_path_wins(task):
     assert terminated
 
 
+@pytest.mark.slow
 def test_gold_path_wins_genetics():
     """Genetics gold paths (~130 steps) replay only on some variations: their ambiguity prompts depend on chance."""
     env = agentrl.make("agentrl/ScienceWorld-v0", task="mendelian-genetics-known-plant", max_episode_steps=200)
@@ -88,6 +89,7 @@ def _jvms() -> set[int]:
     return {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "java"}
 
 
+@pytest.mark.slow
 def test_100_create_close_cycles_leave_no_jvm():
     before = _jvms()
     for i in range(100):
@@ -96,3 +98,15 @@ def test_100_create_close_cycles_leave_no_jvm():
             env.reset(seed=i)
         env.close()
     assert _jvms() - before == set()
+
+
+def test_instructions_offer_teleporting_only_when_the_simplifications_allow_it(env):
+    sim = env.unwrapped
+    assert "teleport to" in env.reset(seed=0)[1]["instructions"]  # the default, easy, teleports
+    try:
+        sim.simplification = "openDoors"
+        assert "teleport" not in sim.instructions_text()
+        sim.simplification = "teleportAction,openDoors"
+        assert "teleport to" in sim.instructions_text()
+    finally:
+        sim.simplification = "easy"

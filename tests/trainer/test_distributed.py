@@ -102,6 +102,7 @@ def _torchrun(port: int, *overrides: str) -> subprocess.CompletedProcess:
     return subprocess.run(command, capture_output=True, text=True, timeout=600, env=env)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algo", ["grpo", "archer"])
 def test_torchrun_trains_resumes_and_refuses_another_world_size(algo, tmp_path, free_port):
     out = tmp_path / algo

@@ -112,6 +112,7 @@ def _command(out: Path, iterations: int) -> list[str]:
     ]
 
 
+@pytest.mark.slow
 def test_killed_run_resumes_from_its_last_checkpoint_and_matches_an_uninterrupted_run(tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     reference = tmp_path / "reference"

@@ -37,12 +37,12 @@ class PlayConfig:
     """The env (``env=NAME`` picks a file of ``configs/env``)."""
     seed: int = 0
     """Seed of the first episode; episode k uses ``seed + k``."""
-    agent: str = "human"
+    player: str = "human"
     """Who acts: ``human`` (you, through stdin), ``expert`` or ``random``."""
     opponent: str = "expert"
     """Who plays the seats not in ``seats`` of a multi-agent env: ``expert`` or ``random``."""
     seats: list[str] = field(default_factory=list)
-    """Seats of a multi-agent env that ``agent`` plays (empty: all of them)."""
+    """Seats of a multi-agent env that ``player`` plays (empty: all of them)."""
     episodes: int = 1
     """Episodes to play before exiting."""
 
@@ -67,16 +67,20 @@ def add_parser(sub: Any) -> None:
 
 def run(args: argparse.Namespace, overrides: list[str]) -> int:
     flags = [f"seed={args.seed}"] if args.seed is not None else []
-    flags += [f"agent={args.agent}"] if args.agent is not None else []
+    flags += [f"player={args.agent}"] if args.agent is not None else []
+    # `agent=` names the agent config group of train/eval; in play it is the player (human, expert, random).
+    overrides = [f"player={o.split('=', 1)[1]}" if o.startswith("agent=") else o for o in overrides]
     cfg = load("play", [*env_overrides(args.env), *flags, *overrides], PlayConfig)
-    if cfg.agent not in _AGENTS or cfg.opponent not in ("expert", "random"):
-        raise ValueError(f"agent must be one of {_AGENTS} and opponent expert or random")
+    if cfg.player not in _AGENTS or cfg.opponent not in ("expert", "random"):
+        raise ValueError(f"--agent must be one of {_AGENTS} and opponent expert or random")
+    from pettingzoo import AECEnv
+
     from agentrl.factory import make_from_config
 
     env = make_from_config(cfg.env)
     try:
         session = _Session(cfg, input, print)
-        if hasattr(env, "agent_iter"):
+        if isinstance(env, AECEnv):
             session.play_aec(env)
         else:
             session.play_single(env)
@@ -150,10 +154,10 @@ class _Session:
                 self._show(obs, info)
                 ret, steps = 0.0, 0
                 while True:
-                    action = self._choose(self.cfg.agent, info, "> ", (seed, "", obs))
+                    action = self._choose(self.cfg.player, info, "> ", (seed, "", obs))
                     if action is None:
                         break
-                    if self.cfg.agent != "human":
+                    if self.cfg.player != "human":
                         self.write(f"> {action}")
                     obs, reward, terminated, truncated, info = env.step(action)
                     ret, steps = ret + float(reward), steps + 1
@@ -188,7 +192,7 @@ class _Session:
                         self.write(f"{agent}: final reward {float(reward):g}")
                         env.step(None)
                         continue
-                    kind = self.cfg.agent if agent in seats else self.cfg.opponent
+                    kind = self.cfg.player if agent in seats else self.cfg.opponent
                     if kind == "human":
                         self._show(obs, info, agent)
                     action = self._choose(kind, info, f"[{agent}]> ", (seed, agent, obs))

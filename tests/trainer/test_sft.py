@@ -1,0 +1,192 @@
+"""Demonstrations to a trained agent: datasets, collected token ids, SFT, filtered BC and init_from."""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+
+import pytest
+import torch
+
+import agentrl
+from agentrl.agents.dataset import DatasetError, DatasetWriter, merge_datasets, open_dataset
+from agentrl.agents.generation import Completion, SamplingParams
+from agentrl.agents.llm_agent import AgentConfig, DemonstrationAgent, LLMAgent
+from agentrl.agents.scripted import ExpertAgent
+from agentrl.agents.types import Trajectory, Turn
+from agentrl.cli import main
+from agentrl.trainer.filtered_bc import top_share
+from agentrl.trainer.policy import Policy
+from agentrl.trainer.rollout import RolloutConfig, collect
+from agentrl.trainer.sft import SupervisedConfig, lr_factor, supervised_step
+
+PROMPT = AgentConfig(sampling=SamplingParams(max_new_tokens=64, temperature=0.0), history=2)
+
+
+class _Replay:
+    """A backend that answers every prompt with fixed reply ids (what the demonstration recorded)."""
+
+    def __init__(self, replies):
+        self.replies, self.eos_ids, self.weights_shared = replies, set(), True
+
+    def generate(self, prompts, params):
+        return [Completion(list(ids), [0.0] * len(ids), text, "stop") for ids, text in self.replies.pop(0)]
+
+    def update_weights(self, state_dict):
+        return 0
+
+    def stats(self):
+        return {}
+
+    def close(self):
+        pass
+
+
+def test_collected_token_ids_are_what_a_rollout_produces(tiny):
+    _, tokenizer = tiny
+    demo = DemonstrationAgent(ExpertAgent(), tokenizer, PROMPT)
+    [recorded] = collect(lambda: agentrl.make("webshop"), demo, [3], RolloutConfig(max_turns=15))
+    assert recorded.won and len(recorded.turns) >= 3
+    # A model that writes exactly the recorded replies sees exactly the recorded prompts.
+    replies = [[(turn.response_ids, turn.response_text)] for turn in recorded.turns]
+    model_agent = LLMAgent(_Replay(replies), tokenizer, PROMPT)
+    [played] = collect(lambda: agentrl.make("webshop"), model_agent, [3], RolloutConfig(max_turns=15))
+    assert [t.prompt_ids for t in played.turns] == [t.prompt_ids for t in recorded.turns]
+    assert [t.action_text for t in played.turns] == [t.action_text for t in recorded.turns]
+    first = recorded.turns[0]
+    assert first.response_text.startswith("<action>") and first.response_ids[-1] == tokenizer.eos_token_id
+
+
+def _turn(prompt, response, reward=0.0, won=False):
+    return Turn(prompt, response, [0.0] * len(response), "a", "o", reward, True, False, info={"won": won})
+
+
+def _dataset(path, trajectories, split="train", env_id="agentrl/WebShop-v0"):
+    writer = DatasetWriter(path, env={"id": env_id, "split": split, "config": {}}, agent={"kind": "expert"},
+                           model={"name": "tiny"}, prompt={}, shard_size=2)  # fmt: skip
+    writer.extend(trajectories)
+    return writer.close()
+
+
+def test_datasets_round_trip_merge_and_refuse_corrupt_or_foreign_files(tmp_path):
+    trajectories = [Trajectory("agentrl/WebShop-v0", s, str(s), s, turns=[_turn([1, 2], [3], 1.0, True)])
+                    for s in range(5)]  # fmt: skip
+    path = _dataset(tmp_path / "d", trajectories)
+    dataset = open_dataset(path)
+    assert len(dataset) == 5 and len(dataset.manifest.shards) == 3 and dataset.manifest.seeds == [0, 1, 2, 3, 4]
+    assert [t.to_dict() for t in dataset] == [t.to_dict() for t in trajectories]
+    assert dataset.stats()["success"] == 1.0
+    merged = open_dataset(merge_datasets([path, path], tmp_path / "m"))
+    assert len(merged) == 10 and merged.manifest.sources == [str(path), str(path)]
+    with pytest.raises(DatasetError, match="already holds"):
+        _dataset(tmp_path / "d", trajectories)
+    other = _dataset(tmp_path / "o", trajectories, env_id="agentrl/Sokoban-v0")
+    with pytest.raises(DatasetError, match="env id"):
+        merge_datasets([path, other], tmp_path / "x")
+    shard = path / "shard-00001.jsonl"
+    shard.write_text(shard.read_text().replace('"seed": 2', '"seed": 7'))
+    with pytest.raises(DatasetError, match="hash"):
+        open_dataset(path)
+    (tmp_path / "foreign").mkdir()
+    (tmp_path / "foreign" / "manifest.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(DatasetError, match="not an agentrl"):
+        open_dataset(tmp_path / "foreign")
+    with pytest.raises(DatasetError, match="no manifest"):
+        open_dataset(tmp_path)
+
+
+def test_sft_step_raises_the_log_probability_of_the_demonstrated_replies(tiny):
+    model, tokenizer = tiny
+    policy = Policy(copy.deepcopy(model))
+    ids = tokenizer("<action>search[red shoes]</action>", add_special_tokens=False)["input_ids"]
+    turns = [_turn(tokenizer("find red shoes", add_special_tokens=False)["input_ids"], [*ids, tokenizer.eos_token_id])]
+    cfg = SupervisedConfig(micro_batch_size=1)
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-3)
+    first = supervised_step(policy, optimizer, turns, cfg, int(tokenizer.pad_token_id), 1e-3)
+    for _ in range(5):
+        last = supervised_step(policy, optimizer, turns, cfg, int(tokenizer.pad_token_id), 1e-3)
+    assert last["sft_loss"] < first["sft_loss"] and last["token_prob"] > first["token_prob"]
+
+
+def test_learning_rate_schedule():
+    cfg = SupervisedConfig(warmup_steps=2, schedule="cosine")
+    factors = [lr_factor(step, 10, cfg) for step in range(10)]
+    assert factors[:2] == [0.5, 1.0] and factors[2] == pytest.approx(1.0) and 0.1 <= factors[-1] < 0.2
+    assert all(a >= b for a, b in itertools.pairwise(factors[1:]))
+    assert lr_factor(5, 10, SupervisedConfig(schedule="constant")) == 1.0
+
+
+def test_filtered_bc_keeps_exactly_the_top_share():
+    returns = [0.0, 3.0, 1.0, 3.0, 2.0, -1.0, 0.5, 2.5, 0.0, 1.5]
+    trajectories = [Trajectory("e", i, str(i), i, turns=[_turn([1], [2], r)]) for i, r in enumerate(returns)]
+    assert top_share(trajectories, 0.3) == [1, 3, 7]
+    assert top_share(trajectories, 0.25) == [1, 3, 7]  # ceil(2.5)
+    assert top_share(trajectories, 0.1) == [1]  # a tie goes to the earlier trajectory
+    assert top_share(trajectories, 0.5, min_return=2.0) == [1, 3, 4, 7]
+    with pytest.raises(ValueError):
+        top_share(trajectories, 0.0)
+
+
+SMALL = ["model=tiny", "train.iterations=1", "eval.episodes=2", "rollout.max_turns=3", "train.tensorboard=false"]
+
+
+def test_collect_then_sft_then_rl_from_its_weights(tmp_path, capsys):
+    data = tmp_path / "demos"
+    assert main(["collect", "env=webshop", "agent=expert", "model=tiny", "collect.episodes=6",
+                 f"collect.output={data}"]) == 0  # fmt: skip
+    assert open_dataset(data).stats()["success"] == 1.0
+    sft = tmp_path / "sft"
+    code = main(["train", "algo=sft", "env=webshop", f"algo.data=[{data}]", "algo.steps_per_iteration=2",
+                 "algo.update.batch_size=4", *SMALL, f"train.output_dir={sft}"])  # fmt: skip
+    assert code == 0
+    records = [json.loads(line) for line in (sft / "metrics.jsonl").read_text().splitlines()]
+    assert [r["kind"] for r in records] == ["eval", "train", "eval"] and records[1]["env_steps"] == 0
+    from agentrl.trainer.checkpoint import checkpoints, load_checkpoint
+
+    trained = load_checkpoint(checkpoints(sft)[-1])["policy"]
+    rl = tmp_path / "rl"
+    capsys.readouterr()
+    code = main(["train", "algo=grpo", "env=guess", f"train.init_from={sft}", "train.iterations=0",
+                 "eval.episodes=1", "model=tiny", "train.tensorboard=false", f"train.output_dir={rl}"])  # fmt: skip
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert code == 0 and "starting from the weights of" in err and str(checkpoints(sft)[-1]) in err.replace(" ", "")
+    from agentrl.agents.models import ModelConfig, load_model
+    from agentrl.trainer.checkpoint import load_init_weights
+
+    model, _ = load_model(ModelConfig(name="tiny"))
+    load_init_weights(model, sft)
+    own = model.state_dict()
+    assert all(torch.equal(own[k.removeprefix("model.")], v) for k, v in trained.items() if k.startswith("model."))
+
+
+def test_data_from_the_evaluation_split_or_seeds_is_refused(tmp_path, capsys):
+    assert main(["collect", "env=webshop", "agent=expert", "model=tiny", "env.kwargs.split=test",
+                 f"collect.output={tmp_path / 'a'}"]) == 2  # fmt: skip
+    assert "split" in capsys.readouterr().err
+    assert main(["collect", "env=guess", "agent=expert", "model=tiny", "collect.seed=9990", "collect.episodes=20",
+                 f"collect.output={tmp_path / 'b'}"]) == 2  # fmt: skip
+    assert "evaluation seeds" in capsys.readouterr().err
+    leaked = _dataset(tmp_path / "c", [Trajectory("agentrl/WebShop-v0", 1, "1", 0, turns=[_turn([1], [2], 1, True)])],
+                      split="test")  # fmt: skip
+    code = main(["train", "algo=sft", "env=webshop", f"algo.data=[{leaked}]", *SMALL, f"train.output_dir={tmp_path}"])
+    assert code == 2 and "evaluates on" in capsys.readouterr().err
+
+
+def test_lora_sft_weights_are_merged_into_the_next_run(tmp_path, tiny):
+    from agentrl.trainer.checkpoint import load_init_weights, save_checkpoint
+
+    model, _ = tiny
+    from agentrl.trainer.policy import PolicyConfig
+
+    lora = Policy(copy.deepcopy(model), PolicyConfig(lora=True))
+    with torch.no_grad():
+        for _name, p in lora.trainable_named_parameters():
+            p.add_(0.01 * torch.ones_like(p))
+    (tmp_path / "config.json").write_text(json.dumps({"policy": {"lora": True}}))
+    save_checkpoint(tmp_path, 1, {"policy": lora.trainable_state()})
+    fresh = copy.deepcopy(model)
+    load_init_weights(fresh, tmp_path)
+    merged = lora.merged_state_dict()
+    assert all(torch.allclose(fresh.state_dict()[k], v) for k, v in merged.items())
+    assert any(not torch.equal(model.state_dict()[k], v) for k, v in merged.items())
