@@ -4,7 +4,7 @@ An algorithm is one module and one YAML file. The module defines a config datacl
 (with a ``name`` field and a docstring per field) and a class that implements
 :class:`Algorithm`, and registers the pair::
 
-    @register_algorithm("toy", summary="REINFORCE on the episode return, no baseline")
+    @register_algorithm("toy", ToyConfig, summary="REINFORCE on the episode return, no baseline")
     class Toy:
         def __init__(self, cfg: ToyConfig, ctx: AlgoContext): ...
 
