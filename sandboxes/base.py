@@ -3,13 +3,19 @@
 A sandbox runs untrusted commands (an agent's shell commands, a policy program it
 wrote) in an isolated work directory and returns what they printed. Every backend
 gives the same guarantees by default: no network, a read-only system, one writable
-work dir (``config.workdir``, ``/work``), host files and environment invisible, memory,
-CPU and process-count limits, and a wall-clock timeout per command that kills every
-process the command started. ``close()`` removes every process, container, volume and
-directory the sandbox made, and may be called any number of times.
+work dir (``config.workdir``, ``/work``) of at most ``config.disk_mb`` MiB, host files
+and environment invisible, memory, CPU and process-count limits, and a wall-clock
+timeout per command that kills every process the command started. Sandboxed code runs
+as uid 1000 with no capabilities and no way to gain privileges (``no_new_privs``,
+``nosuid`` mounts); on the host it is never root. ``close()`` removes every process,
+container, volume and directory the sandbox made, and may be called any number of times.
 
 Paths given to :meth:`Sandbox.put_file` / :meth:`Sandbox.get_file` are relative to the
-work dir (or absolute inside it); anything that would leave it is refused.
+work dir (or absolute inside it); anything that would leave it is refused
+(``ValueError``), and no symbolic link is ever followed, so links the sandboxed code
+planted cannot lead a transfer out of the work dir, even while a command runs. Files
+larger than ``config.max_file_mb`` are neither written nor read. Every failure of the
+backend itself (not of the command) is a :class:`SandboxError`.
 """
 
 from __future__ import annotations
@@ -22,6 +28,8 @@ from typing import Any, Protocol, runtime_checkable
 
 BACKENDS = ("bubblewrap", "docker")
 DEFAULT_IMAGE = "agentrl/sandbox:bookworm"
+TMP_MB = 256
+"""Size of each sandbox's private ``/tmp`` (a tmpfs), in MiB."""
 
 
 class SandboxError(RuntimeError):
@@ -86,7 +94,10 @@ class SandboxConfig:
     max_output_bytes: int = 1_000_000
     """Keep at most this many bytes of stdout and of stderr per command."""
     max_file_mb: int = 64
-    """Largest file a sandboxed process may write, in MiB."""
+    """Largest file a sandboxed process may write, and ``put_file``/``get_file`` may transfer, in MiB."""
+    disk_mb: int = 256
+    """Most the work dir may hold, in MiB. It is a tmpfs, so its files live in memory (on docker they count
+    toward ``memory_mb``); bubblewrap enforces it only when the driver runs as root."""
     env: dict[str, str] = field(default_factory=dict)
     """Extra environment variables of every command (the host's are never passed)."""
     image: str = DEFAULT_IMAGE
@@ -97,7 +108,7 @@ class SandboxConfig:
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
             raise ValueError(f"unknown sandbox backend {self.backend!r}; choose one of {', '.join(BACKENDS)}")
-        for name in ("memory_mb", "pids", "max_output_bytes", "max_file_mb"):
+        for name in ("memory_mb", "pids", "max_output_bytes", "max_file_mb", "disk_mb"):
             if int(getattr(self, name)) < 1:
                 raise ValueError(f"sandbox {name} must be at least 1, got {getattr(self, name)}")
         if self.cpus <= 0 or self.timeout_s <= 0:
@@ -119,11 +130,20 @@ class Sandbox(Protocol):
         ...
 
     def put_file(self, path: str, data: str | bytes, mode: int = 0o644) -> None:
-        """Write ``data`` to ``path`` in the work dir, creating parent directories."""
+        """Write ``data`` to ``path`` in the work dir, creating parent directories.
+
+        A link at ``path`` itself is replaced; a link or file on the way to it, a directory
+        at it, ``data`` over ``max_file_mb`` or a full work dir raise :class:`SandboxError`.
+        """
         ...
 
     def get_file(self, path: str) -> bytes:
-        """The bytes of ``path`` in the work dir; ``FileNotFoundError`` if it is not there."""
+        """The bytes of the regular file ``path`` in the work dir.
+
+        ``FileNotFoundError`` when there is no regular file there reached without following
+        a link (missing, a directory, a link, a device); :class:`SandboxError` when it is
+        over ``max_file_mb`` (nothing of it is read then).
+        """
         ...
 
     def close(self) -> None:
@@ -192,6 +212,37 @@ def shell_argv(cmd: str | Sequence[str]) -> list[str]:
     if not argv:
         raise ValueError("empty command")
     return argv
+
+
+def file_cap_bytes(config: SandboxConfig) -> int:
+    """The most bytes ``put_file``/``get_file`` transfer: ``config.max_file_mb``."""
+    return config.max_file_mb * 1024 * 1024
+
+
+def too_large(config: SandboxConfig, path: str, size: int) -> SandboxError:
+    """The error for a transfer over ``max_file_mb``."""
+    return SandboxError(
+        f"{path!r} is {size} bytes, over the sandbox's max_file_mb={config.max_file_mb} MiB: raise "
+        "sandbox.max_file_mb, or have a command split or shrink the file"
+    )
+
+
+def disk_full(config: SandboxConfig, path: str) -> SandboxError:
+    """The error for a ``put_file`` that does not fit in the work dir."""
+    return SandboxError(
+        f"no room for {path!r}: the sandbox work dir holds at most disk_mb={config.disk_mb} MiB; "
+        "delete files in it or raise sandbox.disk_mb"
+    )
+
+
+def note_disk_full(config: SandboxConfig, stderr: str) -> str:
+    """``stderr`` with a line saying which limit a "No space left on device" error hit."""
+    if "No space left on device" not in stderr:
+        return stderr
+    return stderr + (
+        f"\n[sandbox] a sandbox file system is full: the work dir holds at most disk_mb={config.disk_mb} MiB "
+        f"and /tmp {TMP_MB} MiB; delete files or raise sandbox.disk_mb\n"
+    )
 
 
 def make_sandbox(config: SandboxConfig | None = None, **overrides: Any) -> Sandbox:

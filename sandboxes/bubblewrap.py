@@ -3,50 +3,66 @@
 ``bwrap`` (Debian ``bubblewrap``) starts every command with new user, pid, network,
 IPC, UTS and cgroup namespaces: the command sees the host's ``/usr`` read-only (or that
 of ``config.rootfs``, e.g. the debootstrap tree ``agentrl sandbox build-image`` makes),
-a synthetic ``/etc`` with no host secrets, a private ``/proc``,
-``/dev`` and ``/tmp``, and the sandbox's work dir (a host temp dir) at
-``config.workdir``; it runs as uid 1000 with no capabilities and no environment but
-``config.env``. Without ``config.network`` the only interface is its own loopback.
+a synthetic ``/etc`` with no host secrets, a private ``/proc`` whose ``/proc/sys`` (and
+``/proc/irq``, ``/proc/bus``, ``/proc/fs``) is read-only, a private ``/dev`` and ``/tmp``,
+and the sandbox's work dir at ``config.workdir``. It runs as uid 1000 with no
+capabilities, ``no_new_privs`` and no environment but ``config.env``; it cannot make
+user namespaces. Without ``config.network`` the only interface is its own loopback.
+
+Host uid: inside uid 1000 is the host uid that starts ``bwrap``. A driver running as
+root therefore starts it as ``nobody`` (65534, no supplementary groups, through
+``setpriv``), so sandboxed code is never host root, cannot write host kernel settings
+and cannot leave a root-owned setuid file; the work dir is then a ``nosuid,nodev`` tmpfs
+of ``config.disk_mb`` (see :mod:`agentrl.sandboxes.workdir`). A non-root driver's
+sandboxes run as its own uid, in a plain directory without a disk quota.
 
 Limits: a per-command cgroup (memory including swap, ``pids.max``, CPU quota) when the
 driver may write cgroups (root, or a delegated v2 tree), otherwise ``prlimit`` limits
 (address space, process count, CPU seconds) with a warning that they are weaker. The
-largest writable file is capped by ``RLIMIT_FSIZE`` either way. A timeout kills the
-outer ``bwrap``; the pid namespace dies with its init and every process left in the
-command's cgroup is killed, so nothing outlives the call.
+largest writable file is capped by ``RLIMIT_FSIZE`` (and core dumps are off) either
+way, set by the sandbox's own ``/bin/sh`` (POSIX ``ulimit -f``, hard and soft) before the
+command runs: a driver without ``CAP_SYS_RESOURCE`` cannot set limits of a process of
+another uid. Each command's ``bwrap`` is started early and placed in its cgroup before it
+makes any process (see :mod:`agentrl.sandboxes.bwrap_process`), so the command is born
+limited on cgroup v1 and v2 alike and pays no cgroup move; the driver forks nothing of
+its own (``vfork``, no ``preexec_fn``). A timeout kills the sandbox's first process (the
+pid namespace dies with it) and everything left in the cgroup, so nothing outlives the
+call.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import logging
 import os
 import resource
 import shutil
-import signal
-import subprocess
 import tempfile
 import threading
-import time
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Sequence
 from pathlib import Path
-from typing import IO
+from typing import Any
 
 from agentrl.sandboxes.base import (
+    TMP_MB,
     ExecResult,
-    OutputCap,
     SandboxConfig,
     SandboxError,
     SandboxUnavailable,
     pid_alive,
     shell_argv,
-    work_path,
 )
+from agentrl.sandboxes.bwrap_process import COMMAND_VARIABLE, ArmedBwrap, command_script, run_armed
 from agentrl.sandboxes.cgroups import CommandCgroup, cgroups_available
+from agentrl.sandboxes.workdir import HostWorkdir, bind_read_only, mount_tmpfs, remove_tree
 
 logger = logging.getLogger(__name__)
 
 SANDBOX_UID = 1000
+NOBODY = 65534
+"""The host uid and gid sandboxed code runs as when the driver is root."""
 PATH = "/usr/local/bin:/usr/bin:/bin"
 # Host files that are safe to show (no secrets) and that programs expect.
 HOST_ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "localtime", "mime.types")
@@ -57,7 +73,9 @@ PASSWD = (
 )
 GROUP = f"sandbox:x:{SANDBOX_UID}:\nnogroup:x:65534:\n"
 HOSTS = "127.0.0.1 localhost sandbox\n::1 localhost\n"
-TMPFS_BYTES = 256 * 1024 * 1024
+# Parts of /proc that set host state: read-only (bound over the private /proc).
+PROC_READ_ONLY = ("/proc/sys",)
+PROC_READ_ONLY_IF_PRESENT = ("/proc/sysrq-trigger", "/proc/irq", "/proc/bus", "/proc/fs")
 
 
 def bwrap_path() -> str:
@@ -73,42 +91,51 @@ def bwrap_path() -> str:
 
 WORKDIR_PREFIX = "agentrl-sandbox-"
 _REAPED = False
+_WARNED_NO_QUOTA = False
+_OPEN: weakref.WeakSet[BubblewrapSandbox] = weakref.WeakSet()
+
+
+@atexit.register
+def _close_open_sandboxes() -> None:
+    """Unmount and delete what sandboxes still open at exit hold (a killed driver's are reaped by the next)."""
+    for box in list(_OPEN):
+        with contextlib.suppress(Exception):
+            box.close()
 
 
 def reap_workdirs() -> int:
-    """Delete the host work dirs of bubblewrap sandboxes whose driver process is gone."""
+    """Delete the host work dirs (unmounting their tmpfs) of bubblewrap sandboxes whose driver is gone."""
     removed = 0
     for path in Path(tempfile.gettempdir()).glob(f"{WORKDIR_PREFIX}*-*"):
         owner = path.name[len(WORKDIR_PREFIX) :].split("-", 1)[0]
         if not owner.isdigit() or pid_alive(int(owner)):
             continue
-        for directory, _, _ in os.walk(path):
-            with contextlib.suppress(OSError):
-                os.chmod(directory, 0o700)
-        shutil.rmtree(path, ignore_errors=True)
+        remove_tree(path)
         removed += 1
     return removed
 
 
-class _CappedReader(threading.Thread):
-    """Reads a pipe to its end into an :class:`OutputCap`."""
-
-    def __init__(self, stream: IO[bytes], limit: int) -> None:
-        super().__init__(daemon=True)
-        self.stream = stream
-        self.output = OutputCap(limit)
-
-    def run(self) -> None:
-        with contextlib.suppress(OSError, ValueError):
-            while chunk := self.stream.read1(65536):  # type: ignore[attr-defined]
-                self.output.add(chunk)
+def _warn_no_quota(reason: str) -> None:
+    global _WARNED_NO_QUOTA
+    if not _WARNED_NO_QUOTA:
+        _WARNED_NO_QUOTA = True
+        logger.warning(
+            "bubblewrap sandboxes have no work dir disk quota here (%s): only the per-file limit max_file_mb holds; "
+            "run agentrl as root for a disk_mb tmpfs, or use the docker backend",
+            reason,
+        )
 
 
 class BubblewrapSandbox:
-    """A sandbox whose commands run under ``bwrap``; the work dir lives in a host temp dir.
+    """A sandbox whose commands run under ``bwrap``; the work dir lives on the host (a tmpfs when root).
 
     Args:
         config: the sandbox settings (``backend`` must be ``bubblewrap``).
+
+    Attributes:
+        host_workdir: the work dir on the host.
+        host_uid: the host uid sandboxed code runs as (``nobody`` when the driver is root).
+        disk_quota_mb: the enforced size of the work dir, or None where it cannot be enforced.
     """
 
     def __init__(self, config: SandboxConfig | None = None) -> None:
@@ -116,6 +143,14 @@ class BubblewrapSandbox:
         self._bwrap = bwrap_path()
         if self.config.rootfs is not None and not Path(self.config.rootfs, "usr").is_dir():
             raise SandboxError(f"sandbox rootfs {self.config.rootfs!r} has no usr/ directory")
+        self._closed = True  # until the work dir exists: close() has nothing to remove
+        self._lock = threading.Lock()
+        self._armed: ArmedBwrap | None = None
+        self._arming: threading.Thread | None = None
+        self._removing: threading.Thread | None = None
+        as_root = os.geteuid() == 0
+        self.host_uid, self.host_gid = (NOBODY, NOBODY) if as_root else (os.getuid(), os.getgid())
+        self._launch, self._popen_ids = self._drop_privileges(as_root)
         self._use_cgroups = cgroups_available()
         if not self._use_cgroups:
             logger.warning(
@@ -127,20 +162,63 @@ class BubblewrapSandbox:
             _REAPED = True
             reap_workdirs()
         self._root = Path(tempfile.mkdtemp(prefix=f"{WORKDIR_PREFIX}{os.getpid()}-"))
+        self._closed = False
+        try:
+            self._make_dirs(as_root)
+        except BaseException:
+            self.close()
+            raise
+        self._files = HostWorkdir(self.config, self.host_workdir, (self.host_uid, self.host_gid) if as_root else None)
+        self._options = self._static_options()
+        _OPEN.add(self)
+        self._start_arming()
+
+    def _drop_privileges(self, as_root: bool) -> tuple[list[str], dict[str, Any]]:
+        """How ``bwrap`` is started as :data:`NOBODY` when the driver is root (nothing to do otherwise)."""
+        if not as_root:
+            return [], {}
+        setpriv = shutil.which("setpriv")
+        if setpriv is not None:  # one exec; the driver itself keeps using vfork
+            return [setpriv, f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"], {}
+        logger.warning("setpriv (util-linux) is missing: sandboxes start slower (the driver forks to drop root)")
+        return [], {"user": NOBODY, "group": NOBODY, "extra_groups": []}
+
+    def _make_dirs(self, as_root: bool) -> None:
+        # bwrap runs as host_uid: it must reach the /etc files and the work dir; no other user may (a non-root
+        # driver's work dir is on a mount that honours setuid bits, which its sandboxed code can set).
+        if as_root:
+            os.chown(self._root, 0, self.host_gid)
+        os.chmod(self._root, 0o710 if as_root else 0o700)
         self.host_workdir = self._root / "work"
-        self.host_workdir.mkdir()
+        self.host_workdir.mkdir(mode=0o700)
         self._etc = self._root / "etc"
-        self._etc.mkdir()
+        self._etc.mkdir(mode=0o755)
         for name, text in (("passwd", PASSWD), ("group", GROUP), ("hosts", HOSTS), ("hostname", "sandbox\n")):
             (self._etc / name).write_text(text)
-        self._closed = False
-        self._lock = threading.Lock()
+            (self._etc / name).chmod(0o644)
+        self.disk_quota_mb: int | None = None
+        self._base = Path(self.config.rootfs or "/")
+        if not as_root:
+            _warn_no_quota(f"agentrl runs as uid {os.getuid()}, not root")
+            return
+        try:
+            mount_tmpfs(self.host_workdir, self.config.disk_mb, self.host_uid, self.host_gid)
+            self.disk_quota_mb = self.config.disk_mb
+        except OSError as error:
+            _warn_no_quota(f"cannot mount a tmpfs: {error}")
+            os.chown(self.host_workdir, self.host_uid, self.host_gid)
+        if self.config.rootfs is not None:  # show it to nobody even if it lies under /root
+            (self._root / "rootfs").mkdir(mode=0o755)
+            try:
+                bind_read_only(Path(self.config.rootfs), self._root / "rootfs")
+            except OSError as error:
+                raise SandboxError(f"cannot show rootfs {self.config.rootfs!r} to the sandbox: {error}") from error
+            self._base = self._root / "rootfs"
 
     # -- running commands --------------------------------------------------------------
 
     def _fs_args(self) -> list[str]:
-        config = self.config
-        base = Path(config.rootfs or "/")
+        config, base = self.config, self._base
         args = ["--ro-bind", str(base / "usr"), "/usr"]
         for top in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
             path = base / top
@@ -155,14 +233,20 @@ class BubblewrapSandbox:
                 args += ["--ro-bind", str(base / "etc" / name), f"/etc/{name}"]
         for name in ("passwd", "group", "hosts", "hostname"):
             args += ["--ro-bind", str(self._etc / name), f"/etc/{name}"]
-        args += ["--proc", "/proc", "--dev", "/dev", "--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]
+        args += ["--proc", "/proc"]
+        for proc_path in PROC_READ_ONLY:
+            args += ["--ro-bind", proc_path, proc_path]
+        for proc_path in PROC_READ_ONLY_IF_PRESENT:
+            args += ["--ro-bind-try", proc_path, proc_path]
+        args += ["--dev", "/dev", "--size", str(TMP_MB * 1024 * 1024), "--tmpfs", "/tmp"]
         args += ["--bind", str(self.host_workdir), config.workdir, "--chdir", config.workdir]
         # bwrap's own root is a tmpfs: make it read-only, so only the work dir and /tmp are writable.
         return [*args, "--remount-ro", "/"]
 
-    def _argv(self, cmd: str | Sequence[str]) -> list[str]:
+    def _static_options(self) -> list[str]:
+        """The ``bwrap`` options of every command: namespaces, uid, environment, mounts."""
         config = self.config
-        argv = [self._bwrap, "--unshare-all", "--unshare-user", "--disable-userns"]
+        argv = ["--unshare-all", "--unshare-user", "--disable-userns"]
         if config.network:
             argv.append("--share-net")
         argv += ["--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID), "--hostname", "sandbox"]
@@ -170,26 +254,18 @@ class BubblewrapSandbox:
         env = {"PATH": PATH, "HOME": config.workdir, "LANG": "C.UTF-8", "USER": "sandbox", **config.env}
         for key, value in env.items():
             argv += ["--setenv", key, value]
-        argv += self._fs_args()
+        return argv + self._fs_args()
+
+    def bwrap_argv(self, cmd: str | Sequence[str], workdir: Path | None = None) -> list[str]:
+        """``bwrap`` with this sandbox's namespaces and mounts around ``cmd``, without limits or a uid change.
+
+        What ``benchmarks/sandbox.py`` runs as bare ``bwrap``. ``workdir`` is shown at the work
+        dir instead of the sandbox's own (which a root driver's own user cannot enter).
+        """
+        argv = [self._bwrap, *self._options]
+        if workdir is not None:
+            argv[argv.index(str(self.host_workdir))] = str(workdir)
         return [*argv, "--", *shell_argv(cmd)]
-
-    def _preexec(self, group: CommandCgroup | None) -> Callable[[], None]:
-        config = self.config
-        file_bytes = config.max_file_mb * 1024 * 1024
-
-        def setup() -> None:  # runs in the child between fork and exec: no logging, no locks
-            resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-            resource.setrlimit(resource.RLIMIT_FSIZE, (file_bytes, file_bytes))
-            if group is not None:
-                group.join()
-                return
-            memory = config.memory_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-            resource.setrlimit(resource.RLIMIT_NPROC, (config.pids, config.pids))
-            seconds = int(config.timeout_s * config.cpus) + 1
-            resource.setrlimit(resource.RLIMIT_CPU, (seconds, seconds))
-
-        return setup
 
     def run(
         self, cmd: str | Sequence[str], timeout: float | None = None, stdin: str | bytes | None = None
@@ -200,137 +276,99 @@ class BubblewrapSandbox:
         timeout = self.config.timeout_s if timeout is None else float(timeout)
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
-        argv = self._argv(cmd)
+        script = command_script(cmd, self.config.max_file_mb)
+        data = stdin.encode() if isinstance(stdin, str) else stdin
         with self._lock:
-            group = (
-                CommandCgroup.create(self.config.memory_mb, self.config.cpus, self.config.pids)
-                if self._use_cgroups
-                else None
-            )
+            armed = self._take_armed()
+            self._start_arming()  # the next command's bwrap gets ready while this one runs
             try:
-                return self._run(argv, timeout, stdin, group)
+                return run_armed(
+                    armed,
+                    [*self._options, "--setenv", COMMAND_VARIABLE, script],
+                    data,
+                    timeout,
+                    self.config,
+                    self._limit,
+                )
             finally:
-                if group is not None:
-                    group.remove()
+                if armed.group is not None:  # its last processes are still dying: remove it off the caller's time
+                    self._remove_later(armed.group)
 
-    def _run(
-        self, argv: list[str], timeout: float, stdin: str | bytes | None, group: CommandCgroup | None
-    ) -> ExecResult:
-        start = time.monotonic()
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            preexec_fn=self._preexec(group),
-            start_new_session=True,
-            close_fds=True,
-            env={"PATH": PATH},  # bwrap's own init (pid 1 inside) keeps this environment: no host variables
-        )
-        assert proc.stdout is not None and proc.stderr is not None
-        readers = [
-            _CappedReader(proc.stdout, self.config.max_output_bytes),
-            _CappedReader(proc.stderr, self.config.max_output_bytes),
-        ]
-        for reader in readers:
-            reader.start()
-        if stdin is not None:
-            threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
-        # A timer kills on timeout, so the wait below blocks in waitpid instead of polling.
-        expired = threading.Event()
+    # -- the next command's bwrap, started early (see agentrl.sandboxes.bwrap_process) ----------
 
-        def expire() -> None:
-            expired.set()
-            _kill_tree(proc, group)
+    def _arm(self) -> ArmedBwrap:
+        config = self.config
+        limits = (config.memory_mb, config.cpus, config.pids) if self._use_cgroups else None
+        return ArmedBwrap.start(self._launch, self._bwrap, {"PATH": PATH}, self._popen_ids, limits)
 
-        timer = threading.Timer(timeout, expire)
-        timer.start()
+    def _arm_in_background(self) -> None:
         try:
-            exit_code = proc.wait()
-        finally:
-            timer.cancel()
-        timed_out = expired.is_set()
-        # The command exited; anything it left behind (a daemonised child) dies now.
-        if group is not None:
-            group.kill()
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        for reader in readers:
-            reader.join(timeout=5)
-        for stream in (proc.stdout, proc.stderr):
-            stream.close()
-        if exit_code < 0:  # killed by a signal: report it the shell's way
-            exit_code = 128 - exit_code
-        oom = group is not None and group.oom_killed()
-        stdout, stderr = (reader.output for reader in readers)
-        error_text = stderr.text()
-        if oom and not timed_out:
-            error_text += "\n[sandbox] killed: the command went over the memory limit\n"
-        return ExecResult(
-            stdout=stdout.text(),
-            stderr=error_text,
-            exit_code=137 if oom and exit_code == 0 else exit_code,
-            timed_out=timed_out,
-            duration_s=time.monotonic() - start,
-            truncated=stdout.truncated or stderr.truncated,
-        )
+            self._armed = self._arm()
+        except SandboxError as error:  # run() arms again in its own thread and raises there
+            logger.debug("could not arm the next bwrap: %s", error)
+
+    def _start_arming(self) -> None:
+        self._arming = threading.Thread(target=self._arm_in_background, name="agentrl-bwrap-arm", daemon=True)
+        self._arming.start()
+
+    def _take_armed(self) -> ArmedBwrap:
+        if self._arming is not None:
+            self._arming.join()
+            self._arming = None
+        armed, self._armed = self._armed, None
+        return armed if armed is not None else self._arm()
+
+    def _remove_later(self, group: CommandCgroup) -> None:
+        if self._removing is not None:
+            self._removing.join()
+        self._removing = threading.Thread(target=group.remove, name="agentrl-cgroup-remove", daemon=True)
+        self._removing.start()
+
+    def _limit(self, pid: int) -> None:
+        """Limits of the sandbox's first process ``pid`` (held by ``--block-fd``) that a cgroup does not give."""
+        if self._use_cgroups:  # born in its cgroup already
+            return
+        config = self.config
+        memory = config.memory_mb * 1024 * 1024
+        resource.prlimit(pid, resource.RLIMIT_AS, (memory, memory))
+        resource.prlimit(pid, resource.RLIMIT_NPROC, (config.pids, config.pids))
+        seconds = int(config.timeout_s * config.cpus) + 1
+        resource.prlimit(pid, resource.RLIMIT_CPU, (seconds, seconds))
 
     # -- files ---------------------------------------------------------------------------
 
-    def _host_path(self, path: str, create_parents: bool = False) -> Path:
-        """The host path of ``path``, refusing any way out of the work dir through symlinks.
-
-        The sandboxed code may have planted symlinks (``evil -> /etc``): every directory on
-        the way must be a real directory inside the work dir, and the file itself is opened
-        with ``O_NOFOLLOW`` by the callers.
-        """
-        parts = Path(work_path(self.config, path)).parts
-        current = self.host_workdir
-        for part in parts[:-1]:
-            current = current / part
-            if current.is_symlink():
-                raise ValueError(f"path {path!r} goes through a symlink in the sandbox work dir")
-            if not current.exists() and create_parents:
-                current.mkdir()
-            elif not current.is_dir():
-                raise FileNotFoundError(f"{path!r}: {current.relative_to(self.host_workdir)} is not a directory")
-        return current / parts[-1]
-
     def put_file(self, path: str, data: str | bytes, mode: int = 0o644) -> None:
-        """Write ``data`` to ``path`` in the work dir, creating parent directories."""
+        """Write ``data`` to ``path`` in the work dir; see :class:`~agentrl.sandboxes.base.Sandbox`.
+
+        Safe while a command runs: no link is followed, whatever the command renames meanwhile.
+        """
         if self._closed:
             raise SandboxError("the sandbox is closed")
-        target = self._host_path(path, create_parents=True)
-        if target.is_symlink():
-            target.unlink()
-        payload = data.encode() if isinstance(data, str) else bytes(data)
-        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, mode)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-            os.fchmod(handle.fileno(), mode)
+        self._files.write(path, data.encode() if isinstance(data, str) else bytes(data), mode)
 
     def get_file(self, path: str) -> bytes:
-        """The bytes of ``path`` in the work dir."""
+        """The bytes of the regular file ``path``; see :class:`~agentrl.sandboxes.base.Sandbox`."""
         if self._closed:
             raise SandboxError("the sandbox is closed")
-        target = self._host_path(path)
-        if target.is_symlink() or not target.is_file():
-            raise FileNotFoundError(f"{path!r} is not a regular file in the sandbox work dir")
-        fd = os.open(target, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        with os.fdopen(fd, "rb") as handle:
-            return handle.read()
+        return self._files.read(path)
 
     # -- lifetime ------------------------------------------------------------------------
 
     def close(self) -> None:
-        """Remove the work dir (nothing runs between commands, so nothing is left to kill)."""
+        """Remove the work dir and the waiting bwrap (nothing of the sandbox runs between commands)."""
         if self._closed:
             return
         self._closed = True
-        for directory, _, _ in os.walk(self._root):  # the sandbox may have made dirs read-only
-            with contextlib.suppress(OSError):
-                os.chmod(directory, 0o700)
-        shutil.rmtree(self._root, ignore_errors=True)
+        if self._arming is not None:
+            self._arming.join()
+            self._arming = None
+        if self._armed is not None:
+            self._armed.discard()
+            self._armed = None
+        if self._removing is not None:
+            self._removing.join()
+            self._removing = None
+        remove_tree(self._root)
 
     def __enter__(self) -> BubblewrapSandbox:
         return self
@@ -343,23 +381,7 @@ class BubblewrapSandbox:
             self.close()
 
     def __repr__(self) -> str:
-        return f"BubblewrapSandbox(workdir={self.host_workdir}, cgroups={self._use_cgroups})"
-
-
-def _feed(stream: IO[bytes] | None, data: str | bytes) -> None:
-    if stream is None:
-        return
-    with contextlib.suppress(OSError, ValueError):
-        stream.write(data.encode() if isinstance(data, str) else data)
-    with contextlib.suppress(OSError, ValueError):
-        stream.close()
-
-
-def _kill_tree(proc: subprocess.Popen[bytes], group: CommandCgroup | None) -> None:
-    """Kill the outer bwrap (its pid namespace goes with it) and everything in the cgroup."""
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(ProcessLookupError):
-        proc.kill()
-    if group is not None:
-        group.kill()
+        return (
+            f"BubblewrapSandbox(workdir={getattr(self, 'host_workdir', None)}, "
+            f"host_uid={getattr(self, 'host_uid', None)}, cgroups={getattr(self, '_use_cgroups', None)})"
+        )

@@ -1,12 +1,13 @@
 """Per-command Linux control groups: the memory, CPU and process-count limits of a sandbox.
 
 Each sandboxed command gets a fresh cgroup under ``agentrl/`` (cgroup v2, or the
-``memory``, ``pids`` and ``cpu`` hierarchies of cgroup v1). The command joins it before
-it starts (see :meth:`CommandCgroup.join`, run in the child between ``fork`` and
-``exec``), so every process it starts is counted and limited; when the command is over
-every process still in the group is killed and the group removed. Groups left behind by
-a driver that was killed (the name starts with the owner's pid) are reaped by the next
-driver that starts.
+``memory``, ``pids`` and ``cpu`` hierarchies of cgroup v1). The sandbox's first process
+is placed in it (:meth:`CommandCgroup.add`) while it waits, before the command starts,
+so every process the command starts is counted and limited; this works the same on v1
+and v2 and needs no code between ``fork`` and ``exec`` in the driver. When the command is
+over any process still in the group is killed and the group removed. Groups left behind
+by a driver that was killed (the name starts with the owner's pid) are reaped by the
+next driver that starts.
 
 Where cgroups cannot be written (no root, no delegation) :func:`cgroups_available`
 says so and the sandbox falls back to resource limits (``prlimit``).
@@ -122,11 +123,10 @@ class CommandCgroup:
             raise
         return group
 
-    def join(self) -> None:
-        """Move the calling process into the group (called in the child before ``exec``)."""
-        pid = str(os.getpid())
+    def add(self, pid: int) -> None:
+        """Move process ``pid`` into the group (its children from then on are born in it)."""
         for path in self.paths:
-            (path / "cgroup.procs").write_text(pid)
+            (path / "cgroup.procs").write_text(str(pid))
 
     def pids(self) -> list[int]:
         """Processes still in the group."""
@@ -165,14 +165,14 @@ class CommandCgroup:
         """Kill what is left and delete the group's directories (idempotent)."""
         self.kill()
         for path in self.paths:
-            for _ in range(100):
+            for _ in range(500):
                 try:
                     path.rmdir()
                     break
                 except FileNotFoundError:
                     break
                 except OSError:  # busy for a moment while the last process is reaped
-                    time.sleep(0.01)
+                    time.sleep(0.002)
             else:
                 logger.warning("could not remove cgroup %s", path)
 

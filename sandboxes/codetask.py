@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import ast
 import re
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
-from agentrl.sandboxes.base import SandboxConfig, work_path
+from agentrl.sandboxes.base import SandboxConfig, SandboxError, work_path
 from agentrl.sandboxes.codetask_tasks import TASKS, CodeTaskSpec
 from agentrl.sandboxes.taskenv import SandboxedTextEnv, fenced_blocks, new_nonce, result_line
 
@@ -93,6 +93,18 @@ class CodeTaskEnv(SandboxedTextEnv[Command]):
         render_mode: See :class:`~agentrl.envs.base.TextEnv`.
     """
 
+    instructions: ClassVar[str] = (
+        "You are a programmer fixing and writing Python code in a sandboxed Linux work dir; the files are shown at "
+        "the start. Reply with exactly one action:\n"
+        "run <shell command>: run it in the work dir and see its exit code and output (a ```bash block also runs);\n"
+        "write <path>, then the file's complete new content on the following lines (optionally in a ```python "
+        "block);\n"
+        "edit <path>, then one or more blocks of the form\n<<<<<<< SEARCH\nold text\n=======\nnew text\n"
+        ">>>>>>> REPLACE\neach replacing the first occurrence of its old text;\n"
+        "submit: run the hidden tests and end the episode.\n"
+        "Paths must lie inside the work dir (relative ones start there)."
+    )
+
     def __init__(
         self,
         task_ids: list[str] | None = None,
@@ -156,8 +168,11 @@ class CodeTaskEnv(SandboxedTextEnv[Command]):
             result = self.sandbox.run(command[1], timeout=self.command_timeout_s)
             self._message = f"$ {command[1]}\n{result.summary(self.output_chars)}"
         elif kind == "write":
-            self.sandbox.put_file(command[1], command[2])
-            self._message = f"Wrote {command[1]} ({len(command[2].splitlines())} lines)."
+            try:  # the agent's own links or files may stand in the way
+                self.sandbox.put_file(command[1], command[2])
+                self._message = f"Wrote {command[1]} ({len(command[2].splitlines())} lines)."
+            except SandboxError as error:
+                self._message = f"Cannot write {command[1]}: {error}"
         elif kind == "edit":
             self._message = self._edit(command[1], list(zip(command[2::2], command[3::2], strict=True)))
         else:
@@ -167,13 +182,16 @@ class CodeTaskEnv(SandboxedTextEnv[Command]):
     def _edit(self, path: str, blocks: list[tuple[str, str]]) -> str:
         try:
             text = self.sandbox.get_file(path).decode("utf-8")
-        except (FileNotFoundError, UnicodeDecodeError) as error:
+        except (FileNotFoundError, UnicodeDecodeError, SandboxError) as error:
             return f"Cannot edit {path}: {error}"
         for i, (old, new) in enumerate(blocks, 1):
             if old not in text:
                 return f"Edit failed: the SEARCH text of block {i} is not in {path}; nothing was changed."
             text = text.replace(old, new, 1)
-        self.sandbox.put_file(path, text)
+        try:
+            self.sandbox.put_file(path, text)
+        except SandboxError as error:
+            return f"Cannot edit {path}: {error}"
         return f"Edited {path}: {len(blocks)} replacement(s)."
 
     def _submit(self) -> tuple[SupportsFloat, bool, bool]:
@@ -249,7 +267,7 @@ class CodeTaskEnv(SandboxedTextEnv[Command]):
         for path, content in sorted(self.current["solution"].items()):
             try:
                 current = self.sandbox.get_file(path).decode("utf-8", errors="replace")
-            except FileNotFoundError:
+            except (FileNotFoundError, SandboxError):
                 current = None
             if current != content:
                 return f"write {path}\n```python\n{content}```"  # every solution file ends with a newline

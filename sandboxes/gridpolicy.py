@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import inspect
 import json
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 from agentrl.sandboxes import grasp_expert
 from agentrl.sandboxes.base import SandboxConfig
@@ -89,6 +89,13 @@ class GridPolicyEnv(SandboxedTextEnv[str]):
         expert: Put the expert program in ``info["expert_action"]``.
         render_mode: See :class:`~agentrl.envs.base.TextEnv`.
     """
+
+    instructions: ClassVar[str] = (
+        "You are programming the policy of an energy-collection grid game; the rules, the state format and your "
+        "number of attempts come with the task. Reply with one complete Python program that defines plan(state) "
+        "and returns the list of action names to play, in a ```python block. It runs in a sandbox on several "
+        "grids and you get each grid's score back: improve the program from them. Reply done to stop."
+    )
 
     def __init__(
         self,

@@ -101,6 +101,17 @@ def test_malformed_and_escaping_actions_are_invalid(env):
         assert info["invalid_action"] and not terminated and reward == 0.0, bad
 
 
+def test_links_the_agent_planted_are_reported_not_followed(env):
+    env.reset(seed=2)
+    env.step("run ln -s /etc out && mkdir tree && ln -s /etc/passwd tree/pw")
+    obs, _, terminated, _, info = env.step("write out/evil.txt\nx\n")
+    assert "Cannot write out/evil.txt" in obs and "link" in obs and not terminated and not info["invalid_action"]
+    obs, *_ = env.step("edit tree/pw\n<<<<<<< SEARCH\nroot\n=======\nx\n>>>>>>> REPLACE")
+    assert "Cannot edit tree/pw" in obs
+    obs, *_ = env.step("edit tree\n<<<<<<< SEARCH\na\n=======\nb\n>>>>>>> REPLACE")
+    assert "Cannot edit tree" in obs
+
+
 def test_printing_a_fake_verdict_does_not_pass(env):
     task = next(t for t in TASKS if t["kind"] == "implement")
     env.reset(options={"task_id": task["task_id"]})

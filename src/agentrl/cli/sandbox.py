@@ -32,11 +32,12 @@ def add_parser(sub: Any) -> None:
     run.add_argument("--image", default=None, help="docker image (default agentrl/sandbox:bookworm)")
     run.add_argument("--timeout", type=float, default=30.0, help="wall-clock limit in seconds")
     run.add_argument("--memory-mb", type=int, default=512)
+    run.add_argument("--disk-mb", type=int, default=256, help="most the work dir may hold (a tmpfs), in MiB")
     run.add_argument("--network", action="store_true", help="allow network access (off by default)")
     run.add_argument("--json", action="store_true", help="print the ExecResult as JSON")
     run.add_argument("cmd", nargs="+", help="a shell command (one argument) or an argv (several)")
     run.set_defaults(run=run_command)
-    clean = actions.add_parser("clean", help="remove cgroups, containers and volumes of killed drivers")
+    clean = actions.add_parser("clean", help="remove work dirs, cgroups, containers and volumes of killed drivers")
     clean.set_defaults(run=run_clean)
 
 
@@ -55,7 +56,7 @@ def run_command(args: argparse.Namespace, _extra: list[str]) -> int:
 
     from agentrl.sandboxes.base import SandboxConfig, make_sandbox
 
-    config = SandboxConfig(backend=args.backend, memory_mb=args.memory_mb, network=args.network)
+    config = SandboxConfig(backend=args.backend, memory_mb=args.memory_mb, disk_mb=args.disk_mb, network=args.network)
     if args.image:
         config.image = args.image
     cmd = args.cmd[0] if len(args.cmd) == 1 else args.cmd
