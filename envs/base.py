@@ -7,7 +7,8 @@ owns the parts every env must get the same way:
 
 * seeding: ``reset(seed=s)`` always yields the same task and text; ``reset()`` without
   a seed draws the next task from the env's seeded generator;
-* the ``info`` keys of :mod:`agentrl.envs.info`;
+* the ``info`` keys of :mod:`agentrl.envs.info`, and at reset the env's
+  ``instructions`` (what the agent must know to act: rules and action grammar);
 * invalid actions: an action the env cannot parse never reaches the engine and never
   raises; it returns a feedback observation with ``info["invalid_action"] = True``;
 * the split of a step into engine step, text rendering and expert, which
@@ -34,7 +35,8 @@ class TextEnv(gymnasium.Env[str, str], Generic[CommandT], abc.ABC):
 
     Subclasses set :attr:`task`, :attr:`won` and :attr:`score` and implement
     ``_engine_reset``, ``_engine_step``, ``_render`` and ``parse_action``; they may
-    override ``_admissible``, ``_compute_expert`` and ``invalid_feedback``.
+    override ``_admissible``, ``_compute_expert`` and ``invalid_feedback``, and should
+    set :attr:`instructions` (or override :meth:`instructions_text`).
 
     Args:
         expert: Compute ``info["expert_action"]`` after every reset and step. Turn it
@@ -47,6 +49,9 @@ class TextEnv(gymnasium.Env[str, str], Generic[CommandT], abc.ABC):
     max_action_length: ClassVar[int] = 8192
     max_observation_length: ClassVar[int] = 65536
     invalid_action_reward: ClassVar[float] = 0.0
+    instructions: ClassVar[str] = ""
+    """What the agent must know to act in this env: what it is and the action grammar, never the
+    task (that is ``info["task"]``). ``reset`` gives it as ``info["instructions"]``; empty: no such key."""
 
     def __init__(self, *, expert: bool = True, render_mode: str | None = None):
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
@@ -90,6 +95,10 @@ class TextEnv(gymnasium.Env[str, str], Generic[CommandT], abc.ABC):
         """The text shown after an invalid action (the current state is appended)."""
         return describe_invalid(action, self._admissible())
 
+    def instructions_text(self) -> str:
+        """The instructions of this env instance (:attr:`instructions` unless they depend on its arguments)."""
+        return self.instructions
+
     # --------------------------------------------------------------- gymnasium
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         """Start an episode; the same ``seed`` (and options) gives the same task and text."""
@@ -100,7 +109,11 @@ class TextEnv(gymnasium.Env[str, str], Generic[CommandT], abc.ABC):
         self._engine_reset(engine_seed, dict(options or {}))
         self._observation = self._render()
         self._expert_action = self._compute_expert() if self.expert else None
-        return self._observation, self._info(False)
+        info = self._info(False)
+        instructions = self.instructions_text()
+        if instructions:
+            info["instructions"] = instructions
+        return self._observation, info
 
     def step(self, action: str) -> tuple[str, SupportsFloat, bool, bool, dict[str, Any]]:
         """Act on the agent's utterance; an unparseable one is an invalid action."""

@@ -17,7 +17,7 @@ import gymnasium
 import numpy as np
 from gymnasium.utils.env_checker import check_env
 
-from agentrl.envs.info import info_type_errors
+from agentrl.envs.info import INSTRUCTIONS, info_type_errors
 
 # Actions no env should accept: empty, huge, unicode, control characters, markup and
 # text that tries to talk the env into something.
@@ -88,7 +88,8 @@ def check_text_env(
     Runs Gymnasium's ``check_env`` (render check excepted: text envs render text), then
     checks that the spaces are text spaces; that the same seed gives the same task,
     text and transitions; that every ``info`` carries the contract's keys with the
-    right types; and soaks the env for ``soak_steps`` steps that mix admissible (or
+    right types (``instructions``, where reset gives them: a non-empty str, the same for
+    the same seed); and soaks the env for ``soak_steps`` steps that mix admissible (or
     expert) actions with garbage, asserting every garbage action is reported invalid
     and that nothing raises.
 
@@ -130,6 +131,8 @@ def check_text_env(
         obs_b, info_b = env.reset(seed=seed)
         if (obs_a, info_a["task"]) != (obs_b, info_b["task"]):
             raise _fail(env, f"two resets with seed {seed} gave different tasks or text")
+        if info_a.get(INSTRUCTIONS) != info_b.get(INSTRUCTIONS):
+            raise _fail(env, f"two resets with seed {seed} gave different info['instructions']")
 
     rng = np.random.default_rng(0)
     obs, info = env.reset(seed=int(seeds[0]) if seeds else 0)
@@ -160,7 +163,8 @@ def check_aec_text_env(env: Any, *, soak_steps: int = 1000, seeds: Sequence[int]
     """Check a PettingZoo AEC env with text observations and actions.
 
     Checks per-agent text spaces, that ``observe`` and ``last`` return text, the
-    contract's ``info`` keys for every agent, that the same seed gives the same game,
+    contract's ``info`` keys for every agent (after ``reset`` too, where ``instructions``,
+    when given, must be a non-empty str), that the same seed gives the same game,
     that dead agents are stepped with ``None`` as PettingZoo requires, and soaks the
     env for ``soak_steps`` agent turns mixing admissible actions with garbage (garbage
     must be reported invalid and must not pass the turn).
@@ -193,6 +197,11 @@ def check_aec_text_env(env: Any, *, soak_steps: int = 1000, seeds: Sequence[int]
         return record
 
     for seed in seeds:
+        env.reset(seed=seed)
+        for agent in env.agents:
+            errors = info_type_errors(env.infos[agent])
+            if errors:
+                raise _fail(env, f"info of {agent!r} after reset: " + "; ".join(errors))
         if play(seed, 200) != play(seed, 200):
             raise _fail(env, f"seed {seed} is not deterministic")
 

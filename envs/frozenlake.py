@@ -12,7 +12,7 @@ per seed instead of the fixed 4x4 layout (``map_name`` restores a fixed one).
 
 from __future__ import annotations
 
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 import numpy as np
 from gymnasium.envs.toy_text.frozen_lake import MAPS, FrozenLakeEnv, generate_random_map
@@ -58,6 +58,11 @@ class FrozenLakeTextEnv(TextEnv[int]):
         expert: Put the value-iteration action in ``info["expert_action"]``.
         render_mode: See :class:`~agentrl.envs.base.TextEnv`.
     """
+
+    instructions: ClassVar[str] = (
+        "You are crossing a frozen lake, shown as a grid with one row per line, the top row first. "
+        "Reply with one move: left, down, right or up."
+    )
 
     def __init__(
         self,

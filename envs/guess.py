@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 import numpy as np
 
@@ -35,6 +35,11 @@ class GuessNumberEnv(TextEnv[int]):
         expert: Put the bisection guess in ``info["expert_action"]``.
         render_mode: See :class:`~agentrl.envs.base.TextEnv`.
     """
+
+    # Short on purpose: it heads every prompt of the main job (`agentrl train`), whose cost grows with prompt length.
+    instructions: ClassVar[str] = (
+        "You are guessing a secret whole number from too low / too high answers. Reply with one number, e.g. 5."
+    )
 
     def __init__(
         self,

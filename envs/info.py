@@ -18,12 +18,13 @@ SCORE = "score"
 INVALID_ACTION = "invalid_action"
 EXPERT_ACTION = "expert_action"
 IMAGE = "image"
+INSTRUCTIONS = "instructions"
 
 REQUIRED_KEYS: tuple[str, ...] = (TASK, ADMISSIBLE_ACTIONS, WON, SCORE, INVALID_ACTION, EXPERT_ACTION)
 
 
 class StepInfo(TypedDict, total=False):
-    """What ``reset`` and ``step`` put in ``info`` (``image`` only for visual envs)."""
+    """What ``reset`` and ``step`` put in ``info`` (``image`` only for visual envs, ``instructions`` only at reset)."""
 
     task: str
     """The instruction the agent is pursuing."""
@@ -39,6 +40,8 @@ class StepInfo(TypedDict, total=False):
     """What a planner or walkthrough would do now, or None."""
     image: Any
     """PNG bytes or an RGB array, for visual envs."""
+    instructions: str
+    """What the agent must know to act in this env (rules, action grammar); given by reset."""
 
 
 def info_type_errors(info: Any) -> list[str]:
@@ -60,6 +63,7 @@ def info_type_errors(info: Any) -> list[str]:
         INVALID_ACTION: (lambda v: isinstance(v, bool | np.bool_), "a bool"),
         EXPERT_ACTION: (lambda v: v is None or isinstance(v, str), "a str or None"),
         IMAGE: (lambda v: isinstance(v, bytes | np.ndarray), "PNG bytes or an array"),
+        INSTRUCTIONS: (lambda v: isinstance(v, str) and bool(v.strip()), "a non-empty str"),
     }
     for key, (ok, what) in checks.items():
         if key in info and not ok(info[key]):

@@ -27,7 +27,7 @@ extra and Java (17 works).
 from __future__ import annotations
 
 import logging
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 from agentrl.envs.actions import normalize
 from agentrl.envs.base import TextEnv
@@ -115,6 +115,12 @@ class ScienceWorldEnv(TextEnv[str]):
     """
 
     max_action_length = 300
+    instructions: ClassVar[str] = (
+        "You are doing a science task in a text world. Reply with one action, such as: look around, "
+        "teleport to kitchen, open door to hallway, go to hallway, pick up thermometer, move thermometer to "
+        "inventory, focus on substance, use thermometer on water, activate stove, pour water into pot, wait, "
+        "inventory, task. Focus on an object only when the task asks for it: focusing on the wrong one fails the task."
+    )
 
     def __init__(
         self,
@@ -170,6 +176,12 @@ class ScienceWorldEnv(TextEnv[str]):
         if self.simplification == "easy" and electrical:
             return "teleportAction,openDoors,selfWateringFlowerPots"
         return self.simplification
+
+    def instructions_text(self) -> str:
+        """The instructions, without teleporting when the simplifications do not allow it."""
+        if self.simplification == "easy" or "teleportAction" in self.simplification:
+            return self.instructions
+        return self.instructions.replace("teleport to kitchen, ", "")
 
     # ------------------------------------------------------------------ hooks
     def _engine_reset(self, seed: int, options: dict[str, Any]) -> None:

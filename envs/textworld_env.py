@@ -29,7 +29,7 @@ import sys
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 from agentrl.envs.actions import ActionTable
 from agentrl.envs.base import TextEnv
@@ -107,6 +107,12 @@ class TextWorldEnv(TextEnv[str]):
         expert: Put the game's next policy command in ``info["expert_action"]``.
         render_mode: See :class:`~agentrl.envs.base.TextEnv`.
     """
+
+    instructions: ClassVar[str] = (
+        "You are playing a text adventure with an objective. Reply with one command the game understands, such as: "
+        "go north, open door, take key, take key from box, unlock chest with key, put apple on table, "
+        "insert key into box, drop apple, examine table, look, inventory."
+    )
 
     def __init__(
         self,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from pettingzoo import AECEnv
@@ -75,6 +75,13 @@ class TicTacToeEnv(AECEnv):
         "render_modes": ["ansi", "human"],
         "is_parallelizable": False,
     }
+    instructions: ClassVar[str] = (
+        "You are playing tic-tac-toe against another player on a 3x3 board. Cells are numbered 1-9 row by row from "
+        "the top left; an empty cell shows its number, a taken one its mark (X or O). On your turn, reply with the "
+        "number of an empty cell, e.g. 5."
+    )
+    """What each player must know to act: from ``reset`` until it first acts, an agent's info holds it as
+    ``info["instructions"]`` (so each seat finds it whether it reads ``infos`` after reset or at its first turn)."""
 
     def __init__(self, *, expert: bool = True, render_mode: str | None = None):
         super().__init__()
@@ -85,6 +92,7 @@ class TicTacToeEnv(AECEnv):
         self._spaces = {agent: TextSpace(8192) for agent in self.possible_agents}
         self.board: tuple[str, ...] = (" ",) * 9
         self._feedback: dict[str, str] = {}
+        self._moved: set[str] = set()
 
     def observation_space(self, agent: str) -> TextSpace:
         return self._spaces[agent]
@@ -116,7 +124,7 @@ class TicTacToeEnv(AECEnv):
         done = winner(self.board) is not None or " " not in self.board
         to_move = not done and self.agent_selection == agent
         admissible = [str(i + 1) for i, m in enumerate(self.board) if m == " "] if to_move else []
-        return {
+        info = {
             "task": f"Win tic-tac-toe as {mark}: get three {mark} in a row, column or diagonal.",
             "admissible_actions": admissible,
             "won": winner(self.board) == mark,
@@ -124,6 +132,9 @@ class TicTacToeEnv(AECEnv):
             "invalid_action": invalid,
             "expert_action": str(best_move(self.board, mark) + 1) if (self.expert and to_move) else None,
         }
+        if agent not in self._moved:
+            info["instructions"] = self.instructions
+        return info
 
     def reset(self, seed: int | None = None, options: dict[str, Any] | None = None) -> None:
         # The game has no randomness; the generator is kept for API symmetry.
@@ -136,6 +147,7 @@ class TicTacToeEnv(AECEnv):
         self.terminations = dict.fromkeys(self.agents, False)
         self.truncations = dict.fromkeys(self.agents, False)
         self.agent_selection = self.agents[0]
+        self._moved = set()
         self.infos = {agent: self._agent_info(agent) for agent in self.agents}
 
     def step(self, action: str | None) -> None:
@@ -145,6 +157,7 @@ class TicTacToeEnv(AECEnv):
             return
         self._cumulative_rewards[agent] = 0.0
         self._feedback.pop(agent, None)
+        self._moved.add(agent)
         self.rewards = dict.fromkeys(self.agents, 0.0)
         match = _MOVE.match(action) if isinstance(action, str) and len(action) <= 200 else None
         cell = int(match.group(1)) - 1 if match else -1

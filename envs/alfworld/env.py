@@ -26,7 +26,7 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 from agentrl.envs.actions import ActionTable, normalize
 from agentrl.envs.alfworld import engine, tasks
@@ -110,6 +110,12 @@ class AlfworldEnv(TextEnv[str]):
         expert: Put the expert's next command in ``info["expert_action"]``.
         render_mode: See :class:`~agentrl.envs.base.TextEnv`.
     """
+
+    instructions: ClassVar[str] = (
+        "You are a household agent in a text world. Reply with one command, such as: go to X, open X, close X, "
+        "take X from Y, move X to Y, heat X with Y, cool X with Y, clean X with Y, use X, examine X, look, inventory. "
+        "Use the names the text shows (cabinet 1, apple 2). You can hold one object at a time."
+    )
 
     def __init__(
         self,

@@ -32,7 +32,7 @@ import difflib
 import io
 import logging
 import threading
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 import gymnasium
 import minigrid  # noqa: F401  (registers the BabyAI-* and MiniGrid-* ids)
@@ -127,6 +127,13 @@ class MiniGridTextEnv(TextEnv[int]):
     Attributes:
         engine: The unwrapped MiniGrid env.
     """
+
+    instructions: ClassVar[str] = (
+        "You are an agent in a grid world seen from your own point of view: each line says what you see and how many "
+        "steps left, right or forward it is. Reply with one action: turn left, turn right, go forward, pick up (the "
+        "object right in front of you), drop (what you carry, in front of you) or toggle (open the door or box in "
+        "front of you; a locked door needs the key of its colour)."
+    )
 
     def __init__(
         self,

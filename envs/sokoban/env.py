@@ -10,7 +10,7 @@ the expert follows the solver's plan and replans only when the agent leaves it.
 
 from __future__ import annotations
 
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 from agentrl.envs.actions import ActionTable
 from agentrl.envs.base import TextEnv
@@ -79,6 +79,12 @@ class SokobanEnv(TextEnv[str]):
         expert: Put the solver's next move in ``info["expert_action"]``.
         render_mode: See :class:`~agentrl.envs.base.TextEnv`.
     """
+
+    instructions: ClassVar[str] = (
+        "You are solving a Sokoban puzzle, shown as a grid with one row per line, the top row first. Reply with one "
+        "move: up, down, left or right. Walking into a box pushes it one cell if the cell behind it is free; boxes "
+        "cannot be pulled, so a box pushed into a corner that is not a target is stuck for good."
+    )
 
     def __init__(
         self,

@@ -24,7 +24,7 @@ import logging
 import shutil
 import socket
 import threading
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 from agentrl.envs.base import TextEnv
 from agentrl.envs.webshop.app import Site, create_app
@@ -169,6 +169,12 @@ class WebShopBrowserEnv(TextEnv[Command]):
         expert: Put the oracle's next action in ``info["expert_action"]``.
         render_mode: See :class:`~agentrl.envs.base.TextEnv`.
     """
+
+    instructions: ClassVar[str] = (
+        "You are shopping in a web store for the item the instruction describes; each page is shown as its "
+        "accessibility tree. Reply with one action: search[your query] on the search page, or click[name] with "
+        "the name of a button, link or option on the page. Buy Now ends the episode."
+    )
 
     def __init__(
         self,

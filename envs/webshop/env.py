@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import re
 from pathlib import Path
-from typing import Any, SupportsFloat
+from typing import Any, ClassVar, SupportsFloat
 
 from agentrl.envs.base import TextEnv
 from agentrl.envs.webshop.catalog import SPLITS, Catalog, Goal, generate_catalog, load_original
@@ -66,6 +66,13 @@ class WebShopEnv(TextEnv[Command]):
         expert: Put the oracle's next action in ``info["expert_action"]``.
         render_mode: See :class:`~agentrl.envs.base.TextEnv`.
     """
+
+    instructions: ClassVar[str] = (
+        "You are shopping in a web store for the item the instruction describes. Reply with one action: "
+        "search[your query] on the search page, or click[label] with a label shown on the page (a product id, "
+        "an option value, back to search, next >, < prev, description, features, reviews, buy now). "
+        "Buy now ends the episode."
+    )
 
     def __init__(
         self,

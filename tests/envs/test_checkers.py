@@ -17,6 +17,8 @@ _MOVES = ActionTable({"left": -1, "right": 1})
 class LineWorld(TextEnv[int]):
     """Walk from 0 to 3 on a line; a well-behaved env the broken ones below spoil."""
 
+    instructions = "You walk on a line. Reply with one move: left or right."
+
     def _engine_reset(self, seed: int, options: dict[str, Any]) -> None:
         self.pos = 0
         self.target = 3 + seed % 2
@@ -77,6 +79,19 @@ class WrongInfoType(LineWorld):
         return {**super()._info(invalid), "admissible_actions": "left,right"}
 
 
+class EmptyInstructions(LineWorld):
+    def _info(self, invalid: bool) -> dict[str, Any]:
+        return {**super()._info(invalid), "instructions": " "}
+
+
+class InstructionsVaryBySeedHistory(LineWorld):
+    resets = 0
+
+    def instructions_text(self) -> str:
+        InstructionsVaryBySeedHistory.resets += 1
+        return f"{self.instructions} (reset {self.resets})"
+
+
 class NonTextSpace(LineWorld):
     def __init__(self):
         super().__init__()
@@ -99,6 +114,8 @@ class OverlongObservation(LineWorld):
         (NotDeterministic, "deterministic|not equivalent"),
         (MissingInfoKey, "lacks the key 'won'"),
         (WrongInfoType, "admissible_actions"),
+        (EmptyInstructions, "info\\['instructions'\\] must be a non-empty str"),
+        (InstructionsVaryBySeedHistory, "different info\\['instructions'\\]"),
         (NonTextSpace, "must be a text space"),
         (OverlongObservation, "observation"),
     ],
@@ -122,8 +139,23 @@ class TicTacToeIntObservation(TicTacToeEnv):
         return 0
 
 
+class TicTacToeNumericInstructions(TicTacToeEnv):
+    instructions = 9  # type: ignore[assignment]
+
+
+def test_a_conforming_env_without_instructions_passes():
+    class Unexplained(LineWorld):
+        instructions = ""
+
+    env = Unexplained()
+    assert "instructions" not in env.reset(seed=0)[1]
+    check_text_env(env, soak_steps=300)
+
+
 def test_aec_checker_passes_tictactoe_and_rejects_broken_ones():
     check_aec_text_env(TicTacToeEnv(), soak_steps=1000)
+    with pytest.raises(AssertionError, match="after reset: info\\['instructions'\\] must be a non-empty str"):
+        check_aec_text_env(TicTacToeNumericInstructions(), soak_steps=300)
     with pytest.raises(AssertionError):
         check_aec_text_env(TicTacToePassesTurnOnGarbage(), soak_steps=300)
     with pytest.raises(AssertionError, match="must return text"):

@@ -10,9 +10,19 @@ from agentrl.factory import short_names
 from agentrl.testing import check_aec_text_env, check_text_env
 
 ENTRIES = registered()
+# Over ~20 s each (the 1,000-step soak on a simulator, a sandbox or a browser): skipped by `make test-fast`.
+SLOW = {
+    "agentrl/ALFWorld-v0",
+    "agentrl/CodeTask-v0",
+    "agentrl/GridPolicy-v0",
+    "agentrl/ScienceWorld-v0",
+    "agentrl/TextWorld-v0",
+    "agentrl/WebShop-Browser-v0",
+}
+CHECKED = [pytest.param(e, id=e.id, marks=[pytest.mark.slow] if e.id in SLOW else []) for e in ENTRIES]
 
 
-@pytest.mark.parametrize("entry", ENTRIES, ids=[e.id for e in ENTRIES])
+@pytest.mark.parametrize("entry", CHECKED)
 def test_registered_env_passes_checker(entry):
     env = agentrl.make(entry.id)
     try:

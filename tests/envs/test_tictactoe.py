@@ -62,3 +62,16 @@ def test_win_rewards():
     assert env.rewards == {"player_x": 1.0, "player_o": -1.0}
     assert env.infos["player_x"]["won"] and not env.infos["player_o"]["won"]
     assert "you won" in env.observe("player_x") and "you lost" in env.observe("player_o")
+
+
+def test_each_seat_gets_the_instructions_until_it_first_acts():
+    env = agentrl.make("tictactoe")
+    env.reset(seed=0)
+    assert all(env.infos[seat]["instructions"] == env.instructions for seat in env.agents)
+    env.step("5")  # player_x acts; player_o has not yet
+    assert "instructions" not in env.infos["player_x"]
+    assert env.agent_selection == "player_o" and env.last()[4]["instructions"] == env.instructions
+    env.step("occupied? 5")  # an invalid move is acting too
+    assert not any("instructions" in env.infos[seat] for seat in env.agents)
+    env.reset(seed=1)
+    assert all("instructions" in env.infos[seat] for seat in env.agents)
