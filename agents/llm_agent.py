@@ -8,6 +8,7 @@ to the env as it is, and the env reports it as an invalid action.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -38,7 +39,7 @@ class AgentConfig:
     """Sampling settings of every generation call."""
 
 
-class PromptedAgent:
+class PromptedAgent(abc.ABC):
     """The prompt side of an LLM agent: one token-level conversation per episode.
 
     The system prompt is the env's instructions (``info["instructions"]`` at reset, or
@@ -87,8 +88,9 @@ class PromptedAgent:
         conversation.observe(self.format_observation(start.observation, start.info))
         return conversation
 
-    def act(self, episodes: Sequence[Conversation]) -> list[AgentStep]:
-        raise NotImplementedError
+    @abc.abstractmethod
+    def act(self, episodes: Sequence[Any]) -> list[AgentStep]:
+        """One step per episode: where the replies come from is what subclasses decide."""
 
     def observe(self, episode: Conversation, step: AgentStep, observation: str, info: dict[str, Any]) -> None:
         """Append the reply and the env's answer to the conversation."""
@@ -97,6 +99,7 @@ class PromptedAgent:
 
     def end_episode(self, episode: Conversation, trajectory: Trajectory) -> None:
         """Nothing to keep: the trajectory holds the episode."""
+        return  # a hook: wrappers (case memory) learn here
 
     def state_dict(self) -> dict[str, Any]:
         return {"calls": self.calls}
@@ -171,7 +174,7 @@ class DemonstrationAgent(PromptedAgent):
     def start_episode(self, start: EpisodeStart) -> _Demonstration:  # type: ignore[override]
         return _Demonstration(super().start_episode(start), self.teacher.start_episode(start))
 
-    def act(self, episodes: Sequence[_Demonstration]) -> list[AgentStep]:  # type: ignore[override]
+    def act(self, episodes: Sequence[_Demonstration]) -> list[AgentStep]:
         self.calls += 1
         taught = self.teacher.act([e.teacher for e in episodes])
         steps = []

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -229,3 +230,24 @@ def fingerprint(model: Any) -> str:
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().numpy().tobytes()[:4096])
     return digest.hexdigest()[:12]
+
+
+def load_weights(model: Any, state: Mapping[str, Any]) -> int:
+    """Copy ``state`` (full-model tensor names, any subset) into ``model`` in place; returns the tensors loaded.
+
+    Every name and shape is checked before anything is copied, so a bad state changes nothing.
+    Raises ValueError naming the first offending tensors.
+    """
+    import torch
+
+    own = model.state_dict()
+    unknown = sorted(set(state) - set(own))
+    if unknown:
+        raise ValueError(f"tensors the model does not have: {unknown[:5]}")
+    for name, tensor in state.items():
+        if tuple(tensor.shape) != tuple(own[name].shape):
+            raise ValueError(f"{name}: shape {tuple(tensor.shape)} != {tuple(own[name].shape)} (another model?)")
+    with torch.no_grad():
+        for name, tensor in state.items():
+            own[name].copy_(tensor.to(own[name].device, own[name].dtype))
+    return len(state)

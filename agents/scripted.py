@@ -16,8 +16,9 @@ what the env's planner reaches, the random agent's is chance.
 
 from __future__ import annotations
 
+import abc
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -43,11 +44,10 @@ class _Episode:
     env_id: str
     info: dict[str, Any]
     rng: np.random.Generator
-    missing: int = 0
-    steps: int = field(default=0)
+    steps: int = 0
 
 
-class _Scripted:
+class _Scripted(abc.ABC):
     """Shared bookkeeping: the latest info of each episode and counters for the results."""
 
     def __init__(self, seed: int = 0):
@@ -66,14 +66,16 @@ class _Scripted:
             episode.steps += 1
         return steps
 
+    @abc.abstractmethod
     def _choose(self, episode: _Episode) -> str:
-        raise NotImplementedError
+        """The action for ``episode`` now."""
 
     def observe(self, episode: _Episode, step: AgentStep, observation: str, info: dict[str, Any]) -> None:
         episode.info = dict(info)
 
     def end_episode(self, episode: _Episode, trajectory: Trajectory) -> None:
         """Nothing to learn between episodes."""
+        return  # a hook: wrappers (case memory) learn here
 
     def state_dict(self) -> dict[str, Any]:
         return {"episodes": self.episodes, "missing_expert_actions": self.missing_expert_actions}

@@ -255,15 +255,8 @@ def state_dict_loader(model: Any) -> Callable[[bytes], int]:
     def load(payload: bytes) -> int:
         from safetensors.torch import load as load_safetensors
 
-        incoming = load_safetensors(payload)
-        current = model.state_dict()
-        unknown = sorted(set(incoming) - set(current))
-        if unknown:
-            raise ValueError(f"tensors the model does not have: {unknown[:5]}")
-        for name, tensor in incoming.items():
-            if tensor.shape != current[name].shape:
-                raise ValueError(f"{name}: shape {tuple(tensor.shape)} != {tuple(current[name].shape)}")
-        model.load_state_dict(incoming, strict=False)
-        return len(incoming)
+        from agentrl.agents.models import load_weights
+
+        return load_weights(model, load_safetensors(payload))
 
     return load

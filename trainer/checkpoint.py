@@ -82,6 +82,7 @@ def load_init_weights(model: torch.nn.Module, source: str | Path) -> Path:
     import copy
     import json
 
+    from agentrl.agents.models import load_weights
     from agentrl.trainer.policy import Policy, PolicyConfig
 
     path = Path(source)
@@ -109,17 +110,8 @@ def load_init_weights(model: torch.nn.Module, source: str | Path) -> Path:
         del donor
     else:
         merged = {k.removeprefix("model."): v for k, v in weights.items() if k.startswith("model.")}
-    own = model.state_dict()
-    unknown = sorted(set(merged) - set(own))
-    if unknown:
-        raise ValueError(f"train.init_from={source}: the checkpoint's model has tensors this one lacks: {unknown[:3]}")
-    for name, tensor in merged.items():
-        if tensor.shape != own[name].shape:
-            raise ValueError(
-                f"train.init_from={source}: {name} has shape {tuple(tensor.shape)}, not "
-                f"{tuple(own[name].shape)}: it was trained from another model"
-            )
-    with torch.no_grad():
-        for name, tensor in merged.items():
-            own[name].copy_(tensor.to(own[name].device, own[name].dtype))
+    try:
+        load_weights(model, merged)
+    except ValueError as err:
+        raise ValueError(f"train.init_from={source}: {err}: it was trained from another model") from err
     return path

@@ -21,7 +21,7 @@ import torch
 from agentrl.agents.types import Trajectory
 from agentrl.trainer.algorithm import AlgoContext, Needs, register_algorithm
 from agentrl.trainer.pg import make_optimizer
-from agentrl.trainer.sft import SupervisedConfig, bucketed_batches, demonstration_turns, supervised_step
+from agentrl.trainer.sft import SupervisedConfig, bucketed_batches, demonstration_turns, lr_factor, supervised_step
 
 
 @dataclass
@@ -74,8 +74,6 @@ class FilteredBC:
         self.step = 0
 
     def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]:
-        from agentrl.trainer.sft import lr_factor
-
         kept = top_share(trajectories, self.cfg.keep_fraction, self.cfg.min_return)
         turns = demonstration_turns([trajectories[i] for i in kept], only_successful=False)
         stats: dict[str, Any] = {

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from agentrl.agents.generation import Completion, SamplingParams
+from agentrl.agents.models import load_weights
 
 
 class HFBackend:
@@ -44,14 +45,8 @@ class HFBackend:
         return next(self.model.parameters()).device
 
     def update_weights(self, state_dict: Mapping[str, Any]) -> int:
-        """Load ``state_dict`` into the model (a no-op for the trainer, which shares the model)."""
-        own = self.model.state_dict()
-        unknown = sorted(set(state_dict) - set(own))
-        if unknown:
-            raise ValueError(f"update_weights: the model has no tensors named {unknown[:3]}")
-        with torch.no_grad():
-            for name, tensor in state_dict.items():
-                own[name].copy_(tensor.to(own[name].device, own[name].dtype))
+        """Load ``state_dict`` into the model (the trainer never needs to: it shares the model, ``weights_shared``)."""
+        load_weights(self.model, state_dict)
         self._weight_version += 1
         return self._weight_version
 
