@@ -4,21 +4,39 @@ The agent keeps one :class:`~agentrl.agents.prompting.Conversation` per episode 
 answers a whole batch of episodes with one generation call, so N envs waiting for an
 action cost one batched forward pass. A reply that holds no parseable action is sent
 to the env as it is, and the env reports it as an invalid action.
+
+Prompts never outgrow the model: each has a token budget (``max_prompt_tokens``, by
+default the model's context length minus the reply's ``max_new_tokens``), within which
+the oldest turns are left out first while the instructions, the task and the latest
+observation stay (see :mod:`agentrl.agents.prompting`). The first time something is
+left out the agent logs it, and :attr:`PromptedAgent.prompt_stats` counts it.
 """
 
 from __future__ import annotations
 
 import abc
 import dataclasses
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from agentrl.agents import prompting
 from agentrl.agents.base import Agent, AgentStep, EpisodeStart
 from agentrl.agents.generation import Completion, GenerationBackend, SamplingParams
 from agentrl.agents.parsing import parse_action
-from agentrl.agents.prompting import ACTION_SUFFIX, DEFAULT_INSTRUCTIONS, THINK_SUFFIX, Conversation, chat_pieces
+from agentrl.agents.prompting import (
+    ACTION_SUFFIX,
+    DEFAULT_INSTRUCTIONS,
+    MIN_PROMPT_TOKENS,
+    THINK_SUFFIX,
+    Conversation,
+    PromptStats,
+    chat_pieces,
+)
 from agentrl.agents.types import Trajectory
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -26,7 +44,11 @@ class AgentConfig:
     """How the LLM agent prompts and samples (``agent=llm``; the env's ``agent`` block sets the defaults)."""
 
     history: int | None = None
-    """Past turns kept in the prompt (None: the whole episode)."""
+    """Past turns kept in the prompt (None: the whole episode), within ``max_prompt_tokens``."""
+    max_prompt_tokens: int | None = None
+    """Most tokens a prompt may hold (None: the model's context length minus ``sampling.max_new_tokens``; set it
+    lower for a server with a smaller context or to save compute). Past turns are left out oldest first; the
+    instructions, the task and the latest observation always stay (cut in the middle only if they alone overflow)."""
     thinking: bool = False
     """Ask for ReAct-style ``<think>`` reasoning before an ``<action>`` tag."""
     tagged_actions: bool = True
@@ -51,16 +73,34 @@ class PromptedAgent(abc.ABC):
         tokenizer: The policy's tokenizer (chat template, encode/decode).
         config: Prompting and sampling settings.
         eos_ids: End-of-turn token ids besides the tokenizer's.
+        context_length: The model's context length (None: the tokenizer's ``model_max_length``, which
+            :func:`~agentrl.agents.models.load_model` sets from the model's config).
+
+    Raises:
+        ValueError: ``max_prompt_tokens`` and the reply length do not fit the model's context.
     """
 
-    def __init__(self, tokenizer: Any, config: AgentConfig | None = None, eos_ids: Iterable[int] = ()):
+    def __init__(
+        self,
+        tokenizer: Any,
+        config: AgentConfig | None = None,
+        eos_ids: Iterable[int] = (),
+        *,
+        context_length: int | None = None,
+    ):
         self.tokenizer = tokenizer
         self.config = config or AgentConfig()
         self.pieces = chat_pieces(tokenizer)
         eos = {tokenizer.eos_token_id} | set(eos_ids)
         self.eos_ids = frozenset(int(i) for i in eos if i is not None)
+        context = context_length if context_length is not None else prompting.context_length(tokenizer)
+        self.max_prompt_tokens, self._budget_source = prompt_budget(self.config, context)
+        """The prompt's token budget (None: unbounded, when the model's context length is unknown)."""
         self.calls = 0
         """Act calls so far (sampling seeds advance with it; checkpoints keep it)."""
+        self.prompt_stats = PromptStats()
+        """Prompt lengths and what budgets left out, over the episodes ended so far."""
+        self._told: set[str] = set()
 
     def system_prompt(self, instructions: str, task: str) -> str:
         base = self.config.system_prompt or instructions or DEFAULT_INSTRUCTIONS
@@ -84,9 +124,31 @@ class PromptedAgent(abc.ABC):
             self.pieces,
             history=self.config.history,
             eos_ids=self.eos_ids,
+            max_tokens=self.max_prompt_tokens,
         )
-        conversation.observe(self.format_observation(start.observation, start.info))
+        if conversation.stats.truncated_system:
+            self._tell("system", "the instructions and task take over half of the prompt budget: cut in the middle")
+        self._observe(conversation, self.format_observation(start.observation, start.info))
         return conversation
+
+    def _observe(self, conversation: Conversation, text: str) -> None:
+        if conversation.observe(text):
+            self._tell("observation", "an observation alone overflows the prompt budget: cut in the middle")
+
+    def _prompt(self, conversation: Conversation) -> list[int]:
+        """The next prompt of ``conversation``, counted; the first one that leaves turns out is logged."""
+        ids, dropped = conversation.next_prompt()
+        if dropped:
+            self._tell("turns", "the oldest turns are left out of prompts (counted in prompt/truncated_turns)")
+        return ids
+
+    def _tell(self, what: str, message: str) -> None:
+        """Say once per agent that the budget cut something (turns: info; content the model needs: warning)."""
+        if what in self._told:
+            return
+        self._told.add(what)
+        level = logging.INFO if what == "turns" else logging.WARNING
+        logger.log(level, "prompt budget of %d tokens (%s): %s", self.max_prompt_tokens, self._budget_source, message)
 
     @abc.abstractmethod
     def act(self, episodes: Sequence[Any]) -> list[AgentStep]:
@@ -95,17 +157,53 @@ class PromptedAgent(abc.ABC):
     def observe(self, episode: Conversation, step: AgentStep, observation: str, info: dict[str, Any]) -> None:
         """Append the reply and the env's answer to the conversation."""
         episode.reply(step.completion.token_ids)
-        episode.observe(self.format_observation(observation, info))
+        self._observe(episode, self.format_observation(observation, info))
 
     def end_episode(self, episode: Conversation, trajectory: Trajectory) -> None:
-        """Nothing to keep: the trajectory holds the episode."""
-        return  # a hook: wrappers (case memory) learn here
+        """Count the episode's prompts in :attr:`prompt_stats` (the trajectory holds the rest)."""
+        self.prompt_stats.add(episode.stats)
+        self.prompt_stats.episodes += 1
+
+    def take_prompt_stats(self) -> dict[str, float]:
+        """The ``prompt/...`` figures of the episodes ended since the last call (the trainer logs them per
+        iteration)."""
+        stats, self.prompt_stats = self.prompt_stats, PromptStats()
+        return stats.record()
 
     def state_dict(self) -> dict[str, Any]:
-        return {"calls": self.calls}
+        return {"calls": self.calls, "prompt_stats": dataclasses.asdict(self.prompt_stats)}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.calls = int(state["calls"])
+        if "prompt_stats" in state:  # checkpoints written before prompt budgets lack them
+            self.prompt_stats = PromptStats(**state["prompt_stats"])
+
+
+def prompt_budget(config: AgentConfig, context: int | None) -> tuple[int | None, str]:
+    """The prompt's token budget under ``config`` for a model of ``context`` tokens, and where it comes from.
+
+    Raises ValueError when ``max_prompt_tokens`` and the reply do not fit the context, or the budget is
+    too small to hold a prompt.
+    """
+    reply = config.sampling.max_new_tokens
+    room = context - reply if context is not None else None
+    if config.max_prompt_tokens is not None:
+        budget, source = config.max_prompt_tokens, "agent.max_prompt_tokens"
+        if room is not None and budget > room:
+            raise ValueError(
+                f"agent.max_prompt_tokens={budget} plus agent.sampling.max_new_tokens={reply} exceed the model's "
+                f"context of {context} tokens: set agent.max_prompt_tokens to at most {room}"
+            )
+    elif room is not None:
+        budget, source = room, f"the model's context of {context} minus {reply} for the reply"
+    else:
+        return None, "unbounded: the model's context length is unknown"
+    if budget < MIN_PROMPT_TOKENS:
+        raise ValueError(
+            f"a prompt budget of {budget} tokens ({source}) is below {MIN_PROMPT_TOKENS}: "
+            f"lower agent.sampling.max_new_tokens or raise agent.max_prompt_tokens"
+        )
+    return budget, source
 
 
 class LLMAgent(PromptedAgent):
@@ -117,13 +215,20 @@ class LLMAgent(PromptedAgent):
         config: Prompting and sampling settings.
     """
 
-    def __init__(self, backend: GenerationBackend, tokenizer: Any, config: AgentConfig | None = None):
-        super().__init__(tokenizer, config, backend.eos_ids)
+    def __init__(
+        self,
+        backend: GenerationBackend,
+        tokenizer: Any,
+        config: AgentConfig | None = None,
+        *,
+        context_length: int | None = None,
+    ):
+        super().__init__(tokenizer, config, backend.eos_ids, context_length=context_length)
         self.backend = backend
 
     def act(self, episodes: Sequence[Conversation]) -> list[AgentStep]:
         """One action per conversation, from one batched generation call."""
-        prompts = [conversation.prompt_ids() for conversation in episodes]
+        prompts = [self._prompt(conversation) for conversation in episodes]
         params = self.config.sampling
         if params.seed is not None:
             # A fresh but reproducible seed per call: turns must not share their randomness.
@@ -157,10 +262,19 @@ class DemonstrationAgent(PromptedAgent):
         tokenizer: The model's tokenizer.
         config: The prompt settings (those of the runs that will train on the data).
         eos_ids: End-of-turn token ids besides the tokenizer's (the first one ends each reply).
+        context_length: The model's context length (None: the tokenizer's ``model_max_length``).
     """
 
-    def __init__(self, teacher: Agent, tokenizer: Any, config: AgentConfig | None = None, eos_ids: Iterable[int] = ()):
-        super().__init__(tokenizer, config, eos_ids)
+    def __init__(
+        self,
+        teacher: Agent,
+        tokenizer: Any,
+        config: AgentConfig | None = None,
+        eos_ids: Iterable[int] = (),
+        *,
+        context_length: int | None = None,
+    ):
+        super().__init__(tokenizer, config, eos_ids, context_length=context_length)
         self.teacher = teacher
         end = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else min(self.eos_ids, default=None)
         if end is None:
@@ -182,7 +296,7 @@ class DemonstrationAgent(PromptedAgent):
             text = self.reply_text(step.action)
             ids = [*self.tokenizer(text, add_special_tokens=False)["input_ids"], self.end_id]
             completion = Completion(ids, [0.0] * len(ids), text, "stop")
-            steps.append(AgentStep(episode.conversation.prompt_ids(), completion, step.action))
+            steps.append(AgentStep(self._prompt(episode.conversation), completion, step.action))
         return steps
 
     def observe(self, episode: _Demonstration, step: AgentStep, observation: str, info: dict[str, Any]) -> None:  # type: ignore[override]
@@ -190,4 +304,5 @@ class DemonstrationAgent(PromptedAgent):
         self.teacher.observe(episode.teacher, step, observation, info)
 
     def end_episode(self, episode: _Demonstration, trajectory: Trajectory) -> None:  # type: ignore[override]
+        super().end_episode(episode.conversation, trajectory)
         self.teacher.end_episode(episode.teacher, trajectory)

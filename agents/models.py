@@ -9,6 +9,9 @@
   byte-level BPE tokenizer trained here on text from agentrl's envs, and a ChatML chat
   template. For tests and smoke runs: no download, built in about a second.
 * anything else: a Hugging Face model id or a local path, via ``from_pretrained``.
+
+The tokenizers these return carry the model's context length as ``model_max_length``
+(from the model's config), which the agents' prompt budgets read.
 """
 
 from __future__ import annotations
@@ -26,6 +29,8 @@ from agentrl.envs.cache import cache_dir
 logger = logging.getLogger(__name__)
 
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+TINY_CONTEXT = 4096
+"""The tiny model's context length (``max_position_embeddings``)."""
 CHATML_TEMPLATE = (
     "{% for message in messages %}"
     "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>' + '\n' }}"
@@ -122,6 +127,7 @@ def build_tiny_tokenizer(vocab_size: int = 512) -> Any:
     core.train_from_iterator(tiny_corpus(), trainer=trainer)
     tokenizer = PreTrainedTokenizerFast(
         tokenizer_object=core,
+        model_max_length=TINY_CONTEXT,
         bos_token="<|im_start|>",
         eos_token="<|im_end|>",
         pad_token="<|pad|>",
@@ -144,7 +150,7 @@ def build_tiny_model(seed: int = 0, *, hidden: int = 64, layers: int = 2, dtype:
         num_hidden_layers=layers,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=4096,
+        max_position_embeddings=TINY_CONTEXT,
         bos_token_id=tokenizer.bos_token_id,
         eos_token_id=tokenizer.eos_token_id,
         pad_token_id=tokenizer.pad_token_id,
@@ -183,28 +189,50 @@ def load_model(cfg: ModelConfig) -> tuple[Any, Any]:
             ) from err
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    set_context_length(tokenizer, context_length(model.config))
     model.to(cfg.device).eval()
     return model, tokenizer
 
 
+def context_length(config: Any) -> int | None:
+    """The most positions a model with this (transformers) config attends to, or None when it does not say."""
+    for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):
+        value = getattr(config, name, None)  # the name differs between architectures
+        if isinstance(value, int) and value > 0:
+            return value
+    return None
+
+
+def set_context_length(tokenizer: Any, length: int | None) -> None:
+    """Record ``length`` as the tokenizer's ``model_max_length`` where it is shorter than what it says now."""
+    if length is not None and not 0 < tokenizer.model_max_length <= length:
+        tokenizer.model_max_length = length
+
+
 def load_tokenizer(cfg: ModelConfig) -> Any:
     """The tokenizer of the model ``cfg`` names, without loading the model (for server backends)."""
-    from transformers import AutoTokenizer
+    from transformers import AutoConfig, AutoTokenizer
 
     if cfg.name == "tiny":
         tokenizer = build_tiny_tokenizer()
     elif cfg.name == "smollm2":
         if (smollm2_dir() / "model.safetensors").is_file():
             tokenizer = AutoTokenizer.from_pretrained(smollm2_dir())
+            set_context_length(tokenizer, context_length(AutoConfig.from_pretrained(smollm2_dir())))
         else:
             gguf = smollm2_gguf_path()
             tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+            set_context_length(tokenizer, context_length(AutoConfig.from_pretrained(gguf.parent, gguf_file=gguf.name)))
     else:
         try:
             tokenizer = AutoTokenizer.from_pretrained(cfg.name)
         except OSError as err:
             hint = "give 'smollm2', 'tiny', a local path or a reachable HF id"
             raise ValueError(f"cannot load model {cfg.name!r}: {hint} ({err})") from err
+        try:
+            set_context_length(tokenizer, context_length(AutoConfig.from_pretrained(cfg.name)))
+        except (OSError, ValueError):  # a tokenizer-only folder: its model_max_length stands
+            pass
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer

@@ -89,9 +89,11 @@ def check_text_env(
     checks that the spaces are text spaces; that the same seed gives the same task,
     text and transitions; that every ``info`` carries the contract's keys with the
     right types (``instructions``, where reset gives them: a non-empty str, the same for
-    the same seed); and soaks the env for ``soak_steps`` steps that mix admissible (or
-    expert) actions with garbage, asserting every garbage action is reported invalid
-    and that nothing raises.
+    the same seed); that the env reports its task (a non-empty ``info["task"]`` for some
+    seed) and its wins (``info["won"]`` true somewhere, once an episode has ended with a
+    positive return or the expert's episode has ended); and soaks the env for
+    ``soak_steps`` steps that mix admissible (or expert) actions with garbage, asserting
+    every garbage action is reported invalid and that nothing raises.
 
     Args:
         env: The env (wrappers allowed; it is not closed).
@@ -116,8 +118,10 @@ def check_text_env(
     if complaints:
         raise _fail(env, "gymnasium's check_env warned: " + " | ".join(complaints))
 
+    tasks = []
     for seed in seeds:
         obs_a, info_a = env.reset(seed=seed)
+        tasks.append(info_a.get("task"))
         if not isinstance(obs_a, str) or not base.observation_space.contains(obs_a):
             raise _fail(env, f"reset must return a str observation, got {type(obs_a).__name__}")
         errors = info_type_errors(info_a)
@@ -133,9 +137,16 @@ def check_text_env(
             raise _fail(env, f"two resets with seed {seed} gave different tasks or text")
         if info_a.get(INSTRUCTIONS) != info_b.get(INSTRUCTIONS):
             raise _fail(env, f"two resets with seed {seed} gave different info['instructions']")
+    if seeds and not any(isinstance(task, str) and task.strip() for task in tasks):
+        raise _fail(
+            env,
+            f"info['task'] is empty after every reset (seeds {list(seeds)}): set the task (TextEnv: self.task in "
+            "_engine_reset); it is the agent's goal in its prompt and what `agentrl play` shows",
+        )
 
     rng = np.random.default_rng(0)
     obs, info = env.reset(seed=int(seeds[0]) if seeds else 0)
+    won, paid_end, episode_return = False, False, 0.0
     for step in range(soak_steps):
         if rng.random() < garbage_fraction:
             action = GARBAGE_ACTIONS[int(rng.integers(len(GARBAGE_ACTIONS)))]
@@ -150,13 +161,40 @@ def check_text_env(
             result = env.step(action)
         except Exception as err:
             raise _fail(env, f"step {step} raised on action {action[:80]!r}: {err!r}") from err
-        obs, _, terminated, truncated, info = _check_step_types(env, result)
+        obs, reward, terminated, truncated, info = _check_step_types(env, result)
         if garbage and not info["invalid_action"]:
             raise _fail(env, f"the garbage action {action[:80]!r} was not reported as invalid_action")
         if garbage and not obs.strip():
             raise _fail(env, "an invalid action must return feedback text, got an empty observation")
+        won, episode_return = won or bool(info["won"]), episode_return + reward
         if terminated or truncated:
+            paid_end = paid_end or (terminated and episode_return > 0)
             obs, info = env.reset()
+            episode_return = 0.0
+    if not won:
+        _check_reports_won(env, int(seeds[0]) if seeds else 0, paid_end)
+
+
+def _check_reports_won(env: gymnasium.Env, seed: int, paid_end: bool) -> None:
+    """Fail an env that never set ``won`` although an episode ended with a positive return or the expert's did."""
+    reason = "an episode ended (terminated) with a positive return" if paid_end else ""
+    _, info = env.reset(seed=seed)
+    for step in range(500):  # the expert's episode, where the env has an expert
+        if not info["expert_action"]:
+            break
+        _, _, terminated, truncated, info = env.step(info["expert_action"])
+        if info["won"]:
+            return
+        if terminated:
+            reason = f"the expert's episode from seed {seed} ended (terminated) after {step + 1} steps"
+        if terminated or truncated:
+            break
+    if reason:
+        raise _fail(
+            env,
+            f"info['won'] was never true, though {reason}: set won when the task is accomplished (TextEnv: "
+            "self.won in _engine_step); success in rollouts, evaluations and `agentrl play` is counted by it",
+        )
 
 
 def check_aec_text_env(env: Any, *, soak_steps: int = 1000, seeds: Sequence[int] = (0, 1, 2)) -> None:

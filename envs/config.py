@@ -17,8 +17,8 @@ class AgentDefaults:
     """Ask for the action inside <action>...</action>."""
     show_actions: bool = True
     """List the admissible actions under each observation."""
-    history: int | None = None
-    """Past turns kept in the prompt (None: the whole episode)."""
+    history: int | None = 10
+    """Past turns kept in the prompt (None: the whole episode); the prompt's token budget may keep fewer."""
 
 
 @dataclass
@@ -38,3 +38,7 @@ class EnvConfig:
     evaluation then uses the env as configured, on seeds kept apart from training's)."""
     agent: AgentDefaults = field(default_factory=AgentDefaults)
     """Agent settings this env needs; ``agent=llm`` in train/eval takes them unless overridden."""
+    train_recipe: list[str] = field(default_factory=list)
+    """Overrides ``agentrl train env=NAME`` starts from (model, warm-up, schedule), e.g. ``[model=smollm2,
+    train.warmup.episodes=100]``; any setting you give yourself wins (choosing a group, ``algo=ppo``, drops the
+    recipe's settings of that group). ``agentrl train --print-config env=NAME`` shows the result."""

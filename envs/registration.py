@@ -11,7 +11,8 @@ Third-party packages add envs without touching agentrl in either of two ways:
   ``"theirpkg.module:TheirEnv-v0"`` (Gymnasium imports the module first), or
 * declare an entry point in the ``agentrl.envs`` group naming a function that calls
   :func:`register`; agentrl calls it when it lists or makes envs, so the env shows up
-  in ``agentrl envs`` and ``agentrl play`` as soon as the package is installed.
+  in ``agentrl envs`` as soon as the package is installed, and every command takes its
+  id (``agentrl play ID``, ``agentrl train env=ID``, ``agentrl eval env=ID``).
 """
 
 from __future__ import annotations

@@ -2,7 +2,9 @@
 
 Rollouts cannot tell it from a local env: same spaces, same ``reset``/``step``, same
 ``info`` keys (less values JSON cannot carry). Transport failures are retried a few
-times; an env that crashed on the server raises :class:`RemoteEnvError`.
+times. Anything the server refuses raises :class:`RemoteEnvError` with the server's
+message: a client mistake (HTTP 4xx, e.g. a step before the first reset) keeps the
+session; an env that crashed on the server ends it (``session_closed``).
 """
 
 from __future__ import annotations
@@ -17,7 +19,29 @@ from agentrl.envs.spaces import TextSpace
 
 
 class RemoteEnvError(RuntimeError):
-    """The server's env failed, or the server could not be reached."""
+    """The server refused a request, its env failed, or the server could not be reached.
+
+    Attributes:
+        status_code: The HTTP status (None when the server could not be reached).
+        session_closed: The server ended the session (its env failed); the env cannot be used again.
+    """
+
+    def __init__(self, message: str, *, status_code: int | None = None, session_closed: bool = False):
+        super().__init__(message)
+        self.status_code = status_code
+        self.session_closed = session_closed
+
+
+def _error_message(response: httpx.Response) -> tuple[str, bool]:
+    """The server's message for a failed request, and whether it closed the session."""
+    try:
+        body = response.json()
+    except ValueError:
+        return response.text.strip()[:500] or response.reason_phrase, False
+    if isinstance(body, dict):
+        message = body.get("error") or body.get("detail") or body
+        return str(message), bool(body.get("session_closed"))
+    return str(body)[:500], False
 
 
 class RemoteEnv(gymnasium.Env[str, str]):
@@ -54,18 +78,24 @@ class RemoteEnv(gymnasium.Env[str, str]):
                     raise RemoteEnvError(f"cannot reach the env server at {self.url}: {err}") from err
                 time.sleep(0.2 * (attempt + 1))
         if response.status_code >= 400:
-            try:
-                detail = response.json()
-            except ValueError:
-                detail = response.text
-            if isinstance(detail, dict) and detail.get("session_closed"):
+            message, closed = _error_message(response)
+            if closed:
                 self._session = None
-            raise RemoteEnvError(f"env server {self.url}{path}: HTTP {response.status_code}: {detail}")
+                message += " (the server closed this session: make a new RemoteEnv)"
+            raise RemoteEnvError(
+                f"env server {self.url}{path}: HTTP {response.status_code}: {message}",
+                status_code=response.status_code,
+                session_closed=closed,
+            )
         return response.json()
 
     def _path(self, verb: str) -> str:
         if self._session is None:
-            raise RemoteEnvError("this remote env's session is closed")
+            raise RemoteEnvError(
+                "this remote env's session is closed (by close(), or the server ended it when its env failed): "
+                "make a new RemoteEnv",
+                session_closed=True,
+            )
         return f"/sessions/{self._session}/{verb}"
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:

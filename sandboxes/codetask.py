@@ -8,7 +8,11 @@ with shell commands and file edits, all of which happen in the sandbox:
   dir and see its exit code and output;
 * ``write <path>`` then the new content on the following lines (optionally fenced);
 * ``edit <path>`` then one or more blocks ``<<<<<<< SEARCH`` / old text / ``=======`` /
-  new text / ``>>>>>>> REPLACE``: replace the first occurrence of each old text;
+  new text / ``>>>>>>> REPLACE``: each old text (whole lines, indentation included) must
+  match exactly one place in the file, which its new text replaces. An old text that
+  matches several places, or only part of a line, changes nothing: the answer lists
+  the candidates with their line numbers (an edit that fails is a valid action, as a
+  command that fails is);
 * ``submit``: run the task's hidden unit tests and end the episode.
 
 Reward 1 when every hidden test passes, else 0; ``info["score"]`` is the fraction of
@@ -70,6 +74,60 @@ def count_tests(source: str) -> int:
     )
 
 
+def _line_aligned(text: str, start: int, end: int) -> bool:
+    """``text[start:end]`` begins at the start of a line and stops at the end of one."""
+    starts = start == 0 or text[start - 1] == "\n" or text[start] == "\n"
+    ends = end == len(text) or text[end] == "\n" or text[end - 1] == "\n"
+    return starts and ends
+
+
+def _show_candidates(text: str, spans: list[tuple[int, int]], limit: int = 5) -> str:
+    """The lines of each span, numbered and marked ``>``, with a line of context either side."""
+    lines = text.split("\n")[: text.count("\n") + (not text.endswith("\n"))]
+    shown = []
+    for start, end in spans[:limit]:
+        first = text.count("\n", 0, start)
+        last = text.count("\n", 0, max(start, end - 1))
+        where = f"line {first + 1}" if first == last else f"lines {first + 1}-{last + 1}"
+        numbered = [
+            f"  {'>' if first <= n <= last else ' '} {n + 1:4d} | {lines[n]}"
+            for n in range(max(0, first - 1), min(len(lines), last + 2))
+        ]
+        shown.append(f"{where}:\n" + "\n".join(numbered))
+    if len(spans) > limit:
+        shown.append(f"... and {len(spans) - limit} more.")
+    return "\n".join(shown)
+
+
+def find_search_text(text: str, old: str, path: str = "the file") -> tuple[int, int] | str:
+    """Where the SEARCH text ``old`` of an edit lies in ``text`` (the file at ``path``), or why it cannot be used.
+
+    ``old`` must be whole lines (it may start or end at a line break) found in exactly one
+    place. Otherwise the answer says what is wrong and lists the candidates, so that the
+    agent can pick the lines that make it unique: several whole-line matches are
+    ambiguous; matches that start or end inside a line are partial.
+    """
+    spans = []
+    at = text.find(old)
+    while at != -1:
+        spans.append((at, at + len(old)))
+        at = text.find(old, at + 1)
+    whole = [span for span in spans if _line_aligned(text, *span)]
+    if len(whole) == 1:
+        return whole[0]
+    if len(whole) > 1:
+        return (
+            f"matches {len(whole)} places in {path}; nothing was changed. Add the lines around the one to change "
+            f"so that the SEARCH text matches only there:\n{_show_candidates(text, whole)}"
+        )
+    if spans:
+        return (
+            f"matches only part of a line in {path}; nothing was changed. SEARCH must hold whole lines, "
+            f"indentation included. Where it matches:\n{_show_candidates(text, spans)}"
+        )
+    return f"is not in {path}; nothing was changed."
+
+
 def _unfence(text: str) -> str:
     """The body of ``text`` if it is exactly one fenced block, else ``text``."""
     stripped = text.strip("\n")
@@ -100,7 +158,8 @@ class CodeTaskEnv(SandboxedTextEnv[Command]):
         "write <path>, then the file's complete new content on the following lines (optionally in a ```python "
         "block);\n"
         "edit <path>, then one or more blocks of the form\n<<<<<<< SEARCH\nold text\n=======\nnew text\n"
-        ">>>>>>> REPLACE\neach replacing the first occurrence of its old text;\n"
+        ">>>>>>> REPLACE\nwhere each old text is whole lines of the file (indentation included) found in exactly one "
+        "place, which the new text replaces;\n"
         "submit: run the hidden tests and end the episode.\n"
         "Paths must lie inside the work dir (relative ones start there)."
     )
@@ -185,9 +244,10 @@ class CodeTaskEnv(SandboxedTextEnv[Command]):
         except (FileNotFoundError, UnicodeDecodeError, SandboxError) as error:
             return f"Cannot edit {path}: {error}"
         for i, (old, new) in enumerate(blocks, 1):
-            if old not in text:
-                return f"Edit failed: the SEARCH text of block {i} is not in {path}; nothing was changed."
-            text = text.replace(old, new, 1)
+            found = find_search_text(text, old, path)
+            if isinstance(found, str):
+                return f"Edit failed: the SEARCH text of block {i} {found}"
+            text = text[: found[0]] + new + text[found[1] :]
         try:
             self.sandbox.put_file(path, text)
         except SandboxError as error:

@@ -14,7 +14,11 @@ the critic's advantage of a fresh sample ``a'``:
 ``A = min(Q1, Q2)(s, a') - min(V1, V2)(s)`` (no gradient), loss ``-A * sum_h log pi(w'_h | s, w'_<h)``.
 
 Schedule per iteration: insert the new rollouts, ``critic_steps`` critic steps, then
-(after ``warmup_iterations``) ``actor_steps`` actor steps.
+(after ``warmup_iterations``) ``actor_steps`` actor steps. Every pass through the actor
+or the critic's encoder holds at most ``micro_batch_size`` rows and ``micro_batch_tokens``
+padded tokens (:func:`~agentrl.trainer.batch.micro_batches`); a step accumulates the
+gradients of its micro-batches, so memory stays bounded however long the history grows
+and the step equals one pass over the whole batch up to float error.
 
 With ``token_baseline`` (the paper's section 4.3), a token-level baseline
 ``b_h = b(s, w'_<h)``, a linear head on the actor's last hidden state, is regressed onto
@@ -41,7 +45,7 @@ from torch import nn
 
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.trainer.algorithm import AlgoContext, Needs, optimizer_step, register_algorithm
-from agentrl.trainer.batch import turn_batch
+from agentrl.trainer.batch import micro_batches, turn_batch
 from agentrl.trainer.buffers import ReplayBuffer, Transition
 from agentrl.trainer.core_algos import double_min, polyak_update
 from agentrl.trainer.grpo import shaped_rewards
@@ -92,6 +96,12 @@ class ArcherConfig:
     """Subtract a token-level baseline regressed onto the advantage (paper section 4.3)."""
     baseline_lr: float = 1e-3
     """Learning rate of the token-level baseline head."""
+    micro_batch_size: int = 16
+    """Most rows (transitions in a critic step, utterances in an actor step) per forward pass; a step accumulates
+    the gradients of its micro-batches."""
+    micro_batch_tokens: int = 4096
+    """Most tokens (rows x longest row, padding included) per forward pass of the actor or the critic's encoder:
+    bounds memory whatever the history length; a row longer than this goes through alone."""
 
     def needs(self) -> Needs:
         """Its own critic and replay buffer; a value head on the policy for the token baseline."""
@@ -141,10 +151,19 @@ class DoubleCritic(nn.Module):
     """A text encoder with two Q heads on ``[enc(s); enc(a)]`` and two V heads on ``enc(s)``."""
 
     def __init__(
-        self, encoder: nn.Module, tokenizer: Any, hidden: int = 128, max_tokens: int = 256, trainable: bool = True
+        self,
+        encoder: nn.Module,
+        tokenizer: Any,
+        hidden: int = 128,
+        max_tokens: int = 256,
+        trainable: bool = True,
+        *,
+        micro_batch_size: int = 64,
+        micro_batch_tokens: int = 4096,
     ):
         super().__init__()
         self.encoder, self.tokenizer, self.max_tokens = encoder, tokenizer, max_tokens
+        self.micro_batch_size, self.micro_batch_tokens = micro_batch_size, micro_batch_tokens
         self.encoder.requires_grad_(trainable)
         self.trainable = trainable
         self._cache: dict[str, torch.Tensor] = {}
@@ -165,16 +184,37 @@ class DoubleCritic(nn.Module):
                 self._cache.update(zip(missing, self._encode(missing), strict=True))
         return torch.stack([self._cache[t] for t in texts])
 
-    def _encode(self, texts: Sequence[str]) -> torch.Tensor:
+    def _token_ids(self, texts: Sequence[str]) -> list[list[int]]:
         self.tokenizer.truncation_side = "left"
-        enc = self.tokenizer(
-            list(texts), padding=True, truncation=True, max_length=self.max_tokens, return_tensors="pt"
-        )
+        return list(self.tokenizer(list(texts), truncation=True, max_length=self.max_tokens)["input_ids"])
+
+    def token_lengths(self, texts: Sequence[str]) -> list[int]:
+        """How many tokens the encoder sees of each text (after truncation)."""
+        return [len(ids) for ids in self._token_ids(texts)]
+
+    def _encode(self, texts: Sequence[str]) -> torch.Tensor:
+        """Mean-pooled encoder states, in passes of at most ``micro_batch_size`` texts and ``micro_batch_tokens``
+        tokens (right-padded, so a text's embedding does not depend on what shares its pass)."""
+        ids = self._token_ids(texts)
         device = next(self.parameters()).device
-        enc = {k: v.to(device) for k, v in enc.items() if k in ("input_ids", "attention_mask")}
-        states = self.encoder(**enc).last_hidden_state
-        mask = enc["attention_mask"].unsqueeze(-1).to(states.dtype)
-        return (states * mask).sum(1) / mask.sum(1).clamp(min=1)
+        pad = self.tokenizer.pad_token_id or 0
+        parts = micro_batches([len(row) for row in ids], self.micro_batch_size, self.micro_batch_tokens)
+        pooled = []
+        for part in parts:
+            width = max(max(len(ids[i]) for i in part), 1)  # an empty text pools to 0, as padding does
+            input_ids = torch.full((len(part), width), pad, dtype=torch.long)
+            attention = torch.zeros((len(part), width), dtype=torch.long)
+            for k, i in enumerate(part):
+                input_ids[k, : len(ids[i])] = torch.tensor(ids[i], dtype=torch.long)
+                attention[k, : len(ids[i])] = 1
+            input_ids, attention = input_ids.to(device), attention.to(device)
+            states = self.encoder(input_ids=input_ids, attention_mask=attention).last_hidden_state
+            mask = attention.unsqueeze(-1).to(states.dtype)
+            pooled.append((states * mask).sum(1) / mask.sum(1).clamp(min=1))
+        order = torch.tensor([i for part in parts for i in part], dtype=torch.long)
+        inverse = torch.empty_like(order)
+        inverse[order] = torch.arange(len(order))
+        return torch.cat(pooled)[inverse.to(device)]
 
     def q(self, states: Sequence[str], actions: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         joint = torch.cat([self.embed(states), self.embed(actions)], dim=-1)
@@ -277,6 +317,47 @@ def actor_loss(
     return loss, baseline_loss
 
 
+def actor_backward(
+    policy: Policy,
+    prompts: Sequence[list[int]],
+    responses: Sequence[list[int]],
+    advantages: torch.Tensor,
+    pad_id: int,
+    temperature: float,
+    *,
+    token_baseline: bool = False,
+    micro_batch_size: int = 16,
+    micro_batch_tokens: int = 4096,
+) -> tuple[float, float | None]:
+    """Backpropagate :func:`actor_loss` (and the baseline's loss) over all rows, in micro-batches.
+
+    Each micro-batch's losses are weighted by its share (of rows for the actor's mean over
+    utterances, of response tokens for the baseline's mean over tokens), so the gradients
+    add up to those of one pass over every row. Returns both losses' values.
+    """
+    lengths = [len(p) + len(r) for p, r in zip(prompts, responses, strict=True)]
+    tokens = max(sum(len(r) for r in responses), 1)
+    loss_sum, baseline_sum = 0.0, 0.0
+    for part in micro_batches(lengths, micro_batch_size, micro_batch_tokens):
+        loss, baseline_loss = actor_loss(
+            policy,
+            [prompts[i] for i in part],
+            [responses[i] for i in part],
+            advantages[torch.tensor(part)],
+            pad_id,
+            temperature,
+            token_baseline=token_baseline,
+        )
+        total = loss * (len(part) / len(prompts))
+        loss_sum += float(total.detach())
+        if baseline_loss is not None:
+            weighted = baseline_loss * (sum(len(responses[i]) for i in part) / tokens)
+            baseline_sum += float(weighted.detach())
+            total = total + weighted  # disjoint parameters: each loss trains its own
+        total.backward()
+    return loss_sum, baseline_sum if token_baseline else None
+
+
 @register_algorithm(
     "archer", ArcherConfig, summary="ArCHer: utterance-level double critic off a replay buffer, REINFORCE actor"
 )
@@ -301,7 +382,13 @@ class Archer:
         with torch.random.fork_rng():
             torch.manual_seed(seed + 1)
             self.critic = DoubleCritic(
-                encoder, tokenizer, cfg.hidden, cfg.max_text_tokens, trainable=cfg.encoder_trainable
+                encoder,
+                tokenizer,
+                cfg.hidden,
+                cfg.max_text_tokens,
+                trainable=cfg.encoder_trainable,
+                micro_batch_size=cfg.micro_batch_size,
+                micro_batch_tokens=cfg.micro_batch_tokens,
             ).to(policy.device)
         self.target = copy.deepcopy(self.critic).requires_grad_(False)
         self.critic_parameters = [p for p in self.critic.parameters() if p.requires_grad]
@@ -319,6 +406,7 @@ class Archer:
             torch.optim.AdamW(self.baseline_parameters, lr=cfg.baseline_lr) if self.baseline_parameters else None
         )
         self.buffer = ReplayBuffer(cfg.buffer_size, seed=seed)
+        self._outcomes: set[tuple[float, bool]] = set()  # distinct (reward, done) seen, until they show a contrast
 
     @property
     def temperature(self) -> float:
@@ -329,8 +417,21 @@ class Archer:
         completions = self.ctx.sample(prompts)
         return [list(c.token_ids) for c in completions], [c.text for c in completions]
 
+    def _note_outcomes(self, new: Sequence[Transition]) -> None:
+        for tr in new:
+            if self._contrast():
+                return
+            self._outcomes.add((tr.reward, tr.done))
+
+    def _contrast(self) -> bool:
+        """Whether any transitions seen differ in reward or termination (with a reward that is not 0): else every
+        Q and V is the same constant and every advantage 0."""
+        return len(self._outcomes) > 1 and any(reward != 0 for reward, _ in self._outcomes)
+
     def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]:
-        self.buffer.extend(transitions(trajectories, self.cfg.invalid_penalty))
+        new = transitions(trajectories, self.cfg.invalid_penalty)
+        self.buffer.extend(new)
+        self._note_outcomes(new)
         stats: dict[str, list[float]] = {
             "q_loss": [],
             "v_loss": [],
@@ -343,13 +444,12 @@ class Archer:
         for _ in range(self.cfg.critic_steps):
             batch = self.buffer.sample(self.cfg.batch_size)
             _, fresh = self.sample_actions([tr.prompt_ids for tr in batch])
-            loss_q, loss_v = critic_losses(self.critic, self.target, batch, fresh, self.cfg.gamma)
             self.critic_optimizer.zero_grad(set_to_none=True)
-            (loss_q + loss_v).backward()
+            q_sum, v_sum = self.critic_backward(batch, fresh)
             optimizer_step(self.critic_optimizer, self.critic_parameters, self.cfg.max_grad_norm)
             polyak_update(self.target, self.critic, self.cfg.tau)
-            stats["q_loss"].append(float(loss_q.detach()))
-            stats["v_loss"].append(float(loss_v.detach()))
+            stats["q_loss"].append(q_sum)
+            stats["v_loss"].append(v_sum)
         if iteration >= self.cfg.warmup_iterations:
             for step in range(self.cfg.actor_steps):
                 if step:
@@ -362,7 +462,10 @@ class Archer:
                     q = double_min(*self.critic.q(states, texts))
                     v = double_min(*self.critic.v(states))
                     advantage = (q - v).float()
-                loss, baseline_loss = actor_loss(
+                self.actor_optimizer.zero_grad(set_to_none=True)
+                if self.baseline_optimizer is not None:
+                    self.baseline_optimizer.zero_grad(set_to_none=True)
+                loss, baseline_loss = actor_backward(
                     self.policy,
                     prompts,
                     responses,
@@ -370,22 +473,36 @@ class Archer:
                     self.pad_id,
                     self.temperature,
                     token_baseline=self.cfg.token_baseline,
+                    micro_batch_size=self.cfg.micro_batch_size,
+                    micro_batch_tokens=self.cfg.micro_batch_tokens,
                 )
-                self.actor_optimizer.zero_grad(set_to_none=True)
                 if self.baseline_optimizer is not None and baseline_loss is not None:
-                    self.baseline_optimizer.zero_grad(set_to_none=True)
-                    (loss + baseline_loss).backward()  # disjoint parameters: each loss trains its own
                     optimizer_step(self.baseline_optimizer, self.baseline_parameters, None)
-                    stats["baseline_loss"].append(float(baseline_loss.detach()))
-                else:
-                    loss.backward()
+                    stats["baseline_loss"].append(baseline_loss)
                 optimizer_step(self.actor_optimizer, self.actor_parameters, self.cfg.max_grad_norm)
-                stats["actor_loss"].append(float(loss.detach()))
+                stats["actor_loss"].append(loss)
                 stats["advantage"].append(float(advantage.mean()))
                 stats["q_mean"].append(float(q.mean()))
         out = {k: sum(v) / len(v) for k, v in stats.items() if v}
         out["buffer_size"] = float(len(self.buffer))
+        out["zero_signal"] = float(not self._contrast())
         return out
+
+    def critic_backward(self, batch: Sequence[Transition], fresh_actions: Sequence[str]) -> tuple[float, float]:
+        """Backpropagate :func:`critic_losses` over ``batch`` in micro-batches (each weighted by its share of the
+        transitions, so the gradients are those of one pass); returns ``L_Q`` and ``L_V``."""
+        texts = [text for tr, fresh in zip(batch, fresh_actions, strict=True) for text in (tr.state, tr.action, fresh)]
+        lengths = self.critic.token_lengths(texts)
+        longest = [max(lengths[3 * i : 3 * i + 3]) for i in range(len(batch))]
+        q_sum, v_sum = 0.0, 0.0
+        for part in micro_batches(longest, self.cfg.micro_batch_size, self.cfg.micro_batch_tokens):
+            loss_q, loss_v = critic_losses(
+                self.critic, self.target, [batch[i] for i in part], [fresh_actions[i] for i in part], self.cfg.gamma
+            )
+            share = len(part) / len(batch)
+            ((loss_q + loss_v) * share).backward()
+            q_sum, v_sum = q_sum + float(loss_q.detach()) * share, v_sum + float(loss_v.detach()) * share
+        return q_sum, v_sum
 
     def state_dict(self) -> dict[str, Any]:
         return {
@@ -394,6 +511,7 @@ class Archer:
             "critic_optimizer": self.critic_optimizer.state_dict(),
             "actor_optimizer": self.actor_optimizer.state_dict(),
             "buffer": self.buffer.state_dict(),
+            "outcomes": sorted(self._outcomes),
             **({"baseline_optimizer": self.baseline_optimizer.state_dict()} if self.baseline_optimizer else {}),
         }
 
@@ -403,5 +521,10 @@ class Archer:
         self.critic_optimizer.load_state_dict(state["critic_optimizer"])
         self.actor_optimizer.load_state_dict(state["actor_optimizer"])
         self.buffer.load_state_dict(state["buffer"])
+        self._outcomes = set()
+        if "outcomes" in state:
+            self._outcomes = {(float(reward), bool(done)) for reward, done in state["outcomes"]}
+        else:  # a checkpoint from before the outcomes were kept: what its buffer holds
+            self._note_outcomes([Transition(**item) for item in state["buffer"]["items"]])
         if self.baseline_optimizer is not None:
             self.baseline_optimizer.load_state_dict(state["baseline_optimizer"])

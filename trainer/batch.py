@@ -11,12 +11,15 @@ a loss.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from agentrl.agents.types import Trajectory, Turn
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -46,6 +49,10 @@ class TokenBatch:
             response_mask=self.response_mask[index, : width - 1],
             fields={k: v[index, : width - 1] if v.dim() == 2 else v[index] for k, v in self.fields.items()},
         )
+
+    def lengths(self) -> list[int]:
+        """Each row's length in tokens (padding excluded)."""
+        return [int(n) for n in self.attention_mask.sum(dim=1)]
 
     def to(self, device: torch.device | str) -> TokenBatch:
         return TokenBatch(
@@ -103,6 +110,50 @@ def minibatches(n: int, size: int, generator: torch.Generator, count: int | None
         yield order[start : start + size]
     for _ in range((count or 0) - chunks):
         yield order[:0]
+
+
+_warned_budgets: set[int] = set()
+
+
+def micro_batches(lengths: Sequence[int], max_rows: int, max_tokens: int) -> list[list[int]]:
+    """Split rows into forward passes of at most ``max_rows`` rows and ``max_tokens`` padded tokens.
+
+    The one micro-batching rule of every algorithm: a pass over rows padded to its longest
+    costs ``rows x longest`` tokens of activations (and of vocabulary-wide logits), so
+    both are bounded, however long the prompts' history grows. Rows are taken longest
+    first, so rows of similar length share a pass and padding stays small. A row longer
+    than ``max_tokens`` goes through alone: it is never cut (its prompt is what the model
+    saw), and a warning says so once per budget.
+
+    Args:
+        lengths: Each row's length in tokens (prompt and response).
+        max_rows: Most rows per pass.
+        max_tokens: Most ``rows x longest row`` tokens per pass.
+
+    Returns:
+        Lists of indices into ``lengths``; together they hold every index once.
+    """
+    out: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for row in sorted(range(len(lengths)), key=lambda i: (-lengths[i], i)):
+        if current and (len(current) >= max(max_rows, 1) or longest * (len(current) + 1) > max_tokens):
+            out.append(current)
+            current = []
+        if not current:
+            longest = lengths[row]
+            if longest > max_tokens and max_tokens not in _warned_budgets:
+                _warned_budgets.add(max_tokens)
+                logger.warning(
+                    "a training row of %d tokens is longer than micro_batch_tokens=%d: it goes through the model "
+                    "alone, past the memory budget; keep less history (agent.history) or raise micro_batch_tokens",
+                    longest,
+                    max_tokens,
+                )
+        current.append(row)
+    if current:
+        out.append(current)
+    return out
 
 
 def num_minibatches(n: int, size: int) -> int:

@@ -38,14 +38,15 @@ def masked_mean(values: torch.Tensor, mask: torch.Tensor, dim: int | None = None
         values: Any tensor.
         mask: Same shape; 0/1 floats or bools.
         dim: Dimension to reduce; None reduces everything to a scalar.
-        eps: Added to the count so that an empty mask gives 0 rather than NaN.
+        eps: The smallest count divided by, so that an empty mask gives 0 rather than NaN (a floor, not an
+            offset: the mean of equal values is that value, and whitening them gives 0).
 
     Returns:
         The masked mean, reduced over ``dim``.
     """
     count = mask.to(values.dtype)
     total = count.sum() if dim is None else count.sum(dim=dim)
-    return masked_sum(values, mask, dim) / (total + eps)
+    return masked_sum(values, mask, dim) / total.clamp(min=eps)
 
 
 def masked_whiten(values: torch.Tensor, mask: torch.Tensor, shift_mean: bool = True, eps: float = 1e-8) -> torch.Tensor:

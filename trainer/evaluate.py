@@ -9,12 +9,21 @@ env as configured on seeds kept apart from training's — and reports the succes
 with a Wilson 95% interval and the mean score and return with normal 95% intervals.
 The result records what produced the numbers: env id, split and the evaluation env's
 arguments, and the seeds; the CLI adds model, sampling, version and git revision.
+
+:class:`EvalRecord` keeps an evaluation on disk as it goes — each finished episode
+appended to a JSONL file, the results so far rewritten after each — so that a killed
+evaluation loses nothing and a rerun with the same settings plays only the episodes
+still missing (``evaluate(..., finished=...)``), ending with the files an
+uninterrupted run writes.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import json
 import math
+import os
 import statistics
 import subprocess
 import time
@@ -24,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from agentrl.agents.base import Agent
-from agentrl.agents.types import Trajectory
+from agentrl.agents.types import Trajectory, save_jsonl
 from agentrl.envs.config import EnvConfig
 from agentrl.trainer import distributed
 from agentrl.trainer.rollout import RolloutConfig, collect
@@ -41,7 +50,8 @@ class EvalConfig:
     seed: int = 10_000
     """First seed; eval seeds are ``seed .. seed + episodes - 1`` (kept apart from training seeds)."""
     output_dir: str = "runs/eval"
-    """Where the results JSON and the trajectories JSONL go (``agentrl eval``)."""
+    """Where the results JSON and the trajectories JSONL go (``agentrl eval``; written as episodes finish, and a
+    rerun with the same settings continues an evaluation found there)."""
     split: str = "auto"
     """The split to evaluate on: ``auto`` (the env config's ``held_out_split`` where it names one, else the env as
     configured), a split name (passed as the env's ``split`` argument), or ``configured`` (the env as configured)."""
@@ -128,6 +138,7 @@ def evaluate(
     *,
     env_id: str = "",
     on_episode: Callable[[Trajectory], None] | None = None,
+    finished: Sequence[Trajectory] = (),
 ) -> EvalResult:
     """Play the evaluation episodes and summarise them.
 
@@ -140,26 +151,116 @@ def evaluate(
         rollout: Batching and the turn limit (one copy per seed is played whatever its group size).
         env_id: Recorded in the trajectories.
         on_episode: Called with each finished episode (progress).
+        finished: Episodes of this evaluation played before (a stopped run's): their seeds are not
+            played again, and they count in the result as if they had been.
 
     Under ``torchrun`` each rank plays its share of the seeds and every rank gets all the
     trajectories back.
     """
     seeds = eval_seeds(cfg)
     split, overrides = eval_env_overrides(env, cfg)
+    done = {t.seed: t for t in finished if t.seed in seeds}
+    position = {seed: index for index, seed in enumerate(seeds)}
+
+    def ended(trajectory: Trajectory) -> None:
+        trajectory.group_id = position[trajectory.seed]  # the seed's place in the protocol, however it was played
+        if on_episode is not None:
+            on_episode(trajectory)
+
     start = time.perf_counter()
     trajectories = distributed.gather(
         collect(
             lambda: env_factory(**overrides),
             agent,
-            distributed.shard(seeds),
+            distributed.shard([seed for seed in seeds if seed not in done]),
             dataclasses.replace(rollout, group_size=1),
             env_id=env_id,
-            on_episode=on_episode,
+            on_episode=ended,
         )
     )
-    trajectories.sort(key=lambda t: t.seed)
+    trajectories = sorted([*done.values(), *trajectories], key=lambda t: t.seed)
     kwargs = {**dict(env.kwargs), **overrides}
     return EvalResult(env_id, split, kwargs, seeds, trajectories, time.perf_counter() - start)
+
+
+class EvalRecord:
+    """An evaluation's files in ``directory``, written as it goes; a rerun with the same settings continues them.
+
+    ``NAME.trajectories.jsonl`` gets each finished episode appended (flushed, so a kill loses at
+    most the episodes under way) and ``NAME.json`` the results so far, replaced atomically after
+    each episode (``"complete": false`` until the end). ``NAME`` is ``prefix`` and a digest of
+    ``settings`` — everything the episodes depend on — so the same command finds its files again
+    and an evaluation with other settings gets files of its own. :meth:`finish` writes the
+    trajectories in seed order, so a continued evaluation ends with the files an uninterrupted
+    one writes.
+
+    Args:
+        directory: Where the files go.
+        prefix: The readable part of the file names (env and agent).
+        settings: What the episodes depend on (JSON-able): env, split, seeds, agent, model, turn limit.
+    """
+
+    def __init__(self, directory: str | Path, prefix: str, settings: dict[str, Any]):
+        self.settings = json.loads(json.dumps(settings, sort_keys=True, default=str))
+        digest = hashlib.sha256(json.dumps(self.settings, sort_keys=True).encode()).hexdigest()[:8]
+        self.directory = Path(directory)
+        self.name = f"{prefix}-{digest}"
+        self.results_path = self.directory / f"{self.name}.json"
+        self.trajectories_path = self.directory / f"{self.name}.trajectories.jsonl"
+
+    def resume(self) -> tuple[list[Trajectory], dict[str, Any] | None]:
+        """The episodes and the last results a stopped (or finished) evaluation left here; ``([], None)`` if none.
+
+        A line cut short by a kill is dropped. Raises ValueError when the files hold an evaluation with
+        other settings or a line that is not a trajectory.
+        """
+        if not self.results_path.is_file():
+            return [], None  # written before the first episode: trajectories without it are no run of ours
+        try:
+            previous = json.loads(self.results_path.read_text())
+        except ValueError as err:
+            raise ValueError(f"{self.results_path} is not a results file ({err}): delete it to evaluate again") from err
+        if previous.get("settings") != self.settings:
+            raise ValueError(
+                f"{self.results_path} holds an evaluation with other settings: delete it (and "
+                f"{self.trajectories_path.name}) or give another eval.output_dir"
+            )
+        lines = (
+            self.trajectories_path.read_text(encoding="utf-8").splitlines() if self.trajectories_path.exists() else []
+        )
+        trajectories: dict[int, Trajectory] = {}
+        for number, line in enumerate(lines, start=1):
+            try:
+                trajectory = Trajectory.from_dict(json.loads(line))
+            except (ValueError, TypeError) as err:
+                if number == len(lines):  # the line a kill cut short
+                    break
+                raise ValueError(f"{self.trajectories_path}:{number}: not a trajectory ({err})") from err
+            trajectories.setdefault(trajectory.seed, trajectory)
+        finished = list(trajectories.values())
+        save_jsonl(finished, self.trajectories_path)  # without a cut line, so appends start on a fresh one
+        return finished, previous
+
+    def write(self, results: dict[str, Any]) -> None:
+        """Replace the results file atomically (``results`` gets the settings added)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        partial = self.results_path.with_suffix(".json.partial")
+        partial.write_text(json.dumps({**results, "settings": self.settings}, indent=2, default=str))
+        partial.replace(self.results_path)
+
+    def add(self, trajectory: Trajectory) -> None:
+        """Append a finished episode to the trajectories file, flushed to disk."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        with self.trajectories_path.open("a", encoding="utf-8") as handle:
+            handle.write(json.dumps(trajectory.to_dict(), ensure_ascii=False) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def finish(self, trajectories: Sequence[Trajectory], results: dict[str, Any]) -> None:
+        """Rewrite the trajectories in seed order, then the final results."""
+        partial = self.trajectories_path.with_suffix(".jsonl.partial")
+        save_jsonl(sorted(trajectories, key=lambda t: t.seed), partial).replace(self.trajectories_path)
+        self.write(results)
 
 
 def eval_seeds(cfg: EvalConfig) -> list[int]:

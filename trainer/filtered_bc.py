@@ -79,6 +79,8 @@ class FilteredBC:
         stats: dict[str, Any] = {
             "kept_trajectories": float(len(kept)),
             "kept_return": float(sum(trajectories[i].total_reward for i in kept) / max(len(kept), 1)),
+            # Nothing kept, or every return equal (the kept share is then an arbitrary pick): nothing to prefer.
+            "zero_signal": float(not turns or len({t.total_reward for t in trajectories}) < 2),
         }
         if not turns:
             return stats

@@ -180,6 +180,7 @@ class GRPO:
             self.policy, self.optimizer, batch, self.cfg.pg, temperature=self.temperature, generator=self.generator
         )
         stats["advantage_abs_mean"] = float(per_row.abs().mean())
+        stats["zero_signal"] = float(bool(per_row.abs().max() < 1e-6))  # every advantage 0: nothing to learn
         stats["rollout_logprob_gap"] = _logprob_gap(turns, batch)
         return stats
 

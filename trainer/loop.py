@@ -54,9 +54,20 @@ from agentrl.trainer.evaluate import (
     single_agent_env_id,
     summarize,
 )
+from agentrl.trainer.learning_signal import no_signal_message, zero_signal
 from agentrl.trainer.metrics import MetricLogger, plot_learning_curve, read_metrics
 from agentrl.trainer.policy import Policy, PolicyConfig
+from agentrl.trainer.resume import RESUME_MODES, check_resume, config_changes, record_changes
 from agentrl.trainer.rollout import RolloutConfig, collect
+from agentrl.trainer.trackers import MLflowConfig, WandbConfig, check_trackers, open_trackers
+from agentrl.trainer.warmup import (
+    WarmupConfig,
+    collect_demonstrations,
+    load_demonstrations,
+    warm_up,
+    warmup_seeds,
+    warmup_steps,
+)
 
 
 def _train_sampling() -> AgentConfig:
@@ -76,7 +87,10 @@ class LoopConfig:
     output_dir: str = ""
     """Run folder ('' : runs/train/<env>-<algo>-<model>-s<seed>)."""
     resume: str = "auto"
-    """auto: continue from the newest checkpoint in output_dir, if any; never: start over (deletes its checkpoints)."""
+    """auto: continue from the newest checkpoint in output_dir, if any, when the run's settings are unchanged
+    (:mod:`agentrl.trainer.resume` lists what may change, e.g. ``train.iterations`` to extend a run); force:
+    continue even with other settings (recorded in config_changes.jsonl and results.json); never: start over
+    (deletes its checkpoints)."""
     checkpoint_every: int = 1
     """Iterations between checkpoints (0: only at the end)."""
     keep_checkpoints: int = 2
@@ -85,11 +99,24 @@ class LoopConfig:
     """Iterations between evaluations (0: only before and after training)."""
     tensorboard: bool = True
     """Write TensorBoard event files next to the JSONL log."""
+    trackers: list[str] = field(default_factory=list)
+    """Experiment trackers that get the config and every record too: wandb, mlflow (each an extra:
+    ``pip install 'agentrl[wandb]'``). A resumed run logs into the same tracker run."""
+    wandb: WandbConfig = field(default_factory=WandbConfig)
+    """Weights & Biases settings (with ``trackers=[wandb]``)."""
+    mlflow: MLflowConfig = field(default_factory=MLflowConfig)
+    """MLflow settings (with ``trackers=[mlflow]``)."""
     save_trajectories: bool = False
     """Write every iteration's trajectories as JSONL (rollouts/iter-N.jsonl)."""
     init_from: str = ""
     """Start from the policy weights of another run: its folder (newest checkpoint) or a checkpoint file, e.g. an
     ``algo=sft`` run's (LoRA adapters are merged into the weights)."""
+    max_env_steps: int = 0
+    """Stop after the iteration in which the run's env steps (turns played in training rollouts) reach this budget,
+    evaluating and checkpointing there (0: run every iteration). Compares methods at the same sample budget."""
+    warmup: WarmupConfig = field(default_factory=WarmupConfig)
+    """Supervised warm-up on the env's expert demonstrations before RL, evaluated before and after (skipped with
+    ``init_from``, on resume and for algorithms that play no rollouts)."""
 
 
 @dataclass
@@ -176,11 +203,12 @@ class Trainer:
             raise ValueError("no algorithm: pass algo=NAME (agentrl algos lists them)")
         if cfg.train.iterations < 0 or cfg.train.tasks_per_iteration < 1:
             raise ValueError("train.iterations must be >= 0 and train.tasks_per_iteration >= 1")
-        if cfg.train.resume not in ("auto", "never"):
-            raise ValueError(f"train.resume must be auto or never, got {cfg.train.resume!r}")
+        if cfg.train.resume not in RESUME_MODES:
+            raise ValueError(f"train.resume must be one of {', '.join(RESUME_MODES)}, got {cfg.train.resume!r}")
         if cfg.agent.sampling.temperature <= 0:
             raise ValueError("training samples from the policy: agent.sampling.temperature must be > 0")
         spec_for(cfg.algo)  # an unknown algorithm fails before the model loads
+        check_trackers(cfg.train.trackers)  # so does a tracker whose package is missing
         self.cfg, self.env_factory, self.hooks = cfg, env_factory, hooks or Hooks()
         self.out = run_dir(cfg)
         self.evals: list[dict[str, Any]] = []
@@ -189,6 +217,7 @@ class Trainer:
         self.resumed = False
         self.started = time.perf_counter()
         self.log: MetricLogger | None = None
+        self.warned_no_signal = False
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -211,6 +240,8 @@ class Trainer:
                 path.unlink()
         distributed.barrier()  # no rank lists checkpoints while rank 0 deletes them
         existing = checkpoints(self.out)
+        # Before anything loads: a resume must not mix two runs' settings in one folder.
+        changes = check_resume(self.out, cfg) if existing else {}
         state = load_checkpoint(existing[-1]) if existing else None
         if state is not None and len(state["ranks"]) != ranks:
             raise ValueError(
@@ -245,6 +276,7 @@ class Trainer:
             eval_seeds=eval_seeds(cfg.eval),
         )
         self.algorithm: Algorithm = build_algorithm(cfg.algo, ctx)
+        self.algorithm_context, self.tokenizer, self.pad_id = ctx, tokenizer, int(tokenizer.pad_token_id)
         if ranks > 1:
             distributed.broadcast_parameters(p for _, p in self.policy.trainable_named_parameters())
             torch.manual_seed(cfg.train.seed + self.rank)  # the ranks sample differently; rank 0 as a single process
@@ -258,12 +290,28 @@ class Trainer:
             self.agent.load_state_dict(mine["agent"])
             self.start_iteration, self.env_steps, self.evals = state["iteration"], state["env_steps"], state["evals"]
             self.resumed = True
-            self.hooks.message(f"resuming {self.out} after iteration {self.start_iteration}")
+            changed = ", ".join(f"{k} {old!r} -> {new!r}" for k, (old, new) in changes.items())
+            self.hooks.message(
+                f"resuming {self.out} after iteration {self.start_iteration}"
+                + (f" (changed: {changed})" if changed else "")
+            )
         self.sync_weights()
         if self.main:
-            self.log = MetricLogger(
-                self.out, tensorboard=cfg.train.tensorboard, resume_from=self.start_iteration if state else None
+            trackers = open_trackers(
+                cfg.train.trackers,
+                self.out,
+                asdict(cfg),
+                wandb=cfg.train.wandb,
+                mlflow=cfg.train.mlflow,
+                resume=state is not None,
             )
+            self.log = MetricLogger(
+                self.out,
+                tensorboard=cfg.train.tensorboard,
+                resume_from=self.start_iteration if state else None,
+                trackers=trackers,
+            )
+            record_changes(self.out, self.start_iteration if state else None, cfg.train.resume, changes)
             (self.out / "config.json").write_text(json.dumps(asdict(cfg), indent=2, default=str))
 
     def sync_weights(self) -> None:
@@ -292,6 +340,11 @@ class Trainer:
             save_jsonl(everyone, self.out / "rollouts" / f"iter-{iteration:05d}.jsonl")
         stats = _mean_stats(distributed.gather_one(self.algorithm.update(trajectories, iteration)))
         self.sync_weights()
+        no_signal = zero_signal(stats)
+        if no_signal and not self.warned_no_signal:  # once per run: metrics.jsonl marks every one
+            self.warned_no_signal = True
+            self.hooks.message(no_signal_message(iteration, everyone, stats))
+        stats["zero_signal"] = float(no_signal)
         tokens = sum(len(t.response_ids) for tr in everyone for t in tr.turns)
         record = {
             "kind": "train",
@@ -299,6 +352,7 @@ class Trainer:
             "env_steps": self.env_steps,
             **(rollout_stats(everyone) if everyone else {}),
             **stats,
+            **self.agent.take_prompt_stats(),  # this rank's prompts: lengths, turns the budget left out
             "rollout_seconds": rollout_seconds,
             "rollout_tokens_per_s": tokens / rollout_seconds if everyone else 0.0,
             **peak_memory(cfg.model.device),
@@ -307,8 +361,84 @@ class Trainer:
         self._log(record)
         return record
 
-    def evaluate(self, iteration: int) -> EvalResult:
-        """The fixed-seed evaluation of the greedy policy on the evaluation split."""
+    def budget_spent(self) -> bool:
+        """Whether the run has played ``train.max_env_steps`` env steps (never, without a budget)."""
+        return bool(self.cfg.train.max_env_steps) and self.env_steps >= self.cfg.train.max_env_steps
+
+    def warmup_applies(self) -> bool:
+        """Whether this run warms up from demonstrations before RL (see :mod:`agentrl.trainer.warmup`)."""
+        warmup = self.cfg.train.warmup
+        if not warmup.enabled:
+            return False
+        if self.cfg.train.init_from:
+            self.hooks.message(f"no warm-up: the run starts from the weights of {self.cfg.train.init_from}")
+            return False
+        if not self.needs.rollouts:
+            return False  # algo=sft is the warm-up itself
+        return True
+
+    def warm_up(self) -> dict[str, Any]:
+        """Fine-tune on expert demonstrations (collected now, or ``train.warmup.data``) before RL."""
+        cfg, warmup = self.cfg, self.cfg.train.warmup
+        tick = time.perf_counter()
+        if warmup.data:
+            self.hooks.message(f"warming up on the demonstrations of {', '.join(warmup.data)}")
+            trajectories = load_demonstrations(warmup.data, self.algorithm_context)
+        else:
+            seeds = warmup_seeds(cfg.train.seed, warmup.episodes, cfg.eval.seed)
+            self.hooks.message(
+                f"warming up: {self.env_id}'s expert plays {warmup.episodes} training tasks, then "
+                f"supervised steps on its turns (train.warmup.episodes=0 skips this; "
+                f"train.init_from=RUN starts from a run's weights instead)"
+            )
+            self.hooks.iteration_start(-1, cfg.train.iterations, len(seeds))
+            trajectories = collect_demonstrations(
+                self.env_factory,
+                self.tokenizer,
+                cfg.agent,
+                seeds,
+                cfg.rollout,
+                env_id=self.env_id,
+                out=self.out / "warmup-data",
+                manifest={
+                    "env": {"id": self.env_id, "split": cfg.env.kwargs.get("split"), "config": asdict(cfg.env)},
+                    "agent": {"kind": "expert"},
+                    "model": {"name": cfg.model.name, "fingerprint": fingerprint(self.policy.model)},
+                },
+                on_episode=self.hooks.episode_done,
+            )
+        demo_seconds = time.perf_counter() - tick
+        total = warmup_steps(warmup, sum(len(t.turns) for t in trajectories if t.won or not warmup.only_successful))
+
+        def step_done(step: int, stats: dict[str, float]) -> None:
+            if (step + 1) % 10 == 0 or step + 1 == total:
+                self.hooks.message(
+                    f"warm-up step {step + 1}/{total}: loss {stats.get('sft_loss', float('nan')):.3f}, "
+                    f"reply-token probability {stats.get('token_prob', float('nan')):.3f}"
+                )
+
+        stats = warm_up(self.policy, trajectories, warmup, pad_id=self.pad_id, seed=cfg.train.seed, on_step=step_done)
+        self.sync_weights()
+        record = {
+            "kind": "warmup",
+            "iteration": 0,
+            "env_steps": self.env_steps,
+            "demonstrations": float(len(trajectories)),
+            "demonstration_success": float(np.mean([t.won for t in trajectories])) if trajectories else 0.0,
+            "demonstration_steps": float(sum(len(t.turns) for t in trajectories)),
+            **stats,
+            "collect_seconds": demo_seconds,
+            "seconds": time.perf_counter() - tick,
+        }
+        self._log(record)
+        return record
+
+    def evaluate(self, iteration: int, phase: str = "") -> EvalResult:
+        """The fixed-seed evaluation of the greedy policy on the evaluation split.
+
+        ``phase`` labels the record: ``start`` (iteration 0, before any update), ``warm-up`` (after the warm-up),
+        ``train`` (after RL iterations) by default.
+        """
         self.hooks.evaluation_start(self.cfg.eval.episodes)
         result = evaluate(
             self.eval_agent,
@@ -319,7 +449,14 @@ class Trainer:
             env_id=self.env_id,
             on_episode=self.hooks.episode_done,
         )
-        record = {"kind": "eval", "iteration": iteration, "env_steps": self.env_steps, **result.record()}
+        record = {
+            "kind": "eval",
+            "iteration": iteration,
+            "phase": phase or ("start" if iteration == 0 else "train"),
+            "env_steps": self.env_steps,
+            **result.record(),
+            **self.eval_agent.take_prompt_stats(),
+        }
         self.evals.append(record)
         self._log(record)
         return result
@@ -351,13 +488,24 @@ class Trainer:
         try:
             if not self.resumed:
                 self.evaluate(0)
+                if self.warmup_applies():
+                    self.warm_up()
+                    self.evaluate(0, phase="warm-up")
+                    self.save(0)
             for iteration in range(self.start_iteration, train.iterations):
+                if self.budget_spent():
+                    break
                 self.iteration(iteration)
                 done = iteration + 1
-                if done == train.iterations or (train.eval_every and done % train.eval_every == 0):
+                last = done == train.iterations or self.budget_spent()
+                if last or (train.eval_every and done % train.eval_every == 0):
                     self.evaluate(done)
-                if done == train.iterations or (train.checkpoint_every and done % train.checkpoint_every == 0):
+                if last or (train.checkpoint_every and done % train.checkpoint_every == 0):
                     self.save(done)
+        except BaseException as err:  # Ctrl-C too: status.json and the trackers record how the run ended
+            if self.log is not None:
+                self.log.close(err)
+            raise
         finally:
             if self.log is not None:
                 self.log.close()
@@ -380,6 +528,7 @@ class Trainer:
             "model": {**asdict(cfg.model), "fingerprint": fingerprint(self.policy.model)},
             "algo": asdict(cfg.algo),
             "iterations": cfg.train.iterations,
+            "iterations_done": max((r["iteration"] + 1 for r in records if r["kind"] == "train"), default=0),
             "env_steps": self.env_steps,
             "eval": protocol,
             "eval_seeds": protocol["seeds"],
@@ -389,12 +538,14 @@ class Trainer:
             "success_after_ci95": after["success_ci95"],
             "return_before": before["return"],
             "return_after": after["return"],
+            **_warmup_results(self.evals),
             "evals": self.evals,
             "seconds_this_session": round(time.perf_counter() - self.started, 2),
             "git_revision": git_revision(),
             "learning_curve": str(plot),
             "metrics": str(self.log.path),
             "run_dir": str(self.out),
+            "config_changes": config_changes(self.out),
         }
         (self.out / "results.json").write_text(json.dumps(results, indent=2, default=str))
         return results
@@ -408,6 +559,18 @@ class Trainer:
 def train(cfg: TrainRunConfig, env_factory: Callable[..., Any], hooks: Hooks | None = None) -> dict[str, Any]:
     """Run (or resume) a training run; returns what ``results.json`` holds (see :class:`Trainer`)."""
     return Trainer(cfg, env_factory, hooks).run()
+
+
+def _warmup_results(evals: Sequence[dict[str, Any]]) -> dict[str, Any]:
+    """The evaluation after the warm-up from demonstrations, when the run had one."""
+    warm = [e for e in evals if e.get("phase") == "warm-up"]
+    if not warm:
+        return {}
+    return {
+        "success_after_warmup": warm[0]["success"],
+        "success_after_warmup_ci95": warm[0]["success_ci95"],
+        "return_after_warmup": warm[0]["return"],
+    }
 
 
 def _eval_protocol(cfg: TrainRunConfig) -> dict[str, Any]:

@@ -1,40 +1,63 @@
-"""Training logs: one JSON line per record, TensorBoard scalars, and a learning-curve PNG.
+"""Training logs: one JSON line per record, TensorBoard scalars, trackers, and a learning-curve PNG.
 
 Each record is a flat dict with an ``iteration`` and a ``kind`` (``train`` or ``eval``).
 On resume, records past the checkpoint are dropped from the JSONL file and TensorBoard
 is told to purge them, so a killed run's log reads as if it had never stopped.
+Experiment trackers (W&B, MLflow: :mod:`agentrl.trainer.trackers`) get every record too.
+
+``status.json`` says whether the run is running (with its process id and host),
+finished, interrupted (Ctrl-C) or failed, and how long it has trained over all its
+sessions; ``agentrl runs`` reads it. A run killed outright still reads ``running``:
+its process id tells the reader it is gone.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+import os
+import socket
+import time
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from agentrl.trainer.trackers import Tracker, scalars
+
 logger = logging.getLogger(__name__)
+
+STATUS_FILE = "status.json"
+"""The run folder's status file (see the module docstring)."""
 
 
 class MetricLogger:
-    """Append records to ``metrics.jsonl`` (and TensorBoard) under ``directory``.
+    """Append records to ``metrics.jsonl`` (and TensorBoard, and trackers) under ``directory``.
 
     Args:
         directory: The run's folder.
         tensorboard: Also write TensorBoard event files (needs the ``tensorboard`` package).
         resume_from: The iteration a resumed run restarts at: later records are dropped (it redoes them).
+        trackers: Experiment trackers (:func:`agentrl.trainer.trackers.open_trackers`); closed with the logger.
     """
 
-    def __init__(self, directory: str | Path, *, tensorboard: bool = True, resume_from: int | None = None):
+    def __init__(
+        self,
+        directory: str | Path,
+        *,
+        tensorboard: bool = True,
+        resume_from: int | None = None,
+        trackers: Sequence[Tracker] = (),
+    ):
         self.path = Path(directory) / "metrics.jsonl"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        kept: list[dict[str, Any]] = []
+        dropped: list[dict[str, Any]] = []
         if resume_from is not None and self.path.exists():
             # Train record i comes from iteration i; eval record k is taken after k iterations.
-            kept = [
-                r
-                for r in read_metrics(self.path)
-                if r["iteration"] < resume_from or (r["kind"] == "eval" and r["iteration"] == resume_from)
-            ]
+            for r in read_metrics(self.path):
+                keep = r["iteration"] < resume_from or (r["kind"] == "eval" and r["iteration"] == resume_from)
+                (kept if keep else dropped).append(r)
             self.path.write_text("".join(json.dumps(r) + "\n" for r in kept))
         elif resume_from is None:
             self.path.write_text("")
@@ -46,6 +69,33 @@ class MetricLogger:
                 logger.warning("tensorboard is not installed (pip install tensorboard): writing JSONL logs only")
             else:
                 self._writer = SummaryWriter(str(self.path.parent / "tensorboard"), purge_step=resume_from)
+        self._trackers = list(trackers)
+        # A tracker continuing its run got the dropped records from the killed session; the resumed run redoes
+        # them exactly, so they are not sent twice. A tracker new to the run gets the history kept so far.
+        self._sent = {(r["kind"], r["iteration"]) for r in dropped}
+        for tracker in self._trackers:
+            if not tracker.resumed:
+                for record in kept:
+                    tracker.log(scalars(record), int(record["iteration"]))
+        try:
+            previous = read_status(self.path.parent) if resume_from is not None else None
+        except ValueError as err:
+            logger.warning("%s is unreadable (%s): it is written anew", self.path.parent / STATUS_FILE, err)
+            previous = None
+        previous = previous if isinstance(previous, dict) else {}
+        self._wall_before = float(previous.get("wall_seconds", 0.0))
+        self._opened = time.monotonic()
+        self._status: dict[str, Any] = {
+            "status": "running",
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "started": previous.get("started", _now()),
+            "updated": _now(),
+            "sessions": int(previous.get("sessions", 0)) + 1,
+            "wall_seconds": self._wall_before,
+        }
+        self._write_status()
+        self._closed = False
 
     def log(self, record: dict[str, Any]) -> None:
         with self.path.open("a", encoding="utf-8") as handle:
@@ -56,11 +106,62 @@ class MetricLogger:
                 if key not in ("iteration", "kind") and isinstance(value, int | float) and not isinstance(value, bool):
                     self._writer.add_scalar(f"{record['kind']}/{key}", value, step)
             self._writer.flush()
+        if self._trackers:
+            values = scalars(record)
+            for tracker in self._trackers:
+                if not (tracker.resumed and (record["kind"], record["iteration"]) in self._sent):
+                    tracker.log(values, int(record["iteration"]))
+        self._write_status()
 
-    def close(self) -> None:
+    def close(self, error: BaseException | None = None) -> None:
+        """Close TensorBoard and the trackers; ``status.json`` says finished, or interrupted/failed by ``error``.
+
+        Idempotent: the first call decides the status.
+        """
+        if self._closed:
+            return
+        self._closed = True
+        if error is None:
+            self._status["status"] = "finished"
+        elif isinstance(error, KeyboardInterrupt):
+            self._status["status"] = "interrupted"
+        else:
+            self._status["status"] = "failed"
+            self._status["error"] = f"{type(error).__name__}: {error}"
+        self._write_status()
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        for tracker in self._trackers:
+            try:
+                tracker.close(error)
+            except Exception as err:  # one tracker failing to finish must not hide the others or the run's error
+                logger.warning("closing the %s tracker failed: %s", type(tracker).__name__, err)
+
+    def _write_status(self) -> None:
+        self._status["updated"] = _now()
+        self._status["wall_seconds"] = round(self._wall_before + time.monotonic() - self._opened, 3)
+        path = self.path.parent / STATUS_FILE
+        partial = path.with_name(path.name + ".partial")  # readers never see half a file
+        partial.write_text(json.dumps(self._status, indent=2) + "\n", encoding="utf-8")
+        partial.replace(path)
+
+
+def read_status(directory: str | Path) -> dict[str, Any] | None:
+    """A run folder's ``status.json`` (None when it has none).
+
+    Raises:
+        ValueError: The file is not JSON (``json.JSONDecodeError``).
+    """
+    path = Path(directory) / STATUS_FILE
+    if not path.exists():
+        return None
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return data
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:

@@ -3,10 +3,13 @@
 Given a :class:`~agentrl.trainer.batch.TokenBatch` whose ``fields`` hold per-token
 ``advantages`` and ``old_logprobs`` (and, for PPO, ``returns`` and ``old_values``), run
 ``epochs`` passes of shuffled minibatches; each minibatch is one optimiser step,
-accumulated over micro-batches that fit in memory. The loss per token is the PPO
-clipped surrogate, plus ``kl_coef`` times a KL estimate to the reference policy, minus
-``entropy_coef`` times the entropy, plus ``value_coef`` times the clipped value loss
-when the batch carries returns.
+accumulated over micro-batches of at most ``micro_batch_size`` rows and
+``micro_batch_tokens`` padded tokens (:func:`~agentrl.trainer.batch.micro_batches`), so
+memory stays bounded however long the turns' history grows; the scoring passes before
+the update (old log-probs, values, reference log-probs) use the same micro-batches.
+The loss per token is the PPO clipped surrogate, plus ``kl_coef`` times a KL estimate
+to the reference policy, minus ``entropy_coef`` times the entropy, plus ``value_coef``
+times the clipped value loss when the batch carries returns.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import torch
 
 from agentrl.trainer import distributed
 from agentrl.trainer.algorithm import Needs, optimizer_step
-from agentrl.trainer.batch import TokenBatch, minibatches, num_minibatches
+from agentrl.trainer.batch import TokenBatch, micro_batches, minibatches, num_minibatches
 from agentrl.trainer.core_algos import aggregate_loss, kl_penalty, masked_mean, ppo_policy_loss, value_loss
 from agentrl.trainer.policy import Policy
 
@@ -49,7 +52,10 @@ class PGConfig:
     minibatch_size: int = 64
     """Turns per optimiser step."""
     micro_batch_size: int = 16
-    """Turns per forward pass (gradient accumulation over a minibatch)."""
+    """Most turns per forward pass (gradient accumulation over a minibatch)."""
+    micro_batch_tokens: int = 4096
+    """Most tokens (turns x longest turn, padding included) per forward pass: bounds memory whatever the history
+    length; a turn longer than this goes through alone."""
     max_grad_norm: float = 1.0
     """Gradient-norm clip."""
     loss_agg: str = "token-mean"
@@ -83,13 +89,14 @@ def pg_update(
     # is scaled by this rank's share of all ranks' tokens (times the ranks, which the average divides out).
     steps = distributed.all_max(num_minibatches(len(batch), cfg.minibatch_size))
     ranks = distributed.world_size()
+    lengths = batch.lengths()
     for _ in range(cfg.epochs):
         for rows in minibatches(len(batch), cfg.minibatch_size, generator, count=steps):
             optimizer.zero_grad(set_to_none=True)
             tokens, count = distributed.all_sum(float(batch.response_mask[rows].sum()), float(len(rows)))
             total_tokens, total_rows = max(tokens, 1.0) / ranks, max(count, 1.0) / ranks
-            for start in range(0, len(rows), cfg.micro_batch_size):
-                micro = batch.select(rows[start : start + cfg.micro_batch_size]).to(policy.device)
+            for part in micro_batches([lengths[r] for r in rows], cfg.micro_batch_size, cfg.micro_batch_tokens):
+                micro = batch.select(rows[part]).to(policy.device)
                 mask = micro.response_mask
                 out = policy.forward_batch(micro, temperature, values=with_values)
                 policy_loss, pstats = ppo_policy_loss(
@@ -138,18 +145,17 @@ def score_batch(
     policy: Policy, batch: TokenBatch, cfg: PGConfig, temperature: float, *, values: bool = False
 ) -> dict[str, torch.Tensor]:
     """Old log-probs (and values, reference log-probs) of every row, before the update."""
-    parts: dict[str, list[torch.Tensor]] = defaultdict(list)
-    width = batch.input_ids.shape[1] - 1
-    for start in range(0, len(batch), cfg.micro_batch_size):
-        rows = torch.arange(start, min(start + cfg.micro_batch_size, len(batch)))
+    keys = ["old_logprobs", *(["old_values"] if values else []), *(["ref_logprobs"] if cfg.kl_coef > 0 else [])]
+    parts = {key: torch.zeros(batch.response_mask.shape) for key in keys}
+    for part in micro_batches(batch.lengths(), cfg.micro_batch_size, cfg.micro_batch_tokens):
+        rows = torch.tensor(part)
         micro = batch.select(rows)
         out = policy.forward_batch(micro, temperature, values=values)
-        pad = width - out.logprobs.shape[1]
-        parts["old_logprobs"].append(torch.nn.functional.pad(out.logprobs.cpu(), (0, pad)))
+        width = out.logprobs.shape[1]
+        parts["old_logprobs"][rows, :width] = out.logprobs.cpu().float()
         if values:
             assert out.values is not None
-            parts["old_values"].append(torch.nn.functional.pad(out.values.cpu(), (0, pad)))
+            parts["old_values"][rows, :width] = out.values.cpu().float()
         if cfg.kl_coef > 0:
-            ref = policy.reference_logprobs(micro, temperature)
-            parts["ref_logprobs"].append(torch.nn.functional.pad(ref.cpu(), (0, pad)))
-    return {key: torch.cat(chunks) * batch.response_mask for key, chunks in parts.items()}
+            parts["ref_logprobs"][rows, :width] = policy.reference_logprobs(micro, temperature).cpu().float()
+    return {key: part * batch.response_mask for key, part in parts.items()}

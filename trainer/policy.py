@@ -41,6 +41,10 @@ class PolicyConfig:
     """Module names that get adapters (Llama-style attention projections by default)."""
     gradient_checkpointing: bool = False
     """Recompute activations in the backward pass (less memory, more time)."""
+    train_top_layers: int = 0
+    """Train only the top N transformer blocks and the final norm (the embeddings, LM head and lower blocks stay
+    frozen, so the backward pass stops N blocks down: SmolLM2 has 30; 0: train every weight). With LoRA, only the
+    adapters of those blocks train."""
 
 
 @dataclass
@@ -81,7 +85,9 @@ class Policy(nn.Module):
                 task_type="CAUSAL_LM",
             )
             model = get_peft_model(model, lora)
-        elif reference:
+        if self.config.train_top_layers:
+            freeze_below(model, self.config.train_top_layers)
+        if reference and not self.config.lora:
             self._reference = copy.deepcopy(model).eval().requires_grad_(False)
         self.model = model
         self.use_reference = reference
@@ -125,23 +131,26 @@ class Policy(nn.Module):
         ``value_grad=False`` trains the value head alone: its loss does not reach the LM.
         """
         batch = batch.to(self.device)
-        out = self.model(
-            input_ids=batch.input_ids,
-            attention_mask=batch.attention_mask,
+        start = response_start(batch)
+        out = _causal_lm(
+            self.model,
+            batch,
+            start,
             output_hidden_states=values,
-            use_cache=False,
         )
-        logits = out.logits[:, :-1].float()
+        logits = out.logits[:, -(batch.input_ids.shape[1] - start) : -1].float()
         if temperature > 0:
             logits = logits / temperature
-        labels = batch.input_ids[:, 1:]
+        labels = batch.input_ids[:, start + 1 :]
         value = None
         if values:
             if self.value_head is None:
                 raise ValueError("this policy has no value head (value_head=True builds one)")
             hidden = out.hidden_states[-1][:, :-1].float()
             value = self.value_head(hidden if value_grad else hidden.detach()).squeeze(-1)
-        return Forward(logprobs_from_logits(logits, labels), entropy_from_logits(logits), value)
+        logprobs = _left_pad(logprobs_from_logits(logits, labels), start)
+        entropy = _left_pad(entropy_from_logits(logits), start)
+        return Forward(logprobs, entropy, value)
 
     @torch.no_grad()
     def reference_logprobs(self, batch: TokenBatch, temperature: float = 1.0) -> torch.Tensor:
@@ -154,12 +163,13 @@ class Policy(nn.Module):
             model = self.model
         else:
             context, model = contextlib.nullcontext(), self._reference
+        start = response_start(batch)
         with context:
-            logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False).logits
-        logits = logits[:, :-1].float()
+            logits = _causal_lm(model, batch, start).logits
+        logits = logits[:, -(batch.input_ids.shape[1] - start) : -1].float()
         if temperature > 0:
             logits = logits / temperature
-        return logprobs_from_logits(logits, batch.input_ids[:, 1:])
+        return _left_pad(logprobs_from_logits(logits, batch.input_ids[:, start + 1 :]), start)
 
     def merged_state_dict(self) -> dict[str, torch.Tensor]:
         """The full model's weights with any LoRA adapters merged in (for rollout servers)."""
@@ -167,3 +177,57 @@ class Policy(nn.Module):
             merged = copy.deepcopy(self.model).merge_and_unload()
             return {k: v.detach().cpu() for k, v in merged.state_dict().items()}
         return {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
+
+
+def response_start(batch: TokenBatch) -> int:
+    """The first label-aligned column holding a response token (0 when none does).
+
+    Log-probs are only ever read under the response mask, so the LM head (``[B, L, V]``
+    logits: 49k columns for SmolLM2) runs from this column on, not over whole prompts;
+    on WebShop turns (~800 prompt tokens, ~15 reply tokens) that makes a training step
+    about 2.5x faster.
+    """
+    columns = batch.response_mask.any(dim=0).nonzero()
+    return int(columns[0]) if len(columns) else 0
+
+
+def _causal_lm(model: Any, batch: TokenBatch, start: int, **kwargs: Any) -> Any:
+    """The model's output with logits for positions ``start..L-1`` only (all of them if it cannot)."""
+    inputs = {"input_ids": batch.input_ids, "attention_mask": batch.attention_mask, "use_cache": False, **kwargs}
+    try:
+        return model(**inputs, logits_to_keep=int(batch.input_ids.shape[1] - start))
+    except TypeError as err:  # a model class without ``logits_to_keep``: every position's logits
+        if "logits_to_keep" not in str(err):
+            raise
+        return model(**inputs)
+
+
+def _left_pad(values: torch.Tensor, start: int) -> torch.Tensor:
+    """``[B, L-1-start]`` label-aligned values back to ``[B, L-1]``, zeros before ``start``."""
+    return torch.nn.functional.pad(values, (start, 0)) if start else values
+
+
+def decoder_layers(model: Any) -> nn.ModuleList:
+    """The transformer blocks of a causal LM (``model.layers`` of Llama-style, ``transformer.h`` of GPT-2-style)."""
+    for module in model.modules():
+        for name in ("layers", "h"):
+            blocks = getattr(module, name, None)
+            if isinstance(blocks, nn.ModuleList) and len(blocks) > 0:
+                return blocks
+    raise ValueError(f"cannot find the transformer blocks of {type(model).__name__}: train_top_layers needs them")
+
+
+def freeze_below(model: Any, top: int) -> None:
+    """Freeze every weight but those of the top ``top`` blocks and the modules after them (the final norm)."""
+    blocks = decoder_layers(model)
+    if not 0 < top <= len(blocks):
+        raise ValueError(f"policy.train_top_layers must be in 1..{len(blocks)} for this model, got {top}")
+    trainable = {id(p) for block in blocks[len(blocks) - top :] for p in block.parameters() if p.requires_grad}
+    embeddings = {id(p) for p in model.get_input_embeddings().parameters()}
+    output = model.get_output_embeddings()
+    embeddings |= {id(p) for p in output.parameters()} if output is not None else set()
+    in_blocks = {id(p) for p in blocks.parameters()}
+    for parameter in model.parameters():
+        after = id(parameter) not in in_blocks and id(parameter) not in embeddings  # the final norm
+        if not (id(parameter) in trainable or (after and parameter.requires_grad)):
+            parameter.requires_grad_(False)

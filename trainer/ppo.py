@@ -26,6 +26,7 @@ from agentrl.trainer.algorithm import AlgoContext, Needs, register_algorithm
 from agentrl.trainer.batch import TokenBatch, flatten_turns, turn_batch
 from agentrl.trainer.core_algos import gae, masked_whiten
 from agentrl.trainer.grpo import shaped_rewards
+from agentrl.trainer.learning_signal import reward_contrast
 from agentrl.trainer.pg import PGConfig, make_optimizer, pg_update, score_batch
 
 
@@ -147,6 +148,7 @@ class PPO:
             value_coef=self.cfg.value_coef,
             value_clip=self.cfg.value_clip,
         )
+        stats["zero_signal"] = float(not reward_contrast(rewards))
         mask = batch.response_mask
         stats["value_mean"] = float((batch.fields["old_values"] * mask).sum() / mask.sum().clamp(min=1))
         return stats

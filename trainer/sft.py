@@ -11,8 +11,9 @@ tokenizer and prompt settings produces, so training sees what a rollout shows.
 Each iteration of the loop takes ``steps_per_iteration`` optimiser steps; a step is
 ``batch_size`` turns drawn from length-sorted buckets (turns of similar length share
 a batch, so padding stays small), accumulated over micro-batches of at most
-``micro_batch_size`` rows and ``max_tokens`` tokens. The learning rate warms up
-linearly and then follows ``schedule`` over the run. The loop evaluates on the held-out
+``micro_batch_size`` rows and ``micro_batch_tokens`` padded tokens (the rule every
+algorithm shares: :func:`~agentrl.trainer.batch.micro_batches`). The learning rate warms
+up linearly and then follows ``schedule`` over the run. The loop evaluates on the held-out
 split as for RL, and writes the same run folder, logs, checkpoints and plots.
 
 Data that would leak into evaluation is refused: a dataset of the evaluation split of
@@ -31,7 +32,7 @@ import torch
 from agentrl.agents.dataset import DatasetError, open_dataset
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.trainer.algorithm import AlgoContext, Needs, optimizer_step, register_algorithm
-from agentrl.trainer.batch import turn_batch
+from agentrl.trainer.batch import micro_batches, turn_batch
 from agentrl.trainer.pg import make_optimizer
 from agentrl.trainer.policy import Policy
 
@@ -54,8 +55,9 @@ class SupervisedConfig:
     """Turns per optimiser step."""
     micro_batch_size: int = 4
     """Most turns per forward pass (gradient accumulation over a step)."""
-    max_tokens: int = 4096
-    """Most tokens (rows x longest row) per forward pass; long turns get smaller micro-batches."""
+    micro_batch_tokens: int = 4096
+    """Most tokens (turns x longest turn, padding included) per forward pass: bounds memory whatever the history
+    length; a turn longer than this goes through alone."""
     max_grad_norm: float = 1.0
     """Gradient-norm clip."""
 
@@ -106,21 +108,6 @@ def bucketed_batches(lengths: Sequence[int], batch_size: int, generator: torch.G
     return [batches[i] for i in permutation]
 
 
-def micro_batches(rows: Sequence[int], lengths: Sequence[int], cfg: SupervisedConfig) -> list[list[int]]:
-    """Split a step's rows into forward passes of at most ``micro_batch_size`` rows and ``max_tokens`` tokens."""
-    out: list[list[int]] = []
-    current: list[int] = []
-    for row in sorted(rows, key=lambda i: lengths[i]):
-        longest = max([lengths[i] for i in current] + [lengths[row]])
-        if current and (len(current) >= cfg.micro_batch_size or longest * (len(current) + 1) > cfg.max_tokens):
-            out.append(current)
-            current = []
-        current.append(row)
-    if current:
-        out.append(current)
-    return out
-
-
 def supervised_step(
     policy: Policy,
     optimizer: torch.optim.Optimizer,
@@ -139,7 +126,7 @@ def supervised_step(
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     optimizer.zero_grad(set_to_none=True)
     loss_sum, correct = 0.0, 0.0
-    for rows in micro_batches(range(len(turns)), lengths, cfg):
+    for rows in micro_batches(lengths, cfg.micro_batch_size, cfg.micro_batch_tokens):
         batch = turn_batch([turns[i] for i in rows], pad_id).to(policy.device)
         out = policy.forward_batch(batch, 1.0)
         mask = batch.response_mask

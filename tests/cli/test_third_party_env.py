@@ -12,45 +12,23 @@ import os
 import subprocess
 import sys
 import textwrap
+import types
+from pathlib import Path
 
 import pytest
 
-PACKAGE = '''
-"""A user's own env: flip a coin until it shows heads."""
-from agentrl.envs import TextEnv, register
-from agentrl.envs.actions import ActionTable
+from agentrl.testing import check_text_env
 
-_ACTIONS = ActionTable({"flip": "flip"})
+README = Path(__file__).resolve().parents[2] / "README.md"
 
 
-class CoinEnv(TextEnv[str]):
-    def _engine_reset(self, seed, options):
-        self.flips = [(seed >> i) & 1 for i in range(8)] + [1]
-        self.i = 0
-        self.task = "Flip the coin until it shows heads."
-
-    def _engine_step(self, command):
-        self.i += 1
-        self.won = self.flips[self.i - 1] == 1
-        self.score = float(self.won)
-        return self.score, self.won, False
-
-    def _render(self):
-        return "The coin shows " + ("heads." if self.won else "tails.") if self.i else "You hold a coin."
-
-    def parse_action(self, action):
-        return _ACTIONS.match(action)
-
-    def _admissible(self):
-        return ["flip"]
-
-    def _compute_expert(self):
-        return None if self.won else "flip"
+def readme_package() -> str:
+    """The package the README's "Registering your own env" section shows (its first Python block)."""
+    section = README.read_text().split("## Registering your own env", 1)[1]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
 
 
-def register_envs():
-    register("coinpkg/Coin-v0", "coinpkg:CoinEnv", description="Flip a coin until heads", max_episode_steps=20)
-'''
+PACKAGE = readme_package()
 
 
 @pytest.fixture
@@ -92,3 +70,54 @@ def test_checker_passes_on_the_user_env(user_site):
     code = "import agentrl; from agentrl.testing import check_text_env; check_text_env(agentrl.make('coinpkg/Coin-v0'))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=user_site, timeout=120)
     assert out.returncode == 0, out.stderr
+
+
+def readme_env_class(source: str) -> type:
+    module = types.ModuleType("coinpkg")
+    exec(compile(source, "README.md", "exec"), module.__dict__)
+    return module.CoinEnv
+
+
+def test_readme_env_passes_the_checker_and_the_checker_catches_what_it_must_set():
+    check_text_env(readme_env_class(PACKAGE)())
+    assert "self.task = " in PACKAGE and "self.won = " in PACKAGE
+    # The README's old skeleton left the task and `won` unset: `agentrl play` showed a blank task and "lost".
+    no_task = PACKAGE.replace("self.task = ", "_ = ")
+    with pytest.raises(AssertionError, match=r"info\['task'\] is empty after every reset"):
+        check_text_env(readme_env_class(no_task)())
+    never_won = PACKAGE.replace("self.won = ", "won = ").replace("float(self.won)", "float(won)")
+    never_won = never_won.replace("return self.score, self.won, False", "return self.score, won, False")
+    with pytest.raises(AssertionError, match=r"info\['won'\] was never true"):
+        check_text_env(readme_env_class(never_won)())
+
+
+def test_eval_and_collect_take_a_registered_id(user_site, tmp_path):
+    evaluated = run(
+        ["eval", "env=coinpkg/Coin-v0", "agent=expert", "eval.episodes=3", f"eval.output_dir={tmp_path / 'eval'}"],
+        user_site,
+    )
+    assert evaluated.returncode == 0, evaluated.stderr
+    assert "coinpkg/Coin-v0" in evaluated.stdout and "success 1.000" in evaluated.stdout
+    data = tmp_path / "data"
+    collected = run(
+        ["collect", "env=coinpkg/Coin-v0", "agent=expert", "model=tiny", "collect.episodes=2",
+         f"collect.output={data}"],
+        user_site,
+    )  # fmt: skip
+    assert collected.returncode == 0, collected.stderr
+    assert "coinpkg/Coin-v0 | expert | 2 episodes kept" in collected.stdout
+
+
+@pytest.mark.slow
+def test_train_takes_a_registered_id(user_site, tmp_path):
+    out = tmp_path / "run"
+    trained = run(
+        ["train", "env=coinpkg/Coin-v0", "model=tiny", "train.iterations=1", "train.tasks_per_iteration=2",
+         "rollout.group_size=2", "rollout.max_turns=2", "eval.episodes=2", "train.tensorboard=false",
+         f"train.output_dir={out}"],
+        user_site,
+    )  # fmt: skip
+    assert trained.returncode == 0, trained.stderr
+    assert trained.stdout.startswith("coinpkg/Coin-v0 | grpo | tiny | 1 iterations")
+    results = json.loads((out / "results.json").read_text())
+    assert results["env"]["id"] == "coinpkg/Coin-v0" and results["env"]["config"]["kwargs"] == {}

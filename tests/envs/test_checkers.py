@@ -106,9 +106,32 @@ class OverlongObservation(LineWorld):
         self.observation_space = TextSpace(5)
 
 
+class NoTask(LineWorld):
+    def _engine_reset(self, seed: int, options: dict[str, Any]) -> None:
+        super()._engine_reset(seed, options)
+        self.task = ""
+
+
+class NeverWon(LineWorld):
+    """Pays and ends at the target but never says it won (as the README's old skeleton did)."""
+
+    def _engine_step(self, command: int):
+        reward, terminated, truncated = super()._engine_step(command)
+        self.won = False
+        return reward, terminated, truncated
+
+
+class NeverWonNoExpert(NeverWon):
+    def _compute_expert(self) -> str | None:
+        return None
+
+
 @pytest.mark.parametrize(
     ("env_cls", "message"),
     [
+        (NoTask, "info\\['task'\\] is empty after every reset"),
+        (NeverWon, "info\\['won'\\] was never true, though the expert's episode"),
+        (NeverWonNoExpert, "info\\['won'\\] was never true, though an episode ended .* positive return"),
         (AcceptsGarbage, "not reported as invalid_action"),
         (RaisesOnGarbage, "raised"),
         (NotDeterministic, "deterministic|not equivalent"),
@@ -150,6 +173,20 @@ def test_a_conforming_env_without_instructions_passes():
     env = Unexplained()
     assert "instructions" not in env.reset(seed=0)[1]
     check_text_env(env, soak_steps=300)
+
+
+def test_an_env_with_nothing_to_win_passes():
+    class NoReward(LineWorld):
+        """Episodes end without reward and there is no expert: nothing says a win was due."""
+
+        def _engine_step(self, command: int):
+            self.pos = max(0, self.pos + command)
+            return 0.0, self.pos == self.target, False
+
+        def _compute_expert(self) -> str | None:
+            return None
+
+    check_text_env(NoReward(), soak_steps=300)
 
 
 def test_aec_checker_passes_tictactoe_and_rejects_broken_ones():

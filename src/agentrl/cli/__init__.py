@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
         envs,
         evaluate,
         play,
+        runs,
         sandbox,
         serve_env,
         serve_model,
@@ -42,6 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     play.add_parser(sub)
     train.add_parser(sub)
     algos.add_parser(sub)
+    runs.add_parser(sub)
     evaluate.add_parser(sub)
     collect.add_parser(sub)
     serve_env.add_parser(sub)

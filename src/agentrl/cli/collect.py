@@ -30,6 +30,7 @@ from agentrl.agents.backends import BackendConfig
 from agentrl.agents.llm_agent import AgentConfig
 from agentrl.agents.models import ModelConfig
 from agentrl.cli.config import add_config_flags, load, load_plugins, print_config, store
+from agentrl.cli.validate import add_rules, at_least
 from agentrl.envs.config import EnvConfig
 from agentrl.trainer.evaluate import EvalConfig
 from agentrl.trainer.rollout import RolloutConfig
@@ -76,6 +77,7 @@ class CollectRunConfig:
 
 
 store("collect_schema", CollectRunConfig)
+add_rules(CollectConfig, episodes=at_least(1), seed=at_least(0), shard_size=at_least(1))
 
 
 def add_parser(sub: Any) -> None:
@@ -132,8 +134,6 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         print_config(cfg)
         return 0
     c = cfg.collect
-    if c.episodes < 1:
-        raise ValueError(f"collect.episodes must be at least 1, got {c.episodes}")
     seeds = list(range(c.seed, c.seed + c.episodes))
     held_out, _ = eval_env_overrides(cfg.env, cfg.eval)
     split = cfg.env.kwargs.get("split")

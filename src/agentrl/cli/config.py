@@ -16,6 +16,7 @@ from omegaconf.errors import OmegaConfBaseException
 
 from agentrl.agents.llm_agent import AgentConfig
 from agentrl.agents.scripted import ScriptedAgentConfig
+from agentrl.cli import validate
 from agentrl.factory import short_names
 
 T = TypeVar("T")
@@ -100,26 +101,83 @@ def env_overrides(env: str) -> list[str]:
     """Overrides selecting ``env``: its short-name config, or a bare id with no kwargs."""
     if env in short_names():
         return [f"env={env}"]
-    quoted = env.replace("\\", "\\\\").replace("'", "\\'")
-    return ["env=_by_id", f"env.id='{quoted}'"]
+    return ["env=_by_id", f"env.id={_quote(env)}"]
+
+
+def _quote(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("'", "\\'")
+    return f"'{escaped}'"
+
+
+def expand_shorthands(overrides: Sequence[str], groups: set[str], config_dirs: Sequence[str] = ()) -> list[str]:
+    """Rewrite the group selections that name no config file but something the group stands for.
+
+    * ``env=ID`` (a registered or gymnasium id, or ``module:Class``) -> ``env=_by_id env.id=ID``;
+    * ``env.id=ID`` with no ``env=`` -> ``env=_by_id`` first (else the default env's kwargs would go to ID);
+    * ``model=ORG/NAME`` or ``model=PATH`` (an existing folder) -> ``model.name=...``.
+
+    A name that is none of these is an error listing the options (see :func:`validate.unknown_option`).
+    """
+    import gymnasium
+
+    from agentrl.envs import registration
+
+    out: list[str] = []
+    parsed = validate.parse(overrides)
+    for line, o in zip(overrides, parsed, strict=True):
+        value = o.value() if not (o.is_delete() or o.is_sweep_override()) else None
+        if not (validate.is_group_selection(o, groups) and isinstance(value, str)):
+            out.append(line)
+            continue
+        group = o.key_or_group
+        if value in validate.group_options(group, config_dirs) or value.startswith("_"):
+            out.append(line)
+        elif group == "env":
+            ids = [e.id for e in registration.registered()]
+            if value in ids or ":" in value or value in gymnasium.registry:
+                out += ["env=_by_id", f"env.id={_quote(value)}"]
+            else:
+                raise validate.unknown_option("env", value, config_dirs, extra=ids)
+        elif group == "model" and ("/" in value or Path(value).expanduser().is_dir()):
+            out.append(f"model.name={_quote(value)}")
+        else:
+            raise validate.unknown_option(group, value, config_dirs)
+    picks_env = any(o.key_or_group == "env" and not o.is_delete() for o in parsed)
+    if "env" in groups and not picks_env and any(o.key_or_group == "env.id" and not o.is_delete() for o in parsed):
+        out.insert(0, "env=_by_id")
+    return out
 
 
 def load(config_name: str, overrides: Sequence[str], schema: type[T], *, config_dirs: Sequence[str] = ()) -> T:
-    """Compose ``configs/<config_name>.yaml`` with ``overrides`` into a ``schema`` object.
+    """Compose ``configs/<config_name>.yaml`` with ``overrides`` into a ``schema`` object, checked.
 
     ``config_dirs`` are searched for config files too (after the packaged ones), so a
-    user's ``DIR/algo/NAME.yaml`` is ``algo=NAME``.
+    user's ``DIR/algo/NAME.yaml`` is ``algo=NAME``. Before composing, ``env=ID`` and
+    ``model=ORG/NAME`` are expanded (:func:`expand_shorthands`) and every override is
+    checked (:func:`validate.check_overrides`: group options, setting names, types);
+    after, every value with a range or choices (:func:`validate.check_values`).
+
+    Raises:
+        ValueError: naming the bad override or setting and what is valid.
     """
-    overrides = list(overrides)
+    for folder in config_dirs:
+        if not Path(folder).is_dir():
+            raise ValueError(f"--config-dir {folder}: no such folder")
+    groups = validate.config_groups(schema, config_dirs)
+    overrides = expand_shorthands(overrides, groups, config_dirs)
+    parsed = validate.parse(overrides)
+    search = []
     if config_dirs:
-        for folder in config_dirs:
-            if not Path(folder).is_dir():
-                raise ValueError(f"--config-dir {folder}: no such folder")
         paths = ",".join(f"file://{Path(folder).resolve()}" for folder in config_dirs)
-        overrides.append(f"hydra.searchpath=[{paths}]")
+        search.append(f"hydra.searchpath=[{paths}]")
+    selections = [line for line, o in zip(overrides, parsed, strict=True) if validate.is_group_selection(o, groups)]
     try:
         with initialize_config_module(config_module="agentrl.configs", version_base=None):
-            cfg: Any = compose(config_name=config_name, overrides=list(overrides))
-        return OmegaConf.to_object(cfg)  # type: ignore[return-value]
+            base: Any = compose(config_name=config_name, overrides=[*selections, *search])
+            validate.check_overrides(base, parsed, groups, config_dirs)
+            cfg: Any = compose(config_name=config_name, overrides=[*overrides, *search])
+        result: T = OmegaConf.to_object(cfg)  # type: ignore[assignment]
     except (HydraException, OmegaConfBaseException) as err:
-        raise ValueError(f"bad config or override ({' '.join(overrides)}): {err}") from err
+        raise ValueError(f"bad config or override ({' '.join(overrides)}): {validate.hydra_message(err)}") from err
+    validate.check_values(result)
+    return result

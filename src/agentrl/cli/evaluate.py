@@ -13,13 +13,20 @@ is evaluated on its held-out split where it has one (``eval.split=auto``: ALFWor
 and score with 95% intervals and writes a results JSON (env, split, env arguments,
 agent, model, sampling, seeds, version, git revision) and the trajectories (JSONL)
 under ``eval.output_dir``.
+
+Both files are written as episodes finish (``"complete": false`` in the results until
+the end), so a killed evaluation keeps what it played, and running the same command
+again continues it: the episodes already in the files are not played again, and the
+final files are those of an uninterrupted run (exactly so when decoding is greedy, the
+default, or the agent is scripted). The file names end in a digest of the settings the
+episodes depend on, so an evaluation with other settings gets files of its own. When
+stderr is not a terminal (a log file), each episode prints a progress line.
 """
 
 from __future__ import annotations
 
 import argparse
 import functools
-import json
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -30,7 +37,7 @@ from agentrl.agents.llm_agent import AgentConfig
 from agentrl.agents.models import ModelConfig
 from agentrl.cli.config import add_config_flags, load, load_plugins, print_config, store
 from agentrl.envs.config import EnvConfig
-from agentrl.trainer.evaluate import EvalConfig
+from agentrl.trainer.evaluate import EvalConfig, EvalResult
 from agentrl.trainer.rollout import RolloutConfig
 
 
@@ -82,9 +89,15 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     from agentrl.agents.llm_agent import LLMAgent
     from agentrl.agents.models import fingerprint
     from agentrl.agents.scripted import make_scripted
-    from agentrl.agents.types import save_jsonl
     from agentrl.factory import make_from_config
-    from agentrl.trainer.evaluate import evaluate, git_revision, single_agent_env_id
+    from agentrl.trainer.evaluate import (
+        EvalRecord,
+        eval_env_overrides,
+        eval_seeds,
+        evaluate,
+        git_revision,
+        single_agent_env_id,
+    )
 
     load_plugins(args.plugin)
     cfg = load("eval", overrides, EvalRunConfig, config_dirs=args.config_dir)
@@ -94,6 +107,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     console = Console(stderr=True)
     env_factory = functools.partial(make_from_config, cfg.env)
     env_id = single_agent_env_id(env_factory, cfg.env.id, "agentrl eval")
+    seeds = eval_seeds(cfg.eval)
     model = backend = None
     if isinstance(cfg.agent, AgentConfig):
         torch.manual_seed(cfg.model.seed)
@@ -101,55 +115,113 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         console.print(f"loading {cfg.model.name}{where} ...")
         backend, tokenizer, model = load_backend(cfg.backend, cfg.model)
         agent: Any = LLMAgent(backend, tokenizer, cfg.agent)
-        who = cfg.model.name
+        who, kind = cfg.model.name, "llm"
+        model_info: dict[str, Any] | None = {
+            **asdict(cfg.model),
+            "fingerprint": fingerprint(model) if model is not None else None,
+        }
     else:
         agent = make_scripted(cfg.agent)
-        who = cfg.agent.kind
+        who, kind, model_info = cfg.agent.kind, cfg.agent.kind, None
+    split, env_overrides = eval_env_overrides(cfg.env, cfg.eval)
+    env_kwargs = {**dict(cfg.env.kwargs), **env_overrides}
+    # What the episodes depend on (not where they run or how many at once): the same settings continue one
+    # evaluation, other settings make another.
+    served = {k: getattr(cfg.backend, k) for k in ("name", "served_model", "prompt_format")}
+    settings = {
+        "env": asdict(cfg.env),
+        "split": split,
+        "env_kwargs": env_kwargs,
+        "seeds": seeds,
+        "agent": {"kind": kind, **asdict(cfg.agent)},
+        "model": model_info,
+        "backend": served if backend is not None else None,
+        "max_turns": cfg.rollout.max_turns,
+    }
+    record = EvalRecord(cfg.eval.output_dir, f"{env_id.replace('/', '_')}-{Path(who).name}", settings)
+    finished, previous = record.resume()
+    revision = git_revision()
+    seconds_before = float(previous["seconds"]) if previous else 0.0
+    if previous is not None:
+        agent.load_state_dict(previous["agent_stats"])  # counters (and sampling seeds) go on from where they were
+        other = "" if previous["git_revision"] == revision else f" (by revision {previous['git_revision']})"
+        console.print(
+            f"continuing {record.results_path}: {len(finished)} of {len(seeds)} episodes already played{other} "
+            f"(delete it to play them again)"
+        )
+
+    def results(trajectories: list[Any], seconds: float, complete: bool) -> dict[str, Any]:
+        report = EvalResult(env_id, split, env_kwargs, seeds, trajectories, seconds).to_json()
+        return {
+            **report,
+            "complete": complete,
+            "env": {**report["env"], "config": asdict(cfg.env)},
+            "agent": {"kind": kind, **asdict(cfg.agent)},
+            "agent_stats": agent.state_dict(),
+            "model": model_info,
+            "backend": {**asdict(cfg.backend), **backend.stats()} if backend is not None else None,
+            "rollout": asdict(cfg.rollout),
+            "agentrl_version": _version(),
+            "git_revision": revision,
+            "trajectories": str(record.trajectories_path),
+        }
+
+    record.write(results(finished, seconds_before, False))  # the settings are on disk before any episode
+    played = list(finished)
+    tick = time.perf_counter()
+    lines = not console.is_terminal  # a log file shows no status line: one line per episode instead
     try:
-        with console.status(f"evaluating on {cfg.eval.episodes} episodes of {env_id}") as status:
-            done = []
+        with console.status(f"evaluating on {len(seeds)} episodes of {env_id}") as status:
 
             def progress(trajectory: Any) -> None:
-                done.append(trajectory)
-                status.update(f"evaluating: {len(done)}/{cfg.eval.episodes} episodes of {env_id}")
+                played.append(trajectory)
+                record.add(trajectory)
+                elapsed = seconds_before + time.perf_counter() - tick
+                record.write(results(sorted(played, key=lambda t: t.seed), elapsed, False))
+                wins = sum(t.won for t in played)
+                status.update(f"evaluating: {len(played)}/{len(seeds)} episodes of {env_id}, {wins} won")
+                if lines:
+                    outcome = "won" if trajectory.won else "not won"
+                    console.print(
+                        f"episode {len(played)}/{len(seeds)} (seed {trajectory.seed}): {outcome} in "
+                        f"{len(trajectory.turns)} turns, return {trajectory.total_reward:g} | "
+                        f"success so far {wins}/{len(played)} | {elapsed:.0f}s",
+                        markup=False,
+                        highlight=False,
+                        soft_wrap=True,
+                    )
 
-            result = evaluate(agent, env_factory, cfg.env, cfg.eval, cfg.rollout, env_id=env_id, on_episode=progress)
+            result = evaluate(
+                agent,
+                env_factory,
+                cfg.env,
+                cfg.eval,
+                cfg.rollout,
+                env_id=env_id,
+                on_episode=progress,
+                finished=finished,
+            )
     finally:
         if backend is not None:
             backend.close()
+    record.finish(result.trajectories, results(result.trajectories, seconds_before + result.seconds, True))
     summary = result.summary
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    out_dir = Path(cfg.eval.output_dir)
-    name = f"{env_id.replace('/', '_')}-{Path(who).name}-{stamp}"
-    traj_path = save_jsonl(result.trajectories, out_dir / f"{name}.trajectories.jsonl")
-    report = result.to_json()
-    results = {
-        **report,
-        "env": {**report["env"], "config": asdict(cfg.env)},
-        "agent": {"kind": "llm" if backend is not None else cfg.agent.kind, **asdict(cfg.agent)},
-        "agent_stats": agent.state_dict(),
-        "model": (
-            {**asdict(cfg.model), "fingerprint": fingerprint(model) if model is not None else None}
-            if backend is not None
-            else None
-        ),
-        "backend": {**asdict(cfg.backend), **backend.stats()} if backend is not None else None,
-        "rollout": asdict(cfg.rollout),
-        "agentrl_version": _version(),
-        "git_revision": git_revision(),
-        "trajectories": str(traj_path),
-    }
-    result_path = out_dir / f"{name}.json"
-    result_path.write_text(json.dumps(results, indent=2))
     success, score = summary["success"], summary["score"]
-    split = f" ({result.split} split)" if result.split else ""
+    where = f" ({result.split} split)" if result.split else ""
     print(
-        f"{env_id}{split} | {who} | {summary['episodes']} episodes | "
+        f"{env_id}{where} | {who} | {summary['episodes']} episodes | "
         f"success {success['mean']:.3f} [{success['ci95'][0]:.3f}, {success['ci95'][1]:.3f}] | "
         f"score {score['mean']:.3f} [{score['ci95'][0]:.3f}, {score['ci95'][1]:.3f}] | "
-        f"invalid actions {summary['invalid_action_rate']:.1%} | {result.seconds:.1f}s"
+        f"invalid actions {summary['invalid_action_rate']:.1%} | {seconds_before + result.seconds:.1f}s"
     )
-    print(f"results: {result_path}")
+    if isinstance(agent, LLMAgent) and (agent.prompt_stats.cut_prompts or agent.prompt_stats.truncated_observations):
+        stats = agent.prompt_stats
+        print(
+            f"prompt budget of {agent.max_prompt_tokens} tokens: {stats.cut_prompts} of {stats.prompts} prompts "
+            f"left out past turns ({stats.truncated_turns} in all), {stats.truncated_observations} observations "
+            f"were cut (agent.max_prompt_tokens, agent.history)"
+        )
+    print(f"results: {record.results_path}")
     return 0
 
 

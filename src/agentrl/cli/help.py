@@ -152,7 +152,7 @@ def _walk(cls: type, obj: Any, groups: dict[str, type], prefix: str) -> Iterator
                 note = f"a config group: pick one with {name}=NAME" + (f" ({', '.join(options)})" if options else "")
                 yield Setting(name, "Any", "None", doc, note=note)
             else:
-                yield Setting(name, _type_name(hint), _show(value), doc)
+                yield Setting(name, type_name(hint), _show(value), doc)
             continue
         yield Setting(name, child.__name__, "", doc, section=True, note=note)
         yield from _walk(child, child_obj, groups, name)
@@ -224,7 +224,8 @@ def _option_schemas(group: str, option: str) -> list[type]:
     return [t for t in found if isinstance(t, type)]
 
 
-def _type_name(hint: Any) -> str:
+def type_name(hint: Any) -> str:
+    """A type hint as ``--help`` shows it: ``int``, ``float | None``, ``list[str]``, ``dict``."""
     if isinstance(hint, str):  # unresolved annotation text
         return re.sub(r"\bdict\[.*\]", "dict", hint.replace("typing.", "").replace("Optional[", "None | ")).strip()
     if hint is type(None):
@@ -233,14 +234,14 @@ def _type_name(hint: Any) -> str:
         return "Any"
     origin, args = typing.get_origin(hint), typing.get_args(hint)
     if origin is typing.Union or (hasattr(types, "UnionType") and origin is types.UnionType):
-        return " | ".join(_type_name(a) for a in args)
+        return " | ".join(type_name(a) for a in args)
     if origin is typing.Literal:
         return " | ".join(repr(a) for a in args)
     if origin is dict or hint is dict:
         return "dict"
     if origin is not None:
         base = getattr(origin, "__name__", str(origin))
-        return f"{base}[{', '.join('...' if a is Ellipsis else _type_name(a) for a in args)}]" if args else base
+        return f"{base}[{', '.join('...' if a is Ellipsis else type_name(a) for a in args)}]" if args else base
     return getattr(hint, "__name__", str(hint))
 
 

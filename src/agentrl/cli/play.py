@@ -7,7 +7,8 @@ admissible action in a state where it has no move.
 Each turn shows the observation, the admissible actions, the reward and whether the
 episode is over. Typing ``help`` lists the commands (``actions``, ``hint``, ``reset``,
 ``quit``); anything else is sent to the env as the action, exactly as an LLM agent's
-utterance would be.
+utterance would be. A line ending in ``<<<`` starts a multi-line action (CodeTask's
+``write``/``edit``), ended by a line ``>>>``.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentrl.cli.config import env_overrides, load, store
+from agentrl.cli.validate import add_rules, at_least, one_of
 from agentrl.envs.config import EnvConfig
 
 HELP = """Commands:
@@ -26,7 +28,15 @@ HELP = """Commands:
   hint      show the expert's action (when the env has an expert)
   reset     start a new episode
   quit      leave (also: exit, Ctrl-D)
-Anything else is sent to the env as your action."""
+Anything else is sent to the env as your action.
+Multi-line actions: end a line with <<< and type the rest, then a line >>> sends it all, e.g.
+  > edit stats.py <<<
+  ... <<<<<<< SEARCH
+  ...     return ordered[mid]
+  ... =======
+  ...     return (ordered[mid - 1] + ordered[mid]) / 2
+  ... >>>>>>> REPLACE
+  ... >>>"""
 
 
 @dataclass
@@ -50,6 +60,7 @@ class PlayConfig:
 store("play_schema", PlayConfig)
 
 _AGENTS = ("human", "expert", "random")
+add_rules(PlayConfig, player=one_of(*_AGENTS), opponent=one_of("expert", "random"), episodes=at_least(1))
 
 
 def add_parser(sub: Any) -> None:
@@ -71,8 +82,6 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     # `agent=` names the agent config group of train/eval; in play it is the player (human, expert, random).
     overrides = [f"player={o.split('=', 1)[1]}" if o.startswith("agent=") else o for o in overrides]
     cfg = load("play", [*env_overrides(args.env), *flags, *overrides], PlayConfig)
-    if cfg.player not in _AGENTS or cfg.opponent not in ("expert", "random"):
-        raise ValueError(f"--agent must be one of {_AGENTS} and opponent expert or random")
     from pettingzoo import AECEnv
 
     from agentrl.factory import make_from_config
@@ -130,6 +139,12 @@ class _Session:
                 line = self.read(prompt)
             except EOFError:
                 raise _Quit from None
+            if line.rstrip().endswith("<<<"):
+                block = self._read_block(line.rstrip()[:-3].rstrip())
+                if block.strip():
+                    return block
+                self.write("Empty action: nothing sent.")
+                continue
             command = line.strip().lower()
             if command in ("quit", "exit", "q"):
                 raise _Quit
@@ -143,6 +158,19 @@ class _Session:
                 return None
             else:
                 return line
+
+    def _read_block(self, first: str) -> str:
+        """A multi-line action: ``first`` and the lines typed after it, up to a line ``>>>`` (or Ctrl-D)."""
+        lines = [first] if first else []
+        while True:
+            try:
+                line = self.read("... ")
+            except EOFError:
+                break
+            if line.strip() == ">>>":
+                break
+            lines.append(line)
+        return "\n".join(lines)
 
     def play_single(self, env: Any) -> None:
         self.write(f"Playing {self.cfg.env.id}. Type 'help' for commands.")

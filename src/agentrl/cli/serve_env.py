@@ -3,7 +3,9 @@
     agentrl serve-env sokoban --port 8000 env.kwargs.num_boxes=2
 
 Clients: ``agentrl.envs.remote.RemoteEnv("http://127.0.0.1:8000")`` or any agentrl
-command with ``env.remote=http://127.0.0.1:8000``.
+command with ``env.remote=http://127.0.0.1:8000``. A client's mistake (a step before
+reset, a bad seed, a malformed request) is answered 4xx with a message and keeps its
+session; only an env that fails ends one (see :mod:`agentrl.envs.server`).
 """
 
 from __future__ import annotations
@@ -34,7 +36,9 @@ def add_parser(sub: Any) -> None:
     parser = sub.add_parser(
         "serve-env",
         help="serve an env over HTTP",
-        description="Serve an env over HTTP. Extra KEY=VALUE arguments are Hydra overrides "
+        description="Serve an env over HTTP, one env per session (POST /sessions, /sessions/ID/reset, "
+        "/sessions/ID/step; DELETE /sessions/ID). Client mistakes are answered 4xx with a message and keep the "
+        "session; an env that fails ends its session (500). Extra KEY=VALUE arguments are Hydra overrides "
         "(e.g. env.kwargs.size=8 server.max_sessions=64).",
     )
     parser.add_argument("env", help="a short name, a registered or gymnasium id, or module:Class")

@@ -15,7 +15,10 @@ Settings are Hydra overrides over ``configs/train.yaml``, the env's file in
 action tags and history window come from the env's ``agent`` block. Evaluation runs
 on the env's held-out split (``eval.split``). A run folder holds ``metrics.jsonl``, TensorBoard events,
 checkpoints, ``results.json`` and ``learning_curve.png``; running the same command
-again resumes it (``train.resume=auto``).
+again resumes it (``train.resume=auto``), and a command with other settings is refused
+with the differences listed (``train.resume=force`` continues anyway and records them).
+``env=`` takes any registered env id and ``model=`` an HF id or a local folder; every
+override is checked before any work (:mod:`agentrl.cli.validate`).
 """
 
 from __future__ import annotations
@@ -59,32 +62,76 @@ def load_train_config(
 
     load_plugins(plugins)
     algorithm_table()  # every algorithm's schema is stored before composing
-    return load("train", overrides, TrainRunConfig, config_dirs=config_dirs)
+    cfg = load("train", overrides, TrainRunConfig, config_dirs=config_dirs)
+    recipe = applied_recipe(cfg, overrides, config_dirs)
+    if recipe:  # the env's recipe goes first; what the user typed wins
+        cfg = load("train", [*recipe, *overrides], TrainRunConfig, config_dirs=config_dirs)
+    return cfg
+
+
+def applied_recipe(cfg: TrainRunConfig, overrides: Sequence[str], config_dirs: Sequence[str] = ()) -> list[str]:
+    """The overrides of the env's ``train_recipe`` that the user's ``overrides`` leave in place."""
+    from agentrl.cli import validate
+    from agentrl.cli.recipes import recipe_overrides
+
+    if not cfg.env.train_recipe:
+        return []
+    return recipe_overrides(cfg.env.train_recipe, overrides, validate.config_groups(TrainRunConfig, config_dirs))
 
 
 class RichHooks(Hooks):
-    """Progress bars and one line per evaluation, on stderr."""
+    """Progress bars and one line per evaluation, on stderr; where stderr is no terminal (a log file), which shows
+    no bars, also one line per iteration and per evaluation episode."""
 
     def __init__(self, console: Any, progress: Any):
         self.console, self.progress = console, progress
         self.iterations = progress.add_task("iterations", total=None)
         self.episodes = progress.add_task("rollout", total=None)
+        self.lines = not console.is_terminal
+        self.total = 0
+        self.evaluation: list[bool] | None = None
+        """The outcomes of the evaluation under way (None: none is)."""
 
     def iteration_start(self, iteration: int, total: int, episodes: int) -> None:
+        if iteration < 0:  # the warm-up's expert demonstrations
+            self.progress.reset(self.episodes, total=episodes, description="expert demonstrations")
+            return
+        self.total = total
         self.progress.update(self.iterations, total=total, completed=iteration)
         self.progress.reset(self.episodes, total=episodes, description=f"rollout {iteration + 1}/{total}")
 
     def evaluation_start(self, episodes: int) -> None:
+        self.evaluation = []
         self.progress.reset(self.episodes, total=episodes, description="evaluation")
 
     def episode_done(self, trajectory: Any) -> None:
         self.progress.advance(self.episodes)
+        if self.lines and self.evaluation is not None:
+            self.evaluation.append(trajectory.won)
+            self.console.print(
+                f"evaluation episode {len(self.evaluation)} (seed {trajectory.seed}): "
+                f"{'won' if trajectory.won else 'not won'} in {len(trajectory.turns)} turns, "
+                f"success so far {sum(self.evaluation)}/{len(self.evaluation)}",
+                markup=False,
+                highlight=False,
+                soft_wrap=True,
+            )
 
     def record(self, record: dict[str, Any]) -> None:
-        if record["kind"] == "eval":
-            low, high = record["success_ci95"]
+        if record["kind"] == "warmup":
             self.console.print(
-                f"eval{_split_note(record['split'])} after {record['iteration']} iterations "
+                f"warm-up: {record['demonstrations']:.0f} expert episodes ({record['demonstration_steps']:.0f} "
+                f"turns), loss {record.get('sft_loss', float('nan')):.3f}, {record['seconds']:.0f} s"
+            )
+            return
+        if record["kind"] == "eval":
+            self.evaluation = None
+            low, high = record["success_ci95"]
+            when = (
+                "after the warm-up" if record.get("phase") == "warm-up" else f"after {record['iteration']} iterations"
+            )
+            self.console.print(
+                f"eval{_split_note(record['split'])} {when} "
                 f"({record['env_steps']} env steps): "
                 f"success {record['success']:.3f} [{low:.3f}, {high:.3f}], "
                 f"invalid actions {record['invalid_action_rate']:.1%}"
@@ -96,6 +143,14 @@ class RichHooks(Hooks):
             else:  # supervised steps only
                 rates = f"loss {record.get('sft_loss', float('nan')):.3f}"
             self.progress.update(self.iterations, description=f"iterations ({rates})")
+            if self.lines:
+                self.console.print(
+                    f"iteration {record['iteration'] + 1}/{self.total}: {rates}, {record['env_steps']} env steps, "
+                    f"{record['seconds']:.0f} s",
+                    markup=False,
+                    highlight=False,
+                    soft_wrap=True,
+                )
 
     def message(self, text: str) -> None:
         self.console.print(text)
@@ -113,6 +168,11 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         print_config(cfg)
         return 0
     console = Console(stderr=True)
+    recipe = applied_recipe(cfg, overrides, args.config_dir)
+    if recipe:
+        console.print(
+            f"the env's recipe (env.train_recipe; any setting you give wins): {' '.join(recipe)}", highlight=False
+        )
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as progress:
         results = train(cfg, functools.partial(make_from_config, cfg.env), RichHooks(console, progress))
@@ -120,11 +180,15 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         return 0
     b_low, b_high = results["success_before_ci95"]
     a_low, a_high = results["success_after_ci95"]
+    warm = ""
+    if "success_after_warmup" in results:
+        w_low, w_high = results["success_after_warmup_ci95"]
+        warm = f" -> {results['success_after_warmup']:.3f} [{w_low:.3f}, {w_high:.3f}] (warm-up)"
     print(
         f"{results['env']['id']} | {cfg.algo.name} | {cfg.model.name} | {results['iterations']} iterations, "
-        f"{results['env_steps']} env steps | success {results['success_before']:.3f} [{b_low:.3f}, {b_high:.3f}] "
-        f"-> {results['success_after']:.3f} [{a_low:.3f}, {a_high:.3f}] on {len(results['eval_seeds'])} eval seeds"
-        f"{_split_note(results['eval']['split'])}"
+        f"{results['env_steps']} env steps | success {results['success_before']:.3f} [{b_low:.3f}, {b_high:.3f}]"
+        f"{warm} -> {results['success_after']:.3f} [{a_low:.3f}, {a_high:.3f}] on {len(results['eval_seeds'])} "
+        f"eval seeds{_split_note(results['eval']['split'])}"
     )
     print(f"run: {results['run_dir']} (learning curve: {results['learning_curve']})")
     return 0

@@ -1,0 +1,199 @@
+"""Learning: does an LLM agent get better at a real env? Zero-shot, SFT, SFT + RL.
+
+For each env (WebShop on its test goals, ALFWorld on eval_unseen by default), each
+training seed and each method, one ``agentrl train`` run through the CLI's own config
+composition (so the env's recipe and defaults apply), evaluated on the env's held-out
+split with the same seeds:
+
+* ``zero_shot``: the packaged model as it is (greedy decoding: one run serves every seed);
+* ``sft_N``: warmed up on N expert episodes (``train.warmup.episodes=N``, ``--sft-epochs``
+  passes over their turns), no RL;
+* ``sft+ALGO``: RL with ALGO (grpo, gigpo, archer, filtered_bc) from the weights of that
+  seed's largest SFT run (``train.init_from``), stopped at the same env-step budget
+  (``train.max_env_steps``).
+
+Per method it reports success averaged over seeds with a 95% Wilson interval over the
+pooled evaluation episodes, score averaged over seeds (95% interval over seeds), env steps, wall time
+and rollout tokens/s; a Markdown table and the JSON go to ``--out``. Nothing is asserted:
+the figures are what they are. On 2 CPU cores with SmolLM2-135M every run takes minutes
+(see the README's table for measured times); the defaults are the full study, e.g.::
+
+    python benchmarks/learning.py                                   # the full table (hours on 2 cores)
+    python benchmarks/learning.py --envs webshop --seeds 1 --demos 100 --methods zero_shot,sft,grpo
+    python benchmarks/learning.py --envs guess --model tiny --demos 8 --eval-episodes 4 --env-steps 16  # smoke
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+HELD_OUT = {"webshop": "test goals", "alfworld": "eval_unseen"}
+RL = {
+    "grpo": ["algo=grpo"],
+    "gigpo": ["algo=gigpo"],
+    "archer": ["algo=archer"],
+    "filtered_bc": ["algo=filtered_bc"],
+}
+Z95 = 1.959963984540054
+
+
+def wilson(successes: float, n: int) -> list[float]:
+    if n == 0:
+        return [0.0, 0.0]
+    p = successes / n
+    denominator = 1 + Z95**2 / n
+    centre = (p + Z95**2 / (2 * n)) / denominator
+    half = Z95 * math.sqrt(p * (1 - p) / n + Z95**2 / (4 * n * n)) / denominator
+    return [max(0.0, centre - half), min(1.0, centre + half)]
+
+
+def train_run(overrides: list[str], out: Path, log: Path) -> dict[str, Any]:
+    """One ``agentrl train`` in a subprocess (a fresh process per run: no state leaks between runs)."""
+    command = [sys.executable, "-m", "agentrl", "train", *overrides, f"train.output_dir={out}", "train.resume=never"]
+    log.parent.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    with log.open("w") as fh:
+        code = subprocess.run(command, stdout=fh, stderr=subprocess.STDOUT, check=False).returncode
+    seconds = time.perf_counter() - start
+    if code != 0:
+        raise RuntimeError(f"{' '.join(command)} failed ({code}); see {log}")
+    results = json.loads((out / "results.json").read_text())
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
+    last = results["evals"][-1]
+    train = [r for r in records if r["kind"] == "train"]
+    return {
+        "success": last["success"],
+        "score": last.get("score", last["return"]),
+        "episodes": last["episodes"],
+        "env_steps": results["env_steps"],
+        "iterations_done": results.get("iterations_done"),
+        "rollout_tokens_per_s": statistics.fmean(r["rollout_tokens_per_s"] for r in train) if train else None,
+        "seconds": round(seconds, 1),
+        "run_dir": str(out),
+    }
+
+
+def summarize(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Seed-averaged figures with 95% intervals over the pooled evaluation episodes."""
+    n = sum(r["episodes"] for r in runs)
+    wins = sum(r["success"] * r["episodes"] for r in runs)
+    scores = [r["score"] for r in runs]
+    score = statistics.fmean(scores)
+    spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+    half = Z95 * spread / math.sqrt(len(scores)) if len(scores) > 1 else float("nan")
+    rates = [r["rollout_tokens_per_s"] for r in runs if r["rollout_tokens_per_s"]]
+    return {
+        "seeds": len(runs),
+        "success": wins / n if n else 0.0,
+        "success_ci95": wilson(wins, n),
+        "score": score,
+        "score_ci95_over_seeds": [score - half, score + half],
+        "env_steps": statistics.fmean(r["env_steps"] for r in runs),
+        "seconds": statistics.fmean(r["seconds"] for r in runs),
+        "rollout_tokens_per_s": statistics.fmean(rates) if rates else None,
+        "runs": runs,
+    }
+
+
+def table(report: dict[str, Any]) -> str:
+    lines = [
+        "| env | method | success (95% CI) | score | env steps | wall (s) | rollout tok/s | seeds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for env, methods in report["envs"].items():
+        for method, s in methods.items():
+            low, high = s["success_ci95"]
+            rate = f"{s['rollout_tokens_per_s']:.0f}" if s["rollout_tokens_per_s"] else "-"
+            lines.append(
+                f"| {env} | {method} | {s['success']:.3f} [{low:.3f}, {high:.3f}] | {s['score']:.3f} | "
+                f"{s['env_steps']:.0f} | {s['seconds']:.0f} | {rate} | {s['seeds']} |"
+            )
+    return "\n".join(lines)
+
+
+def run_method(
+    root: Path,
+    env: str,
+    common: list[str],
+    rows: dict[str, list[dict[str, Any]]],
+    name: str,
+    seed: int,
+    overrides: list[str],
+) -> Path:
+    """Train ``name`` on ``env`` with ``seed``; its figures go to ``rows[name]``; returns the run folder."""
+    out = root / env / f"{name}-s{seed}"
+    result = train_run([*common, f"train.seed={seed}", *overrides], out, root / env / f"{name}-s{seed}.log")
+    rows.setdefault(name, []).append(result)
+    print(json.dumps({"env": env, "method": name, "seed": seed, **result}), flush=True)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--envs", default="webshop,alfworld", help="comma-separated env config names")
+    parser.add_argument("--model", default="smollm2")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument(
+        "--demos", default="50,200,500", help="expert episodes of the SFT runs (the last one is RL's start)"
+    )
+    parser.add_argument("--sft-epochs", type=float, default=1.0, help="passes over the demonstrations' turns")
+    parser.add_argument("--methods", default="zero_shot,sft,grpo,gigpo,archer,filtered_bc")
+    parser.add_argument("--env-steps", type=int, default=400, help="RL's env-step budget (train.max_env_steps)")
+    parser.add_argument("--eval-episodes", type=int, default=50)
+    parser.add_argument("--extra", action="append", default=[], help="an override for every run (repeatable)")
+    parser.add_argument("--out", default="benchmarks/results/learning", help="folder for runs, logs and the report")
+    args = parser.parse_args()
+
+    root = Path(args.out)
+    root.mkdir(parents=True, exist_ok=True)
+    methods = args.methods.split(",")
+    demos = [int(d) for d in args.demos.split(",")]
+    report: dict[str, Any] = {"model": args.model, "eval_episodes": args.eval_episodes, "envs": {}}
+    for env in args.envs.split(","):
+        common = [f"env={env}", f"model={args.model}", f"eval.episodes={args.eval_episodes}", *args.extra]
+        rows: dict[str, list[dict[str, Any]]] = {}
+
+        def run(
+            name: str,
+            seed: int,
+            overrides: list[str],
+            env: str = env,
+            common: list[str] = common,
+            rows: dict[str, list[dict[str, Any]]] = rows,
+        ) -> Path:
+            return run_method(root, env, common, rows, name, seed, overrides)
+
+        if "zero_shot" in methods:  # greedy decoding: the same for every training seed
+            run("zero_shot", 0, ["train.iterations=0", "train.warmup.episodes=0"])
+        for seed in range(args.seeds):
+            start = None
+            for n in demos if "sft" in methods else demos[-1:] if any(m in RL for m in methods) else []:
+                start = run(
+                    f"sft_{n}",
+                    seed,
+                    ["train.iterations=0", f"train.warmup.episodes={n}", f"train.warmup.epochs={args.sft_epochs}"],
+                )
+            for method in (m for m in methods if m in RL):
+                budget = [f"train.max_env_steps={args.env_steps}", "train.iterations=1000", "train.eval_every=0"]
+                init = [f"train.init_from={start}"] if start is not None else []
+                run(f"sft_{demos[-1]}+{method}", seed, [*RL[method], *init, "train.warmup.episodes=0", *budget])
+        report["envs"][env] = {name: summarize(runs) for name, runs in rows.items()}
+        report["envs"][env]["_held_out"] = HELD_OUT.get(env, "held-out seeds")  # type: ignore[assignment]
+    held = {env: methods.pop("_held_out") for env, methods in report["envs"].items()}
+    report["held_out"] = held
+    text = table(report)
+    (root / "learning.json").write_text(json.dumps(report, indent=2))
+    (root / "learning.md").write_text(text + "\n")
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,113 @@
+"""Every command checks its whole config before any work, and says what is valid (issue 28, item 6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from agentrl.cli import main
+from agentrl.cli.config import load
+from agentrl.cli.play import PlayConfig
+from agentrl.cli.train import load_train_config
+
+TINY = ["env=guess", "model=tiny", "eval.episodes=2", "rollout.max_turns=2"]
+
+
+def error_of(capsys, *argv: str) -> str:
+    """Run ``agentrl ARGV``; it must fail as a bad setting (exit 2, one line, no traceback)."""
+    assert main(list(argv)) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "Config search path" not in err
+    return err
+
+
+@pytest.mark.parametrize("override", ["+train.iteratons=3", "train.iteratons=3", "iterations=3"])
+def test_a_misspelt_setting_is_refused_with_the_right_name(override, capsys):
+    err = error_of(capsys, "train", "--print-config", override)
+    assert f"{override}: no setting" in err and "did you mean train.iterations?" in err
+
+
+def test_plus_adds_keys_only_to_free_form_dicts(capsys):
+    cfg = load_train_config(["env=frozenlake", "+env.kwargs.map_name=4x4"])
+    assert cfg.env.kwargs["map_name"] == "4x4"
+    err = error_of(capsys, "train", "--print-config", "env.kwargs.map_name=4x4")
+    assert "add one with +env.kwargs.map_name=" in err
+
+
+def test_a_value_of_the_wrong_type_names_setting_value_and_type(capsys):
+    err = error_of(capsys, "train", "--print-config", "train.iterations=abc")
+    assert "train.iterations=abc: train.iterations takes int, not 'abc'" in err
+    err = error_of(capsys, "train", "--print-config", "agent.sampling.temperature=hot")
+    assert "agent.sampling.temperature takes float, not 'hot'" in err
+
+
+def test_an_unknown_option_lists_the_valid_ones_only(capsys):
+    err = error_of(capsys, "train", "--print-config", "algo=sac")
+    assert "algo=sac: no such algo" in err and "grpo, ppo" in err
+    assert "_schema" not in err and "provider=" not in err
+    err = error_of(capsys, "eval", "--print-config", "env=guesss")
+    assert "did you mean guess?" in err and "frozenlake" in err and "_by_id" not in err
+
+
+def test_model_takes_an_hf_id_or_a_folder(tmp_path, capsys):
+    cfg = load_train_config(["model=HuggingFaceTB/SmolLM2-135M-Instruct"])
+    assert cfg.model.name == "HuggingFaceTB/SmolLM2-135M-Instruct" and cfg.model.dtype == "float32"
+    assert load_train_config([f"model={tmp_path}"]).model.name == str(tmp_path)
+    assert load_train_config(["model=smollm2"]).model.name == "smollm2"
+    err = error_of(capsys, "eval", "--print-config", "model=nonexistent")
+    assert "model=nonexistent: no such model" in err and "smollm2, tiny" in err and "HF id" in err
+
+
+@pytest.mark.parametrize("episodes", ["0", "-2"])
+def test_play_refuses_fewer_than_one_episode(episodes, capsys):
+    err = error_of(capsys, "play", "guess", "--agent", "expert", f"episodes={episodes}")
+    assert f"episodes must be at least 1, got {episodes}" in err
+
+
+def test_a_bad_range_fails_before_any_work(tmp_path, capsys):
+    out = tmp_path / "run"
+    err = error_of(capsys, "train", *TINY, "rollout.group_size=0", f"train.output_dir={out}")
+    assert "rollout.group_size must be at least 1, got 0" in err
+    assert not out.exists()  # refused before the first evaluation
+    err = error_of(capsys, "eval", *TINY, "rollout.group_size=0", f"eval.output_dir={out}")
+    assert "rollout.group_size must be at least 1" in err and not out.exists()
+    err = error_of(capsys, "train", "--print-config", "train.resume=maybe")
+    assert "train.resume must be one of: auto, force, never" in err
+
+
+@pytest.mark.parametrize(
+    ("command", "typo", "meant"),
+    [
+        ("train", "rollout.grup_size=2", "rollout.group_size"),
+        ("eval", "eval.episode=2", "eval.episodes"),
+        ("collect", "collect.episode=2", "collect.episodes"),
+        ("play", "episode=2", "episodes"),
+    ],
+)
+def test_every_command_validates_the_same_way(command, typo, meant, capsys):
+    argv = [command, "guess", typo] if command == "play" else [command, "--print-config", typo]
+    err = error_of(capsys, *argv)
+    assert f"did you mean {meant}" in err
+
+
+def test_env_takes_any_registered_id():
+    cfg = load_train_config(["env=agentrl/FrozenLake-v0"])
+    assert cfg.env.id == "agentrl/FrozenLake-v0" and cfg.env.kwargs == {}
+    # env.id alone does not carry the default env's (guess-the-number's) arguments to another env.
+    cfg = load_train_config(["env.id=agentrl/FrozenLake-v0"])
+    assert cfg.env.id == "agentrl/FrozenLake-v0" and cfg.env.kwargs == {}
+    play = load("play", ["env=agentrl/Sokoban-v0"], PlayConfig)
+    assert play.env.id == "agentrl/Sokoban-v0"
+    with pytest.raises(ValueError, match="no such env"):
+        load_train_config(["env=agentrl/NoSuchEnv-v0"])
+
+
+def test_every_value_rule_names_a_field_of_its_config():
+    import dataclasses
+    import importlib
+
+    from agentrl.cli.validate import rules
+
+    for key, fields in rules().items():
+        module, _, name = key.partition(":")
+        cls = getattr(importlib.import_module(module), name)
+        assert set(fields) <= {f.name for f in dataclasses.fields(cls)}, key

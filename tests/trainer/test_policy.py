@@ -1,0 +1,64 @@
+"""The policy's log-probs: the LM head runs from the first response column on, with equal results."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+import torch
+
+from agentrl.trainer.batch import TokenBatch
+from agentrl.trainer.core_algos import entropy_from_logits, logprobs_from_logits
+from agentrl.trainer.policy import Policy, PolicyConfig, response_start
+
+
+def _batch(lengths: list[tuple[int, int]], vocab: int) -> TokenBatch:
+    """Right-padded rows of (prompt, response) lengths with random ids."""
+    generator = torch.Generator().manual_seed(0)
+    width = max(p + r for p, r in lengths)
+    ids = torch.zeros(len(lengths), width, dtype=torch.long)
+    attention = torch.zeros_like(ids)
+    response = torch.zeros(len(lengths), width - 1)
+    for row, (prompt, reply) in enumerate(lengths):
+        ids[row, : prompt + reply] = torch.randint(3, vocab, (prompt + reply,), generator=generator)
+        attention[row, : prompt + reply] = 1
+        response[row, prompt - 1 : prompt + reply - 1] = 1
+    return TokenBatch(ids, attention, response)
+
+
+def _full(model: torch.nn.Module, batch: TokenBatch) -> tuple[torch.Tensor, torch.Tensor]:
+    logits = model(input_ids=batch.input_ids, attention_mask=batch.attention_mask).logits[:, :-1].float()
+    return logprobs_from_logits(logits, batch.input_ids[:, 1:]), entropy_from_logits(logits)
+
+
+@pytest.mark.parametrize("lora", [False, True])
+def test_response_only_logits_equal_the_full_forward(tiny, lora: bool) -> None:
+    model, tokenizer = tiny
+    policy = Policy(copy.deepcopy(model), PolicyConfig(lora=lora), reference=True)
+    batch = _batch([(30, 5), (12, 9), (41, 3)], len(tokenizer))
+    assert response_start(batch) == 11
+    mask = batch.response_mask.bool()
+    with torch.no_grad():
+        out = policy.forward_batch(batch)
+        logprobs, entropy = _full(policy.model, batch)
+    assert out.logprobs.shape == batch.response_mask.shape
+    torch.testing.assert_close(out.logprobs[mask], logprobs[mask])
+    torch.testing.assert_close(out.entropy[mask], entropy[mask])
+    assert (out.logprobs[:, :11] == 0).all()
+    torch.testing.assert_close(policy.reference_logprobs(batch)[mask], logprobs[mask])
+
+
+def test_response_only_logits_carry_the_gradient(tiny) -> None:
+    model, tokenizer = tiny
+    batch = _batch([(20, 4), (8, 6)], len(tokenizer))
+    mask = batch.response_mask
+    grads = []
+    for response_only in (True, False):
+        policy = Policy(copy.deepcopy(model))
+        if response_only:
+            loss = -(policy.forward_batch(batch).logprobs * mask).sum()
+        else:
+            loss = -(_full(policy.model, batch)[0] * mask).sum()
+        loss.backward()
+        grads.append(torch.cat([p.grad.flatten() for _, p in policy.trainable_named_parameters()]))
+    torch.testing.assert_close(grads[0], grads[1])
