@@ -218,10 +218,12 @@ def decoder_layers(model: Any) -> nn.ModuleList:
 
 
 def freeze_below(model: Any, top: int) -> None:
-    """Freeze every weight but those of the top ``top`` blocks and the modules after them (the final norm)."""
+    """Freeze every weight but those of the top ``top`` blocks (all of them when the model has fewer) and the
+    modules after them (the final norm)."""
     blocks = decoder_layers(model)
-    if not 0 < top <= len(blocks):
-        raise ValueError(f"policy.train_top_layers must be in 1..{len(blocks)} for this model, got {top}")
+    if top < 1:
+        raise ValueError(f"policy.train_top_layers must be at least 1 (0: train every weight), got {top}")
+    top = min(top, len(blocks))  # a model with fewer blocks trains them all
     trainable = {id(p) for block in blocks[len(blocks) - top :] for p in block.parameters() if p.requires_grad}
     embeddings = {id(p) for p in model.get_input_embeddings().parameters()}
     output = model.get_output_embeddings()

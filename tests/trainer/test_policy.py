@@ -62,3 +62,19 @@ def test_response_only_logits_carry_the_gradient(tiny) -> None:
         loss.backward()
         grads.append(torch.cat([p.grad.flatten() for _, p in policy.trainable_named_parameters()]))
     torch.testing.assert_close(grads[0], grads[1])
+
+
+def test_train_top_layers_freezes_the_rest(tiny) -> None:
+    model, tokenizer = tiny
+    policy = Policy(copy.deepcopy(model), PolicyConfig(train_top_layers=1))
+    names = [name for name, _ in policy.trainable_named_parameters()]
+    assert names and all(".layers.1." in n or "norm" in n for n in names)
+    assert not any("embed" in n or "lm_head" in n or ".layers.0." in n for n in names)
+    batch = _batch([(10, 4)], len(tokenizer))
+    (-(policy.forward_batch(batch).logprobs * batch.response_mask).sum()).backward()
+    assert all(p.grad is not None for _, p in policy.trainable_named_parameters())
+    # more blocks than the model has: all of them train
+    everything = Policy(copy.deepcopy(model), PolicyConfig(train_top_layers=8))
+    assert any(".layers.0." in n for n, _ in everything.trainable_named_parameters())
+    with pytest.raises(ValueError, match="at least 1"):
+        Policy(copy.deepcopy(model), PolicyConfig(train_top_layers=-1))
