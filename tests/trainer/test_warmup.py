@@ -82,6 +82,7 @@ def test_warmup_with_no_won_episode_is_an_error(tiny) -> None:
         warm_up(Policy(copy.deepcopy(model)), [], WarmupConfig(episodes=1, steps=1), pad_id=0, seed=0)
 
 
+@pytest.mark.slow
 def test_train_warms_up_evaluates_three_times_and_resumes_after_the_warmup(tmp_path, capsys) -> None:
     out = tmp_path / "run"
     assert main(["train", *SMALL, f"train.output_dir={out}"]) == 0
@@ -116,6 +117,7 @@ def test_train_warms_up_evaluates_three_times_and_resumes_after_the_warmup(tmp_p
     assert [e["phase"] for e in results["evals"]] == ["start", "warm-up", "train", "train"]
 
 
+@pytest.mark.slow
 def test_init_from_skips_the_warmup(tmp_path, capsys) -> None:
     first = tmp_path / "first"
     assert main(["train", *SMALL, "train.warmup.episodes=0", f"train.output_dir={first}"]) == 0
