@@ -165,11 +165,31 @@ def _now() -> str:
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
-    """The records of a ``metrics.jsonl`` file."""
+    """The records of a ``metrics.jsonl`` file.
+
+    A last line cut off mid-write (no newline after it: the run was killed while logging) is skipped with a
+    warning; a resumed run rewrites the file without it. Any other line that is not a JSON record is an error
+    naming the file and line.
+    """
+    text = Path(path).read_text(encoding="utf-8")
+    lines = text.split("\n")
     out = []
-    for line in Path(path).read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            out.append(json.loads(line))
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as err:
+            if number == len(lines):  # no newline after it: a write cut off by a kill
+                logger.warning("%s: skipping its last line, cut off mid-write (%d characters)", path, len(line))
+                break
+            raise ValueError(
+                f"{path}, line {number}: not a JSON record ({err}); the file was edited or damaged. "
+                "Remove or fix that line (each line is one record), or start a new run folder."
+            ) from err
+        if not isinstance(record, dict):
+            raise ValueError(f"{path}, line {number}: expected a JSON object, got {type(record).__name__}")
+        out.append(record)
     return out
 
 
