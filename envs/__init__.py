@@ -61,13 +61,13 @@ register(
     max_episode_steps=100,
 )
 register(
-    "agentrl/WebShop-v0",
+    "agentrl/WebShop-v1",
     "agentrl.envs.webshop.env:WebShopEnv",
     description="WebShop re-implemented over a generated catalogue: search, browse and buy; BM25, original reward",
     max_episode_steps=15,
 )
 register(
-    "agentrl/WebShop-Browser-v0",
+    "agentrl/WebShop-Browser-v1",
     "agentrl.envs.webshop.browser:WebShopBrowserEnv",
     description="WebShop served over HTTP and driven in headless Chromium: accessibility-tree text, screenshots",
     max_episode_steps=15,

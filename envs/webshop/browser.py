@@ -1,4 +1,4 @@
-"""``agentrl/WebShop-Browser-v0``: the WebShop site in headless Chromium, driven by Playwright.
+"""``agentrl/WebShop-Browser-v1``: the WebShop site in headless Chromium, driven by Playwright.
 
 The env serves the site (:mod:`~agentrl.envs.webshop.app`) with uvicorn on 127.0.0.1 in
 a background thread, opens it in Chromium (Debian's ``/usr/bin/chromium`` by default:

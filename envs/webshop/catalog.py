@@ -16,6 +16,7 @@ from an unseeded generator before it shuffles; here the one seeded generator dra
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import random
@@ -98,8 +99,9 @@ class Goal:
     """The text the agent sees, with its price clause."""
     attributes: list[str]
     """Attributes the purchase should have."""
-    options: list[str]
-    """Option values the purchase should be bought with."""
+    options: list[str] | dict[str, str]
+    """Option values the purchase should be bought with: a list of values, or (the original's synthetic goals)
+    a ``{name: value}`` mapping, which the reward scores as ``(name, value)`` pairs as the original does."""
     price_upper: float
     """Price bound (:data:`NO_PRICE_BOUND` when the instruction gives none)."""
     query: str
@@ -110,6 +112,11 @@ class Goal:
     """The target's breadcrumb."""
     name: str
     """The target's title (its nouns are compared with the purchase's)."""
+
+    @property
+    def option_values(self) -> list[str]:
+        """The option values asked for, whichever form :attr:`options` has."""
+        return list(self.options.values()) if isinstance(self.options, dict) else list(self.options)
 
 
 @dataclass
@@ -312,6 +319,55 @@ def _original_product(raw: dict[str, Any], rng: random.Random, attrs: dict[str, 
     )
 
 
+def _original_goal(
+    product: Product, instruction: str, attributes: list[str], options: Any, bound: float | None
+) -> Goal:
+    return Goal(
+        asin=product.asin,
+        instruction=instruction + (f", and price lower than {bound:.2f} dollars" if bound is not None else ""),
+        attributes=attributes,
+        options=dict(options) if isinstance(options, dict) else list(options),
+        price_upper=bound if bound is not None else NO_PRICE_BOUND,
+        query=product.query,
+        category=product.category,
+        product_category=product.product_category,
+        name=product.title,
+    )
+
+
+def _human_goals(rng: random.Random, product: Product, entries: list[dict[str, Any]]) -> list[Goal]:
+    """The original's ``get_human_goals`` for one product: one goal per crowd-written instruction that names
+    attributes (the others are skipped, as there)."""
+    goals = []
+    for entry in entries:
+        attributes = list(entry.get("instruction_attributes") or [])
+        if not attributes:
+            continue
+        bound = _price_bound(rng, product.price)
+        goals.append(
+            _original_goal(
+                product, entry["instruction"].strip("."), attributes, entry.get("instruction_options") or [], bound
+            )
+        )
+    return goals
+
+
+def _synthetic_goals(rng: random.Random, product: Product, entry: dict[str, Any]) -> list[Goal]:
+    """The original's ``get_synthetic_goals`` for one product: its instruction once per combination of its
+    option values (option names sorted), each goal's options a ``{name: value}`` mapping, one price bound."""
+    if not entry.get("instruction") or not entry.get("instruction_attributes"):
+        return []
+    bound = _price_bound(rng, product.price)
+    names = sorted(product.options)
+    goals = []
+    for combination in itertools.product(*(product.options[name] for name in names)):
+        options = dict(zip(names, combination, strict=True))
+        text = ", and ".join(f"{name}: {value}" for name, value in options.items())
+        instruction = entry["instruction"] + (f" with {text}" if text else "")
+        goals.append(_original_goal(product, instruction, list(entry["instruction_attributes"]), options, bound))
+    return goals
+
+
 def load_original(data_dir: str | Path, human_goals: bool = True, seed: int = 0) -> Catalog:
     """Products and goals from the original WebShop files in ``data_dir``.
 
@@ -337,27 +393,9 @@ def load_original(data_dir: str | Path, human_goals: bool = True, seed: int = 0)
     goals: list[Goal] = []
     for asin, product in products.items():
         if human_goals:
-            entries = human.get(asin, [])
+            goals += _human_goals(rng, product, human.get(asin, []))
         else:
-            entry = attrs.get(asin, {})
-            entries = [entry] if entry.get("instruction") else []
-        for entry in entries:
-            bound = _price_bound(rng, product.price)
-            wanted = entry.get("instruction_options") or []
-            goals.append(
-                Goal(
-                    asin=asin,
-                    instruction=entry["instruction"].strip(".")
-                    + (f", and price lower than {bound:.2f} dollars" if bound is not None else ""),
-                    attributes=list(entry.get("instruction_attributes") or []),
-                    options=list(wanted.values()) if isinstance(wanted, dict) else list(wanted),
-                    price_upper=bound if bound is not None else NO_PRICE_BOUND,
-                    query=product.query,
-                    category=product.category,
-                    product_category=product.product_category,
-                    name=product.title,
-                )
-            )
+            goals += _synthetic_goals(rng, product, attrs.get(asin, {}))
     random.Random(SPLIT_SEED).shuffle(goals)
     logger.info("loaded %d products and %d goals from %s", len(products), len(goals), data_dir)
     return Catalog(products=products, goals=goals, source=str(data_dir))

@@ -1,4 +1,4 @@
-"""``agentrl/WebShop-v0``: the WebShop site as a text env.
+"""``agentrl/WebShop-v1``: the WebShop site as a text env.
 
 Each episode is one goal ("i need a long lasting face moisturizer ..., and price lower
 than 30.00 dollars"); the agent searches, browses and buys with ``search[query]`` and

@@ -1,11 +1,19 @@
 """The WebShop oracle: search, find the goal's product, choose its options, buy.
 
 From any state it names the next action towards buying the goal's own product with the
-option values the goal asks for: search with the goal's query (falling back to the
-instruction, then the product's title, when the product is not among a query's 50
-results), page through the results to the product, open it, click each wanted option,
-Buy Now. It only uses actions of the page it is on (it goes back to the search page to
-search), so the same plan drives the text env and the browser.
+option values the goal asks for: search with the instruction (its price clause
+dropped; falling back to the goal's query, then the product's title, when the product is
+not among a query's 50 results), page through the results to the product, open it, click
+each wanted option, Buy Now. The instruction comes first because a policy imitating the
+oracle can only learn queries it can read: the goal's ``query`` (the search that found the
+product when the catalogue was made) is hidden from the agent. It is also the better
+search: over 400 training goals of the generated catalogue the target is the first result
+for 42% of instruction searches against 8% for the goal's query, and on the first page for
+98% against 81%. It only uses actions of the page it is on (it goes back to the search page to
+search), so the same plan drives the text env and the browser. Buttons and product ids are
+written as the page shows them (``click[B0A7B06K1V]``, ``click[Buy Now]``; the env reads
+either case): a model imitating the expert copies what it reads rather than lower-casing a
+random product id, which a small model does badly.
 """
 
 from __future__ import annotations
@@ -23,14 +31,14 @@ _PRICE_CLAUSE = re.compile(r",? and price lower than [\d.]+ dollars$")
 
 def search_queries(goal: Goal, product: Product) -> list[str]:
     """The searches the oracle tries, in order."""
-    queries = [goal.query, _PRICE_CLAUSE.sub("", goal.instruction), product.title]
+    queries = [_PRICE_CLAUSE.sub("", goal.instruction), goal.query, product.title]
     return [q.lower() for q in dict.fromkeys(q for q in queries if q.strip())]
 
 
 def wanted_options(goal: Goal, product: Product) -> dict[str, str]:
     """Option name -> the product's value that best matches each goal option (above the fuzzy threshold)."""
     chosen: dict[str, str] = {}
-    for wanted in goal.options:
+    for wanted in goal.option_values:
         best: tuple[float, str, str] | None = None
         for name, values in product.options.items():
             for value in values:
@@ -55,24 +63,24 @@ def oracle_action(shop: Shop, goal: Goal, state: ShopState, searched: set[str]) 
     if state.page == "search":
         return f"search[{query}]" if query is not None else None
     if state.page == "sub":
-        return f"click[{PREV.lower()}]"
+        return f"click[{PREV}]"
     if state.page == "item":
         if state.asin != goal.asin:
-            return f"click[{PREV.lower()}]"
+            return f"click[{PREV}]"
         chosen = state.chosen
         for name, value in wanted_options(goal, target).items():
             if chosen.get(name) != value:
                 return f"click[{value}]"
-        return f"click[{BUY_NOW.lower()}]"
+        return f"click[{BUY_NOW}]"
     # Results: page towards the target, or search again with the next query.
     results = shop.results(state.keywords)
     if goal.asin in results:
         where = results.index(goal.asin) // RESULTS_PER_PAGE + 1
         if where == state.page_num:
-            return f"click[{goal.asin.lower()}]"
-        return f"click[{(NEXT if where > state.page_num else PREV).lower()}]"
+            return f"click[{goal.asin}]"
+        return f"click[{NEXT if where > state.page_num else PREV}]"
     # Not among these results: search again from the search page, as a person (or the browser) would.
-    return f"click[{BACK_TO_SEARCH.lower()}]" if query is not None else None
+    return f"click[{BACK_TO_SEARCH}]" if query is not None else None
 
 
 def run_oracle(env: Any, task_ids: Iterable[int]) -> dict[str, Any]:

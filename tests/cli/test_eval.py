@@ -47,7 +47,7 @@ def test_webshop_expert_is_evaluated_on_the_test_goals(tmp_path, capsys):
 
     assert main(["eval", "env=webshop", "agent=expert", "eval.episodes=6", f"eval.output_dir={tmp_path}"]) == 0
     printed = capsys.readouterr().out
-    assert "agentrl/WebShop-v0 (test split) | expert | 6 episodes | success 1.000" in printed
+    assert "agentrl/WebShop-v1 (test split) | expert | 6 episodes | success 1.000" in printed
     (result_file,) = tmp_path.glob("*.json")
     results = json.loads(result_file.read_text())
     assert results["env"]["split"] == "test" and results["env"]["kwargs"]["split"] == "test"
@@ -72,7 +72,7 @@ def test_eval_split_overrides():
     from agentrl.envs.config import EnvConfig
     from agentrl.trainer.evaluate import EvalConfig, eval_env_overrides
 
-    env = EnvConfig(id="agentrl/WebShop-v0", kwargs={"split": "train"}, held_out_split="test")
+    env = EnvConfig(id="agentrl/WebShop-v1", kwargs={"split": "train"}, held_out_split="test")
     assert eval_env_overrides(env, EvalConfig()) == ("test", {"split": "test"})
     assert eval_env_overrides(env, EvalConfig(split="eval")) == ("eval", {"split": "eval"})
     assert eval_env_overrides(env, EvalConfig(split="configured")) == ("train", {})

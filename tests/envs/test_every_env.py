@@ -17,7 +17,7 @@ SLOW = {
     "agentrl/GridPolicy-v0",
     "agentrl/ScienceWorld-v0",
     "agentrl/TextWorld-v0",
-    "agentrl/WebShop-Browser-v0",
+    "agentrl/WebShop-Browser-v1",
 }
 CHECKED = [pytest.param(e, id=e.id, marks=[pytest.mark.slow] if e.id in SLOW else []) for e in ENTRIES]
 

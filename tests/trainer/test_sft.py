@@ -62,7 +62,7 @@ def _turn(prompt, response, reward=0.0, won=False):
     return Turn(prompt, response, [0.0] * len(response), "a", "o", reward, True, False, info={"won": won})
 
 
-def _dataset(path, trajectories, split="train", env_id="agentrl/WebShop-v0"):
+def _dataset(path, trajectories, split="train", env_id="agentrl/WebShop-v1"):
     writer = DatasetWriter(path, env={"id": env_id, "split": split, "config": {}}, agent={"kind": "expert"},
                            model={"name": "tiny"}, prompt={}, shard_size=2)  # fmt: skip
     writer.extend(trajectories)
@@ -70,7 +70,7 @@ def _dataset(path, trajectories, split="train", env_id="agentrl/WebShop-v0"):
 
 
 def test_datasets_round_trip_merge_and_refuse_corrupt_or_foreign_files(tmp_path):
-    trajectories = [Trajectory("agentrl/WebShop-v0", s, str(s), s, turns=[_turn([1, 2], [3], 1.0, True)])
+    trajectories = [Trajectory("agentrl/WebShop-v1", s, str(s), s, turns=[_turn([1, 2], [3], 1.0, True)])
                     for s in range(5)]  # fmt: skip
     path = _dataset(tmp_path / "d", trajectories)
     dataset = open_dataset(path)
@@ -167,7 +167,7 @@ def test_data_from_the_evaluation_split_or_seeds_is_refused(tmp_path, capsys):
     assert main(["collect", "env=guess", "agent=expert", "model=tiny", "collect.seed=9990", "collect.episodes=20",
                  f"collect.output={tmp_path / 'b'}"]) == 2  # fmt: skip
     assert "evaluation seeds" in capsys.readouterr().err
-    leaked = _dataset(tmp_path / "c", [Trajectory("agentrl/WebShop-v0", 1, "1", 0, turns=[_turn([1], [2], 1, True)])],
+    leaked = _dataset(tmp_path / "c", [Trajectory("agentrl/WebShop-v1", 1, "1", 0, turns=[_turn([1], [2], 1, True)])],
                       split="test")  # fmt: skip
     code = main(["train", "algo=sft", "env=webshop", f"algo.data=[{leaked}]", *SMALL, f"train.output_dir={tmp_path}"])
     assert code == 2 and "evaluates on" in capsys.readouterr().err

@@ -74,7 +74,7 @@ def run_oracle_command(args: argparse.Namespace, _extra: list[str]) -> int:
     import agentrl
     from agentrl.envs.webshop.oracle import run_oracle
 
-    env_id = "agentrl/WebShop-v0" if args.mode == "text" else "agentrl/WebShop-Browser-v0"
+    env_id = "agentrl/WebShop-v1" if args.mode == "text" else "agentrl/WebShop-Browser-v1"
     env = agentrl.make(env_id, **_kwargs(args))
     try:
         n = len(env.unwrapped.goals if args.mode == "text" else env.unwrapped.site.goals)

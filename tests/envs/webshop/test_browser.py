@@ -34,7 +34,7 @@ def _browser_or_skip() -> None:
 @pytest.fixture(scope="module")
 def browser_env():
     _browser_or_skip()
-    env = agentrl.make("agentrl/WebShop-Browser-v0", split="test")
+    env = agentrl.make("agentrl/WebShop-Browser-v1", split="test")
     yield env
     env.close()
 
@@ -49,7 +49,7 @@ def test_oracle_in_the_browser(browser_env):
 
 
 def test_text_env_and_browser_agree_on_a_goal(browser_env):
-    text_env = agentrl.make("agentrl/WebShop-v0", split="test")
+    text_env = agentrl.make("agentrl/WebShop-v1", split="test")
     text_info = text_env.reset(seed=7)[1]
     obs, info = browser_env.reset(seed=7)
     assert info["task"] == text_info["task"] and info["admissible_actions"] == text_info["admissible_actions"]
@@ -80,8 +80,8 @@ def test_actions_act_only_through_the_page(browser_env):
 def test_close_stops_chromium_and_the_shared_server():
     _browser_or_skip()
     before = {p.pid for p in _chromium_children()}
-    first = agentrl.make("agentrl/WebShop-Browser-v0", split="eval", screenshot=False)
-    second = agentrl.make("agentrl/WebShop-Browser-v0", split="eval", screenshot=False)
+    first = agentrl.make("agentrl/WebShop-Browser-v1", split="eval", screenshot=False)
+    second = agentrl.make("agentrl/WebShop-Browser-v1", split="eval", screenshot=False)
     server = first.unwrapped.server
     assert second.unwrapped.server is server
     _, info = first.reset(seed=0)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from agentrl.envs.webshop.catalog import NO_PRICE_BOUND, PRICE_RANGE, generate_catalog, load_original
@@ -68,7 +70,10 @@ def test_load_original_files(original_data_dir):
     assert goal.instruction == f"i need a bright citrus deodorant, and price lower than {goal.price_upper:.2f} dollars"
     assert goal.options == ["bright citrus"] and goal.name == first.title and goal.query == "deodorant"
     synthetic = load_original(tmp_path, human_goals=False)
-    assert [g.options for g in synthetic.goals] == [["bright citrus"]]
+    # The original's synthetic goals: the instruction once per combination of the product's option values.
+    (made,) = synthetic.goals
+    assert made.options == {"scent": "bright citrus"} and made.option_values == ["bright citrus"]
+    assert made.instruction.startswith("i want an aluminum free deodorant with scent: bright citrus, and price lower")
     assert load_original(tmp_path, seed=1).goals == catalog.goals  # seeded
 
 
@@ -77,3 +82,18 @@ def test_load_original_says_what_is_missing(tmp_path):
         load_original(tmp_path / "nope")
     with pytest.raises(FileNotFoundError, match=r"items_shuffle\*\.json"):
         load_original(tmp_path)
+
+
+def test_synthetic_goals_enumerate_every_option_combination_as_the_original(original_data_dir):
+    products = json.loads((original_data_dir / "items_shuffle_1000.json").read_text())
+    products[0]["customization_options"] = {
+        "Size": [{"value": "Small"}, {"value": "Large"}],
+        "Scent": [{"value": "Citrus"}, {"value": "Rose"}],
+    }
+    (original_data_dir / "items_shuffle_1000.json").write_text(json.dumps(products))
+    goals = load_original(original_data_dir, human_goals=False).goals
+    assert sorted(tuple(g.options.items()) for g in goals) == sorted(
+        (("scent", scent), ("size", size)) for scent in ("citrus", "rose") for size in ("small", "large")
+    )
+    assert len({g.price_upper for g in goals}) == 1  # one bound per product, as the original draws it
+    assert all(g.instruction.startswith("i want an aluminum free deodorant with scent: ") for g in goals)

@@ -9,7 +9,7 @@ from agentrl.envs.webshop.oracle import run_oracle
 
 
 def test_oracle_buys_the_right_thing_on_the_test_goals():
-    env = agentrl.make("agentrl/WebShop-v0", split="test")
+    env = agentrl.make("agentrl/WebShop-v1", split="test")
     try:
         figures = run_oracle(env, range(500))
     finally:
@@ -20,7 +20,7 @@ def test_oracle_buys_the_right_thing_on_the_test_goals():
 
 
 def test_episode_and_info():
-    env = agentrl.make("agentrl/WebShop-v0", split="test")
+    env = agentrl.make("agentrl/WebShop-v1", split="test")
     obs, info = env.reset(seed=0, options={"task_id": 4})
     goal = env.unwrapped.goal
     assert obs.startswith("WebShop [SEP] Instruction: [SEP] ") and goal.instruction in obs
@@ -42,7 +42,7 @@ def test_episode_and_info():
 
 
 def test_step_limit_and_rich_mode():
-    env = agentrl.make("agentrl/WebShop-v0", observation_mode="text_rich")
+    env = agentrl.make("agentrl/WebShop-v1", observation_mode="text_rich")
     obs, _ = env.reset(seed=1)
     assert "[button] Search [button_]" in obs
     truncated = False
@@ -52,7 +52,7 @@ def test_step_limit_and_rich_mode():
 
 
 def test_seeds_pick_goals():
-    env = agentrl.make("agentrl/WebShop-v0", split="eval")
+    env = agentrl.make("agentrl/WebShop-v1", split="eval")
     first = env.reset(seed=3)[0]
     assert env.reset(seed=3)[0] == first
     assert env.reset(seed=0, options={"task_id": 3})[0] == first
@@ -61,12 +61,12 @@ def test_seeds_pick_goals():
 
 def test_bad_settings_are_clear():
     with pytest.raises(ValueError, match="unknown WebShop split"):
-        agentrl.make("agentrl/WebShop-v0", split="dev")
+        agentrl.make("agentrl/WebShop-v1", split="dev")
     with pytest.raises(ValueError, match="observation_mode"):
-        agentrl.make("agentrl/WebShop-v0", observation_mode="html")
+        agentrl.make("agentrl/WebShop-v1", observation_mode="html")
 
 
 def test_original_data_dir(original_data_dir):
-    env = agentrl.make("agentrl/WebShop-v0", split="all", data_dir=str(original_data_dir))
+    env = agentrl.make("agentrl/WebShop-v1", split="all", data_dir=str(original_data_dir))
     figures = run_oracle(env, range(1))
     assert figures["success"] == 1.0

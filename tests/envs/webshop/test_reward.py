@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from agentrl.envs.webshop import reward as reward_module
-from agentrl.envs.webshop.catalog import generate_catalog
+from agentrl.envs.webshop.catalog import Goal, Product
 from agentrl.envs.webshop.reward import (
     attribute_matches,
     normalize_color,
@@ -56,18 +59,116 @@ def test_type_reward_branches(nouns, make_product, make_goal, same_query, catego
 
 
 def test_title_nouns_use_spacys_tags():
-    assert {"deodorant", "women"} <= title_nouns("Citrusy Natural Deodorant for Women")
+    assert {"deodorant", "women"} <= set(title_nouns("Citrusy Natural Deodorant for Women"))
     assert "for" not in title_nouns("Citrusy Natural Deodorant for Women")
+    assert title_nouns("Knife Set - Knife Block") == ("knife", "set", "knife", "block")  # repeats kept
 
 
-def test_tagger_only_pipeline_agrees_with_the_full_one():
-    """title_nouns loads the tagger without parser/NER/lemmatizer; the tags must be the full pipeline's."""
+def test_title_nouns_come_from_the_whole_pipeline():
+    """The original loads every component; the tagger-only pipeline tags some titles differently."""
     import spacy
 
-    full = spacy.load(reward_module.SPACY_MODEL)
-    titles = [p.title for p in list(generate_catalog(seed=3, n_products=300).products.values())]
-    for title in titles:
-        assert title_nouns(title) == {t.text.lower() for t in full(title) if t.pos_ in ("NOUN", "PROPN")}, title
+    reduced = spacy.load(reward_module.SPACY_MODEL, exclude=["parser", "ner", "lemmatizer"])
+    title = "Hearthwell Deep Nonstick Frying Pan - Stay Cool Handle, Oven Safe"
+    whole = title_nouns(title)
+    assert whole != tuple(t.text.lower() for t in reduced(title) if t.pos_ in reward_module.NOUN_TAGS)
+    assert reward_module._nlp().pipe_names[-1] == "ner"
+
+
+def test_the_title_score_divides_by_the_goal_titles_nouns_repeats_counted(make_product, make_goal):
+    target = make_product("B000000001", "Knife Set - Knife Block, Knife Sharpener and Steak Knife")
+    bought = make_product("B000000002", "Steak Knife", query="other", product_category="Sports › Outdoors")
+    nouns = title_nouns(target.title)
+    assert len(nouns) > len(set(nouns))
+    _, _, _, title_score = type_reward(bought, make_goal(target))
+    assert title_score == len({"steak", "knife"} & set(nouns)) / len(nouns)
+
+
+def test_fuzzy_ratio_is_thefuzz_0_19_with_difflib():
+    assert reward_module.fuzzy_ratio("crème brûlée", "creme brulee") == reward_module.fuzzy_ratio(
+        "crme brle", "creme brulee"
+    )
+    assert reward_module.fuzzy_ratio("Long-Lasting", "long lasting") == 100
+    assert reward_module.fuzzy_ratio("", "x") == 0 and reward_module.fuzzy_ratio(None, "x") == 0
+    # difflib's matching block search is not the optimal alignment (indel distance, what rapidfuzz computes):
+    # here difflib finds 1 matching character where the longest common subsequence has 2 (indel: 40).
+    assert reward_module._ratio("bb c  c", "ca ") == 20
+
+
+def test_midnight_is_a_colour_and_metallic_is_not():
+    assert normalize_color("midnight navy") == "midnight"  # the original's list has midnight before navy
+    assert normalize_color("metallic teal") == "teal"
+
+
+def test_mapping_goal_options_are_scored_as_name_value_pairs(make_product, make_goal):
+    product = make_product("B000000001", "Fresh Sport Deodorant")
+    goal = make_goal(product, options={"color": "black", "size": "large"})
+    assert goal.option_values == ["black", "large"]
+    assert option_matches(["black", "large"], goal) == 2  # "black" exactly: the pair normalises to the colour
+    assert option_matches(["navy blue", "large"], goal) == 1
+    assert purchase_reward(product, goal, {"color": "black", "size": "large"}).option_matches == 2
+
+
+GOLDEN = Path(__file__).with_name("golden_rewards.json")
+
+
+def _golden_cases() -> list[dict]:
+    return json.loads(GOLDEN.read_text(encoding="utf-8"))["cases"]
+
+
+def test_golden_rewards_cover_each_difference_from_the_original():
+    kinds = {case["kind"] for case in _golden_cases()}
+    assert {"title_nouns_repeated", "full_pipeline_tags", "colour", "non_ascii", "mapping_options"} <= kinds
+    assert {
+        "oracle",
+        "wrong_options",
+        "random_product",
+        "same_category",
+        "price_at_bound",
+        "price_above_bound",
+    } <= kinds
+
+
+def test_the_reward_equals_the_originals_on_every_golden_case():
+    """Each expected reward was computed by the original's goal.py (tools/webshop_golden.py says how)."""
+    golden = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    wrong = []
+    for case in golden["cases"]:
+        p = golden["products"][case["asin"]]
+        product = Product(
+            asin=p["asin"],
+            title=p["title"],
+            category="",
+            query=p["query"],
+            product_category=p["product_category"],
+            description=p["description"],
+            bullets=p["bullets"],
+            price=p["price"],
+            price_tag=f"${p['price']:.2f}",
+            options={},
+            attributes=p["attributes"],
+        )
+        goal = Goal(**case["goal"])
+        got = purchase_reward(product, goal, case["options"])
+        expected = case["expected"]
+        n_options = len(goal.options)
+        parts = (
+            got.reward,
+            got.r_type,
+            got.title_score,
+            got.attribute_matches / len(goal.attributes),
+            got.option_matches / n_options if n_options else None,
+        )
+        want = (
+            expected["reward"],
+            expected["r_type"],
+            expected["title_score"],
+            expected["r_att"],
+            expected["r_option"],
+        )
+        if parts != pytest.approx(want, abs=1e-12):
+            wrong.append((case["kind"], case["asin"], parts, want))
+    assert not wrong, f"{len(wrong)} of {len(golden['cases'])} differ: {wrong[:5]}"
 
 
 def test_attributes_fuzzy_then_text(make_product, make_goal):
