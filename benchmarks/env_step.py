@@ -16,7 +16,17 @@ measured first and subtracted, so the wrapping itself is not billed to agentrl.
 Figures are medians in microseconds, printed as JSON; ``agentrl_share`` is
 median(agentrl) / median(total) (target: ≤ 0.05).
 
+For ALFWorld it also plays the same games through the ``alfworld`` package's own
+``AlfredTWEnv`` (``vs_package``): one game of each task type, exported in the official
+layout, the package resetting into them in its own order and agentrl resetting into the
+same game each time, both driven by the same random admissible commands. It prints
+steps/s and resets/s of each and agentrl's ratios (a package reset loads and translates
+the game again; an agentrl reset of a game played before reuses its translation, so
+agentrl's first reset of each game is also shown apart, ``reset_cold_ms``), and whether
+the two gave identical observations, commands and rewards all along.
+
     python benchmarks/env_step.py --steps 2000 --budget-s 120
+    python benchmarks/env_step.py --envs alfworld --steps 600 --budget-s 300
 """
 
 from __future__ import annotations
@@ -143,6 +153,103 @@ def bench_env(env_id: str, steps: int, seed: int, wrapper_cost: float, budget_s:
     }
 
 
+def _alfworld_package_env(data_dir: str, max_steps: int) -> Any:
+    """The package's own env on the games in ``data_dir``: ``AlfredTWEnv`` as its DQN training makes it."""
+    import contextlib
+    import sys
+
+    from alfworld.agents.environment.alfred_tw_env import AlfredTWEnv
+
+    config = {
+        "dataset": {"data_path": data_dir, "num_train_games": -1},
+        "env": {
+            "task_types": [1, 2, 3, 4, 5, 6],
+            "goal_desc_human_anns_prob": 0,
+            "domain_randomization": False,
+            "expert_type": "handcoded",
+        },
+        "general": {"training_method": "dqn"},
+        "rl": {"training": {"max_nb_steps_per_episode": max_steps}},
+    }
+    with contextlib.redirect_stdout(sys.stderr), contextlib.redirect_stderr(sys.stderr):
+        return AlfredTWEnv(config, train_eval="train").init_env(batch_size=1)
+
+
+def bench_alfworld_vs_package(steps: int, seed: int, budget_s: float, episode_len: int = 25) -> dict[str, Any]:
+    """agentrl's ALFWorld-v0 against the package's ``AlfredTWEnv`` on the same games and commands."""
+    import tempfile
+    from pathlib import Path
+
+    from agentrl.envs.alfworld import tasks
+    from agentrl.envs.alfworld.env import AlfworldEnv, export_games, official_games
+
+    pool = AlfworldEnv(n_games=len(tasks.TASK_TYPES), base_seed=seed, expert=False)
+    games = [pool.game_at(i) for i in range(len(tasks.TASK_TYPES))]  # one of each task type
+    pool.close()
+    with tempfile.TemporaryDirectory(prefix="agentrl-alfworld-bench-") as tmp:
+        export_games(games, tmp, "train")
+        data_dir = str(Path(tmp) / "train")
+        index = {g.path.resolve(): i for i, g in enumerate(official_games(data_dir, "train", tasks.TASK_TYPES))}
+        package = _alfworld_package_env(data_dir, max_steps=episode_len + 1)
+        ours = agentrl.make("agentrl/ALFWorld-v0", data_dir=data_dir, expert=False)
+        rng = np.random.default_rng(seed)
+        spent = {"package_step": 0.0, "package_reset": 0.0, "agentrl_step": 0.0, "agentrl_reset": 0.0}
+        counts = {"step": 0, "reset": 0}
+        cold: list[float] = []
+        seen: set[int] = set()
+        identical = True
+        deadline = time.monotonic() + budget_s
+        while counts["step"] < steps and time.monotonic() < deadline:
+            t0 = time.perf_counter()
+            obs, infos = package.reset()
+            t1 = time.perf_counter()
+            game = index[Path(infos["extra.gamefile"][0]).resolve()]
+            text, info = ours.reset(options={"task_id": game})
+            t2 = time.perf_counter()
+            spent["package_reset"] += t1 - t0
+            spent["agentrl_reset"] += t2 - t1
+            counts["reset"] += 1
+            if game not in seen:
+                seen.add(game)
+                cold.append(t2 - t1)
+            identical &= obs[0].strip() == text and infos["admissible_commands"][0] == info["admissible_actions"]
+            for _ in range(episode_len):
+                commands = infos["admissible_commands"][0]
+                command = commands[int(rng.integers(len(commands)))]
+                t0 = time.perf_counter()
+                obs, scores, dones, infos = package.step([command])
+                t1 = time.perf_counter()
+                text, reward, terminated, _, info = ours.step(command)
+                t2 = time.perf_counter()
+                spent["package_step"] += t1 - t0
+                spent["agentrl_step"] += t2 - t1
+                counts["step"] += 1
+                identical &= (
+                    obs[0].strip() == text
+                    and infos["admissible_commands"][0] == info["admissible_actions"]
+                    and bool(infos["won"][0]) == info["won"] == terminated
+                    and float(scores[0]) == float(reward)
+                )
+                if dones[0] or terminated or counts["step"] >= steps:
+                    break
+        package.close()
+        ours.close()
+    rate = {key: (counts[key.split("_")[1]] / value if value else None) for key, value in spent.items()}
+    return {
+        "games": [g.task_type for g in games],
+        "steps": counts["step"],
+        "resets": counts["reset"],
+        "identical": identical,
+        "steps_per_s": {"agentrl": round(rate["agentrl_step"], 1), "package": round(rate["package_step"], 1)},
+        "resets_per_s": {"agentrl": round(rate["agentrl_reset"], 2), "package": round(rate["package_reset"], 2)},
+        "step_ratio": round(rate["agentrl_step"] / rate["package_step"], 1),
+        "reset_ratio": round(rate["agentrl_reset"] / rate["package_reset"], 1),
+        "reset_cold_ms": round(1000 * statistics.mean(cold), 1),
+        "reset_warm_ms": round(1000 * (spent["agentrl_reset"] - sum(cold)) / max(1, counts["reset"] - len(cold)), 1),
+        "package_reset_ms": round(1000 * spent["package_reset"] / counts["reset"], 1),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=2000, help="steps per env")
@@ -154,7 +261,12 @@ def main() -> None:
         e.id for e in registered() if not e.multi_agent and e.id.startswith("agentrl/")
     ]
     wrapper_cost = _wrapper_cost_ns()
-    results = [bench_env(env_id, args.steps, args.seed, wrapper_cost, args.budget_s) for env_id in ids]
+    results = []
+    for env_id in ids:
+        result = bench_env(env_id, args.steps, args.seed, wrapper_cost, args.budget_s)
+        if "alfworld" in env_id.lower():
+            result["vs_package"] = bench_alfworld_vs_package(args.steps, args.seed, args.budget_s)
+        results.append(result)
     print(json.dumps({"benchmark": "env_step", "wrapper_cost_ns": round(wrapper_cost, 1), "envs": results}, indent=2))
 
 

@@ -4,6 +4,10 @@ This is how the ``alfworld`` package itself plays its games (``AlfredTWEnv``): a
 ``textworld.envs.pddl.PddlEnv`` running ALFWorld's PDDL domain through fast-downward,
 with the text from ALFWorld's grammar and THOR ids shown as ``apple 1``, ``cabinet 3``.
 
+Two engines play the same games to the same text (:data:`ENGINES`): ``"fast"`` (default)
+is :class:`~agentrl.envs.alfworld.fast.FastPddlEnv`, which caches parsed grammar and
+translated problems; ``"reference"`` is TextWorld's own ``PddlEnv``, as the package plays.
+
 Every ``PddlEnv`` loads its own copy of fast-downward's shared library, which a process
 can never unload; :func:`acquire` and :func:`release` keep the engines of closed envs for
 the next env of the process instead of loading another copy each time.
@@ -14,27 +18,38 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-_free: list[Any] = []
+#: The engines :func:`acquire` makes.
+ENGINES = ("fast", "reference")
+_free: dict[str, list[Any]] = {kind: [] for kind in ENGINES}
 _lock = threading.Lock()
 
 
-def acquire() -> Any:
-    """A raw ``PddlEnv`` (reused when a closed env left one) reporting what agentrl's ALFWorld env reads."""
+def acquire(kind: str = "fast") -> Any:
+    """A raw PDDL engine of ``kind`` (reused when a closed env left one) reporting what agentrl's ALFWorld env reads."""
+    if kind not in ENGINES:
+        raise ValueError(f"unknown ALFWorld engine {kind!r}; choose one of {', '.join(ENGINES)}")
     try:
         import textworld
         from textworld.envs.pddl import PddlEnv
     except ImportError as err:
         raise ImportError("ALFWorld-v0 needs textworld with fast-downward: pip install 'agentrl[alfworld]'") from err
     with _lock:
-        if _free:
-            return _free.pop()
-    return PddlEnv(textworld.EnvInfos(admissible_commands=True, won=True))
+        if _free[kind]:
+            return _free[kind].pop()
+    infos = textworld.EnvInfos(admissible_commands=True, won=True)
+    if kind == "fast":
+        from agentrl.envs.alfworld.fast import FastPddlEnv
+
+        return FastPddlEnv(infos)
+    return PddlEnv(infos)
 
 
 def release(engine: Any) -> None:
     """Give an engine back for reuse (its game stays loaded until the next ``load``)."""
+    from agentrl.envs.alfworld.fast import FastPddlEnv
+
     with _lock:
-        _free.append(engine)
+        _free["fast" if isinstance(engine, FastPddlEnv) else "reference"].append(engine)
 
 
 def demangled(env: Any) -> Any:

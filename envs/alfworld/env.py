@@ -2,7 +2,10 @@
 
 The dynamics and text are the ``alfworld`` package's own: its PDDL domain, its grammar
 (including ``move X to Y``, the put command since late 2024) and TextWorld's PDDL engine
-with ALFWorld's demangler, exactly as ``AlfredTWEnv`` plays them. The games are either
+with ALFWorld's demangler, exactly as ``AlfredTWEnv`` plays them (by default through
+:class:`~agentrl.envs.alfworld.fast.FastPddlEnv`, which gives byte-identical text, commands
+and rewards at a fraction of the cost; ``engine="reference"`` runs TextWorld's own
+``PddlEnv``). The games are either
 
 * **generated** (default): ``n_games`` tasks of a split, spread evenly over the chosen task
   types, written from the scene layouts the package ships and checked solvable
@@ -29,7 +32,8 @@ from pathlib import Path
 from typing import Any, ClassVar, SupportsFloat
 
 from agentrl.envs.actions import ActionTable, normalize
-from agentrl.envs.alfworld import engine, tasks
+from agentrl.envs.alfworld import engine as engines
+from agentrl.envs.alfworld import tasks
 from agentrl.envs.alfworld.expert import AlfworldExpert
 from agentrl.envs.base import TextEnv
 
@@ -107,6 +111,10 @@ class AlfworldEnv(TextEnv[str]):
             modulo the pool size. Ignored with ``data_dir``.
         base_seed: Seed of the generated pool (another seed gives another pool).
         data_dir: Play the official games found here instead of generated ones.
+        engine: ``"fast"`` (default): :class:`~agentrl.envs.alfworld.fast.FastPddlEnv`, which
+            caches parsed grammar and translated problems (a game played before resets
+            without translating again); ``"reference"``: TextWorld's own ``PddlEnv``, exactly
+            as ``AlfredTWEnv`` plays. Both give byte-identical text, commands and rewards.
         expert: Put the expert's next command in ``info["expert_action"]``.
         render_mode: See :class:`~agentrl.envs.base.TextEnv`.
     """
@@ -125,6 +133,7 @@ class AlfworldEnv(TextEnv[str]):
         base_seed: int = 0,
         data_dir: str | None = None,
         *,
+        engine: str = "fast",
         expert: bool = True,
         render_mode: str | None = None,
     ):
@@ -142,8 +151,8 @@ class AlfworldEnv(TextEnv[str]):
         self.data_dir = data_dir
         self._official = official_games(data_dir, split, self.task_types) if data_dir else None
         self.n_games = len(self._official) if self._official is not None else n_games
-        self._raw = engine.acquire()
-        self.engine: Any = engine.demangled(self._raw)
+        self._raw = engines.acquire(engine)
+        self.engine: Any = engines.demangled(self._raw)
         self.game: Game | None = None
         self._state: Any = None
         self._actions: ActionTable[str] = ActionTable({})
@@ -169,7 +178,7 @@ class AlfworldEnv(TextEnv[str]):
             self.engine.load(str(game.path))
             self.game = game
         self._state = self.engine.reset()
-        self._names = engine.names(self._state)
+        self._names = engines.names(self._state)
         goal = _GOAL.search(self._state.feedback)
         self.task = goal.group(1).strip() if goal else ""
         params = game.params
@@ -208,7 +217,7 @@ class AlfworldEnv(TextEnv[str]):
     def close(self) -> None:
         """Hand the engine back to the process's pool (idempotent)."""
         if self.engine is not None:
-            engine.release(self._raw)
+            engines.release(self._raw)
             self.engine = None
             self.game = None
         super().close()
