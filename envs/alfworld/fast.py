@@ -213,7 +213,8 @@ class Deriver:
             elif isinstance(symbol, ListSymbol):
                 stack.extend(reversed(self._list(symbol, state, variables, mapping)))
             else:
-                raise NotImplementedError(f"Unknown symbol: {type(symbol)}")
+                # TextWorld's grammar parser makes only the four kinds above; its derive raises here too.
+                raise TypeError(f"unknown grammar symbol {type(symbol).__name__}; play with engine='reference'")
         return "".join(derived)
 
     def _production(self, symbol: NonterminalSymbol, state: Any, mapping: Bindings) -> list[Symbol]:
@@ -263,7 +264,8 @@ class Deriver:
     ) -> list[tuple[Symbol, Variables, Bindings]]:
         inner = symbol.symbol
         if not isinstance(inner, ConditionalSymbol):
-            raise NotImplementedError(f"a list of {type(inner).__name__} (TextWorld's grammar only lists {{...}})")
+            # TextWorld's parser wraps only ``{...}`` in a list; anything else is a grammar this engine cannot read.
+            raise TypeError(f"a list of {type(inner).__name__} in the grammar; play with engine='reference'")
         items = [(inner.expression, v, m) for v, m in self._contexts(inner, state, variables, mapping)]
         if not items:
             return [(_LIST_EMPTY, variables, mapping)]

@@ -6,9 +6,8 @@ import copy
 import json
 
 import pytest
-import torch
 
-from agentrl.agents.generation import Completion, SamplingParams
+from agentrl.agents.generation import SamplingParams
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.cli import main
 from agentrl.trainer.algorithm import AlgoContext, build_algorithm
@@ -19,33 +18,6 @@ from agentrl.trainer.learning_signal import no_signal_message, reward_contrast, 
 from agentrl.trainer.pg import PGConfig
 from agentrl.trainer.policy import Policy
 from agentrl.trainer.ppo import PPOConfig
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-class _FixedReplies:
-    weights_shared = True
-
-    def __init__(self):
-        self.eos_ids: set[int] = set()
-
-    def generate(self, prompts, params):
-        return [Completion([20, 21], [0.0, 0.0], "go", "stop") for _ in prompts]
-
-    def update_weights(self, state_dict):
-        return 0
-
-    def stats(self):
-        return {}
-
-    def close(self):
-        pass
 
 
 def batch(returns: list[float], invalid: bool = True, turns: int = 2) -> list[Trajectory]:
@@ -84,16 +56,23 @@ def test_the_message_says_what_was_seen_and_what_to_change():
     assert "shown once" in text.lower()
 
 
+@pytest.fixture
+def tiny_replying(tiny, fixed_replies):
+    """The tiny model and a backend that always replies [20, 21]."""
+    return tiny, fixed_replies([20, 21])
+
+
 def _update(config, trajectories, tiny, value_head=False):
-    model, tokenizer = tiny
+    (model, tokenizer), backend = tiny
     policy = Policy(copy.deepcopy(model), value_head=value_head)
-    ctx = AlgoContext(policy, None, _FixedReplies(), SamplingParams(temperature=1.0), 0, 0, lambda: None,
+    ctx = AlgoContext(policy, None, backend, SamplingParams(temperature=1.0), 0, 0, lambda: None,
                       tokenizer=tokenizer)  # fmt: skip
     return build_algorithm(config, ctx).update(trajectories, 0)
 
 
 @pytest.mark.parametrize("name", ["grpo", "rloo", "reinforce_pp", "gigpo"])
-def test_grpo_family_reports_zero_signal_and_a_zero_gradient_on_an_all_failed_batch(name, tiny):
+def test_grpo_family_reports_zero_signal_and_a_zero_gradient_on_an_all_failed_batch(name, tiny_replying):
+    tiny = tiny_replying
     config = GRPOConfig(name=name, estimator=name, invalid_penalty=-0.1, pg=PGConfig(lr=1e-3))
     stats = _update(config, batch([0.0] * 4), tiny)
     assert stats["zero_signal"] == 1.0 and stats["grad_norm"] == 0.0
@@ -101,7 +80,8 @@ def test_grpo_family_reports_zero_signal_and_a_zero_gradient_on_an_all_failed_ba
     assert stats["zero_signal"] == 0.0 and stats["grad_norm"] > 0
 
 
-def test_ppo_archer_and_filtered_bc_report_zero_signal_on_an_all_failed_batch(tiny):
+def test_ppo_archer_and_filtered_bc_report_zero_signal_on_an_all_failed_batch(tiny_replying):
+    tiny = tiny_replying
     archer = ArcherConfig(critic_steps=1, actor_steps=1, batch_size=4, actor_batch_size=4, invalid_penalty=-0.1)
     configs = [(PPOConfig(invalid_penalty=-0.1), True), (archer, False), (FilteredBCConfig(keep_fraction=0.5), False)]
     for config, value_head in configs:

@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from agentrl.agents.dataset import DatasetWriter
-from agentrl.agents.generation import Completion, SamplingParams
+from agentrl.agents.generation import SamplingParams
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.trainer.algorithm import AlgoContext, algorithm_table, build_algorithm
 from agentrl.trainer.archer import Archer, ArcherConfig, actor_backward, actor_loss, critic_losses, transitions
@@ -28,35 +28,6 @@ BUDGET = 320
 ROWS = 4
 """Rows per forward pass in these tests."""
 REPLY = [20, 21, 22]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-class _FixedReplies:
-    """A backend that answers every prompt with the same reply, without touching the policy's model."""
-
-    weights_shared = True
-
-    def __init__(self):
-        self.eos_ids: set[int] = set()
-
-    def generate(self, prompts, params):
-        return [Completion(list(REPLY), [0.0] * len(REPLY), "go", "stop") for _ in prompts]
-
-    def update_weights(self, state_dict):
-        return 0
-
-    def stats(self):
-        return {}
-
-    def close(self):
-        pass
 
 
 def long_history(groups: int = 2, group_size: int = 2, turns: int = 6, seed: int = 0) -> list[Trajectory]:
@@ -123,7 +94,7 @@ BUILTIN = sorted(name for name, spec in algorithm_table().items() if spec.module
 
 
 @pytest.mark.parametrize("name", [*BUILTIN, "archer_baseline"])
-def test_no_forward_pass_of_any_algorithm_exceeds_the_row_and_token_budget(name, tiny, tmp_path):
+def test_no_forward_pass_of_any_algorithm_exceeds_the_row_and_token_budget(name, tiny, tmp_path, fixed_replies):
     model, tokenizer = tiny
     spec = algorithm_table()[name.removesuffix("_baseline")]
     config = spec.config(name=spec.name)
@@ -138,7 +109,7 @@ def test_no_forward_pass_of_any_algorithm_exceeds_the_row_and_token_budget(name,
     config = _set_everywhere(config, micro_batch_tokens=BUDGET, micro_batch_size=ROWS)
     needs = config.needs()
     policy = Policy(copy.deepcopy(model), value_head=needs.value_head, reference=needs.reference)
-    backend = _FixedReplies()
+    backend = fixed_replies(REPLY)
     ctx = AlgoContext(policy, None, backend, SamplingParams(temperature=1.0), int(tokenizer.pad_token_id), 0,
                       lambda: None, tokenizer=tokenizer, iterations=2)  # fmt: skip
     algorithm = build_algorithm(config, ctx)
@@ -184,23 +155,23 @@ def _grads(parameters):
     return [p.grad.clone() if p.grad is not None else torch.zeros_like(p) for p in parameters]
 
 
-def _ppo_after_one_update(model, micro_batch_size, micro_batch_tokens):
+def _ppo_after_one_update(model, backend, micro_batch_size, micro_batch_tokens):
     policy = Policy(copy.deepcopy(model), value_head=True)
     with torch.no_grad():  # a value head that is not 0, so the value loss has a gradient too
         policy.value_head.weight.normal_(0, 0.1, generator=torch.Generator().manual_seed(0))
     pg = PGConfig(minibatch_size=64, epochs=1, max_grad_norm=1e9, entropy_coef=0.01,
                   micro_batch_size=micro_batch_size, micro_batch_tokens=micro_batch_tokens)  # fmt: skip
-    ctx = AlgoContext(policy, None, _FixedReplies(), SamplingParams(temperature=1.0), 0, 0, lambda: None)
+    ctx = AlgoContext(policy, None, backend, SamplingParams(temperature=1.0), 0, 0, lambda: None)
     ppo = PPO(PPOConfig(pg=pg), ctx)
     ppo.optimizer = torch.optim.SGD([p for _, p in policy.trainable_named_parameters()], lr=1.0)
     stats = ppo.update(long_history(), 0)
     return dict(policy.named_parameters()), stats
 
 
-def test_micro_batched_ppo_update_equals_the_one_pass_update(tiny):
+def test_micro_batched_ppo_update_equals_the_one_pass_update(tiny, fixed_replies):
     model, _ = tiny
-    small, small_stats = _ppo_after_one_update(model, ROWS, BUDGET)
-    whole, whole_stats = _ppo_after_one_update(model, 10**6, 10**9)
+    small, small_stats = _ppo_after_one_update(model, fixed_replies(REPLY), ROWS, BUDGET)
+    whole, whole_stats = _ppo_after_one_update(model, fixed_replies(REPLY), 10**6, 10**9)
     start = dict(Policy(copy.deepcopy(model), value_head=True).named_parameters())
     assert small_stats["grad_norm"] == pytest.approx(whole_stats["grad_norm"], rel=1e-5)
     moved = 0.0
@@ -254,10 +225,10 @@ def test_micro_batched_archer_actor_gradients_equal_one_pass(tiny, token_baselin
         assert torch.allclose(a, b, atol=1e-6)
 
 
-def test_micro_batched_archer_critic_gradients_equal_one_pass(tiny):
+def test_micro_batched_archer_critic_gradients_equal_one_pass(tiny, fixed_replies):
     model, tokenizer = tiny
     policy = Policy(copy.deepcopy(model))
-    ctx = AlgoContext(policy, None, _FixedReplies(), SamplingParams(), 0, 0, lambda: None, tokenizer=tokenizer)
+    ctx = AlgoContext(policy, None, fixed_replies(REPLY), SamplingParams(), 0, 0, lambda: None, tokenizer=tokenizer)
     small = Archer(ArcherConfig(micro_batch_size=ROWS, micro_batch_tokens=BUDGET), ctx)
     batch = transitions(long_history())
     fresh = ["go"] * len(batch)
