@@ -13,20 +13,21 @@ a background thread, opens it in Chromium (Debian's ``/usr/bin/chromium`` by def
 * the reward, ``won`` and ``score`` are the text env's, read from the server's session
   when the browser opens the done page.
 
-Processes: one server per process and settings, and one Chromium per thread (Playwright's
-sync API allows one driver per thread), each shared by the envs that use them and shut
-down with the last; every env has its own browser context (cookies, storage) and page.
+Processes: one server per process and settings, and one Chromium per thread
+(:mod:`agentrl.envs.browser`, shared with the other browser envs), each shared by the envs
+that use them and shut down with the last; every env has its own browser context (cookies, storage) and page.
 """
 
 from __future__ import annotations
 
 import logging
-import shutil
 import socket
 import threading
 from typing import Any, ClassVar, SupportsFloat
 
 from agentrl.envs.base import TextEnv
+from agentrl.envs.browser import CHROMIUM_ARGS as CHROMIUM_ARGS  # re-exported: older imports read it here
+from agentrl.envs.browser import acquire_browser, find_chromium, release_browser, require_playwright
 from agentrl.envs.webshop.app import Site, create_app
 from agentrl.envs.webshop.catalog import SPLITS
 from agentrl.envs.webshop.engine import Command
@@ -35,15 +36,6 @@ from agentrl.envs.webshop.oracle import oracle_action
 
 logger = logging.getLogger(__name__)
 
-CHROMIUM_ARGS = (
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
 # The click labels of the page, and whether it has a search box, in one round trip.
 _PAGE_JS = """() => [Array.from(document.querySelectorAll('[data-label]'), e => e.dataset.label),
                      document.querySelector('input[name=q]') !== null]"""
@@ -109,52 +101,6 @@ def _release_server(key: tuple[Any, ...]) -> None:
     server.stop()
 
 
-_BROWSERS: dict[tuple[int, str], tuple[Any, Any, int]] = {}
-
-
-def _acquire_browser(executable: str) -> Any:
-    """The thread's Chromium at ``executable``, launched on first use."""
-    from playwright.sync_api import sync_playwright
-
-    key = (threading.get_ident(), executable)
-    playwright, browser, users = _BROWSERS.get(key, (None, None, 0))
-    if browser is None or not browser.is_connected():
-        if playwright is None:
-            playwright = sync_playwright().start()
-        try:
-            browser = playwright.chromium.launch(executable_path=executable, headless=True, args=list(CHROMIUM_ARGS))
-        except Exception:
-            playwright.stop()
-            _BROWSERS.pop(key, None)
-            raise
-    _BROWSERS[key] = (playwright, browser, users + 1)
-    return browser
-
-
-def _release_browser(executable: str) -> None:
-    key = (threading.get_ident(), executable)
-    playwright, browser, users = _BROWSERS[key]
-    if users > 1:
-        _BROWSERS[key] = (playwright, browser, users - 1)
-        return
-    del _BROWSERS[key]
-    try:
-        browser.close()
-    finally:
-        playwright.stop()
-
-
-def find_chromium(path: str | None = None) -> str:
-    """The Chromium executable to launch: ``path``, else Debian's ``chromium`` on PATH."""
-    found = path or shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        raise RuntimeError(
-            "WebShop-Browser needs Chromium: install Debian's `chromium` (apt-get install chromium) "
-            "or pass chromium_path=..."
-        )
-    return found
-
-
 class WebShopBrowserEnv(TextEnv[Command]):
     """Shop for the goal's product on the WebShop site, in a real headless browser.
 
@@ -192,17 +138,14 @@ class WebShopBrowserEnv(TextEnv[Command]):
         super().__init__(expert=expert, render_mode=render_mode)
         if split not in SPLITS:
             raise ValueError(f"unknown WebShop split {split!r}; choose one of {', '.join(SPLITS)}")
-        try:
-            import playwright.sync_api  # noqa: F401
-        except ImportError as err:
-            raise ImportError("WebShop-Browser needs Playwright: pip install 'agentrl[web]'") from err
-        self._executable = find_chromium(chromium_path)
+        require_playwright("WebShop-Browser")
+        self._executable = find_chromium(chromium_path, who="WebShop-Browser")
         self._key = (data_dir, human_goals, catalog_seed, n_products, split)
         self.server = _acquire_server(self._key)
         self.site = self.server.site
         self.screenshot = screenshot
         try:
-            browser = _acquire_browser(self._executable)
+            browser = acquire_browser(self._executable)
         except Exception:
             _release_server(self._key)
             raise
@@ -210,7 +153,7 @@ class WebShopBrowserEnv(TextEnv[Command]):
             self._context = browser.new_context(viewport={"width": 1024, "height": 900})
             self.page = self._context.new_page()
         except Exception:
-            _release_browser(self._executable)
+            release_browser(self._executable)
             _release_server(self._key)
             raise
         self._closed = False
@@ -307,6 +250,6 @@ class WebShopBrowserEnv(TextEnv[Command]):
         try:
             self._context.close()
         finally:
-            _release_browser(self._executable)
+            release_browser(self._executable)
             _release_server(self._key)
         super().close()
