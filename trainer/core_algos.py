@@ -604,3 +604,44 @@ def clip_cov_select(
     out = torch.zeros(valid.numel(), dtype=torch.bool)
     out[chosen] = True
     return out.view_as(valid)
+
+
+def td_targets(reward: torch.Tensor, done: torch.Tensor, next_value: torch.Tensor, gamma: float) -> torch.Tensor:
+    """One-step TD targets ``r + gamma (1 - d) V(s')`` (Digi-Q's and ArCHer's Q target).
+
+    Args:
+        reward, done, next_value: ``[B]``; ``done`` is 1 where the episode ended at this step.
+        gamma: Discount between steps.
+    """
+    return reward + gamma * (1.0 - done.to(reward.dtype)) * next_value
+
+
+def best_of_n(
+    q1: torch.Tensor,
+    q2: torch.Tensor,
+    v1: torch.Tensor,
+    v2: torch.Tensor,
+    valid: torch.Tensor,
+    threshold: float = 0.05,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Digi-Q's Best-of-N policy extraction (Bai et al., 2025), per state.
+
+    ``A_j = max(Q1, Q2)(s, a_j) - max(V1, V2)(s)`` (the official code takes the max of the two heads), 0 for an
+    invalid (unparseable) candidate; the chosen candidate is ``j* = argmax_j A_j`` (the first on ties) and it is
+    imitated with weight ``w = [clip(A_j*, 0, 1) > threshold]``.
+
+    Args:
+        q1, q2: ``[B, N]`` the two Q heads on each state's N candidates.
+        v1, v2: ``[B]`` the two V heads on each state.
+        valid: ``[B, N]`` bool; False on candidates the env cannot parse.
+        threshold: delta: the advantage the chosen candidate must clear to be imitated.
+
+    Returns:
+        ``(choice [B] long, weight [B] float 0/1, advantage [B, N])``.
+    """
+    advantage = double_max(q1, q2) - double_max(v1, v2)[:, None]
+    advantage = torch.where(valid.bool(), advantage, torch.zeros_like(advantage))
+    choice = advantage.argmax(dim=1)
+    best = advantage.gather(1, choice[:, None]).squeeze(1)
+    weight = (best.clamp(0.0, 1.0) > threshold).to(advantage.dtype)
+    return choice, weight, advantage

@@ -14,15 +14,19 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator
+import logging
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from agentrl.agents.types import Turn
 from agentrl.trainer.batch import TokenBatch
 from agentrl.trainer.core_algos import entropy_from_logits, logprobs_from_logits
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -186,21 +190,7 @@ class Policy(nn.Module):
         if not frozen:
             raise ValueError("no lower transformer block is frozen (policy.train_top_layers freezes them)")
         batch = batch.to(self.device)
-        captured: list[torch.Tensor] = []
-
-        def stop(_module: nn.Module, _args: Any, output: Any) -> None:
-            captured.append(output[0] if isinstance(output, tuple) else output)
-            raise _LowerDone
-
-        handle = decoder_layers(self.model)[frozen - 1].register_forward_hook(stop)
-        try:
-            with torch.set_grad_enabled(track):
-                self.model(input_ids=batch.input_ids, attention_mask=batch.attention_mask, use_cache=False)
-        except _LowerDone:
-            pass
-        finally:
-            handle.remove()
-        return captured[0] if track else captured[0].detach()
+        return block_output(self.model, batch.input_ids, batch.attention_mask, frozen, track=track)
 
     @torch.no_grad()
     def reference_logprobs(self, batch: TokenBatch, temperature: float = 1.0) -> torch.Tensor:
@@ -229,6 +219,80 @@ class Policy(nn.Module):
         return {k: v.detach().cpu() for k, v in self.model.state_dict().items()}
 
 
+class LowerCache:
+    """The output of the policy's frozen lower blocks (:meth:`Policy.frozen_blocks`) per turn, kept from its first
+    pass so that later passes run only the blocks above.
+
+    With ``policy.train_top_layers`` the embeddings and lower blocks are frozen, so their output for a turn depends
+    on its token ids alone. Supervised epochs (the warm-up, ``algo=sft``, filtered BC) and the policy-gradient
+    update's passes (old log-probs, then each epoch's loss) see the same turns again: only the first pass runs them
+    (SmolLM2 with the top 8 of 30 blocks trained: a later pass does about a third of a full forward). The first
+    cached pass is checked against the full forward, and the cache switches itself off, with a warning, for a model
+    on which the two differ (one that adds position embeddings to ``inputs_embeds``, like GPT-2).
+
+    Args:
+        policy: The policy being trained (its frozen blocks must stay frozen while the cache lives).
+        max_mb: Memory for the cached states; turns beyond it are not cached.
+    """
+
+    def __init__(self, policy: Policy, max_mb: int):
+        self.policy = policy
+        self.max_bytes = max(0, max_mb) * 2**20
+        self.used = 0
+        self.enabled = self.max_bytes > 0 and policy.frozen_blocks() > 0
+        self.checked = False
+        self._store: dict[int, tuple[Turn, torch.Tensor]] = {}
+
+    def __len__(self) -> int:
+        return len(self._store)
+
+    def clear(self) -> None:
+        """Forget every turn and free their memory (the self-check's verdict is kept)."""
+        self._store.clear()
+        self.used = 0
+
+    def lower(self, turns: Sequence[Turn], batch: TokenBatch) -> torch.Tensor | None:
+        """``batch``'s lower-block output (``[B, L, H]``, rows padded with zeros), from the cache where every turn is
+        in it, else computed now and kept; None when the cache is off."""
+        if not self.enabled:
+            return None
+        batch = batch.to(self.policy.device)
+        if not all(id(turn) in self._store for turn in turns):
+            hidden = self.policy.lower_hidden(batch)
+            if not self.checked and not self._agrees(batch, hidden):
+                return None
+            for row, turn in enumerate(turns):
+                length = len(turn.prompt_ids) + len(turn.response_ids)
+                size = length * hidden.shape[-1] * hidden.element_size()
+                if id(turn) not in self._store and self.used + size <= self.max_bytes:
+                    self._store[id(turn)] = (turn, hidden[row, :length].clone())
+                    self.used += size
+            return hidden
+        rows = [self._store[id(turn)][1] for turn in turns]
+        hidden = rows[0].new_zeros((len(rows), batch.input_ids.shape[1], rows[0].shape[-1]))
+        for row, states in enumerate(rows):
+            hidden[row, : states.shape[0]] = states
+        return hidden
+
+    def _agrees(self, batch: TokenBatch, hidden: torch.Tensor) -> bool:
+        """Whether running the upper blocks on ``hidden`` gives the full forward's log-probs (else the cache goes
+        off: the model treats ``inputs_embeds`` otherwise than the blocks' output)."""
+        self.checked = True
+        if self.policy.lower_hidden(batch, track=True).requires_grad:
+            why = "a trainable weight outside the transformer blocks feeds the frozen ones"
+        else:
+            with torch.no_grad():
+                full = self.policy.forward_batch(batch, 1.0).logprobs
+                split = self.policy.forward_batch(batch, 1.0, lower=hidden).logprobs
+            gap = float(((full - split).abs() * batch.response_mask).max()) if batch.response_mask.any() else 0.0
+            if gap <= 1e-3:
+                return True
+            why = f"running the upper blocks on the lower blocks' output is {gap:.2g} off in log-prob"
+        self.enabled = False
+        log.warning("the frozen-block cache is off: %s (update.lower_cache_mb=0 silences this)", why)
+        return False
+
+
 def response_start(batch: TokenBatch) -> int:
     """The first label-aligned column holding a response token (0 when none does).
 
@@ -239,6 +303,40 @@ def response_start(batch: TokenBatch) -> int:
     """
     columns = batch.response_mask.any(dim=0).nonzero()
     return int(columns[0]) if len(columns) else 0
+
+
+def block_output(
+    model: Any, input_ids: torch.Tensor, attention_mask: torch.Tensor, blocks: int, *, track: bool = False
+) -> torch.Tensor:
+    """``[B, L, H]``: the output of a causal LM's first ``blocks`` transformer blocks (the blocks above never run).
+
+    The one forward path to intermediate hidden states: :meth:`Policy.lower_hidden` (the frozen-block cache) and
+    Digi-Q's frozen features (:mod:`agentrl.trainer.digiq.features`) both read them here.
+
+    Args:
+        model: A ``transformers`` causal LM.
+        input_ids, attention_mask: ``[B, L]`` on the model's device.
+        blocks: How many blocks run, 1..number of blocks.
+        track: Run with autograd on (else the result is detached).
+    """
+    layers = decoder_layers(model)
+    if not 1 <= blocks <= len(layers):
+        raise ValueError(f"blocks must be in 1..{len(layers)} (the model's transformer blocks), got {blocks}")
+    captured: list[torch.Tensor] = []
+
+    def stop(_module: nn.Module, _args: Any, output: Any) -> None:
+        captured.append(output[0] if isinstance(output, tuple) else output)
+        raise _LowerDone
+
+    handle = layers[blocks - 1].register_forward_hook(stop)
+    try:
+        with torch.set_grad_enabled(track):
+            model(input_ids=input_ids, attention_mask=attention_mask, use_cache=False)
+    except _LowerDone:
+        pass
+    finally:
+        handle.remove()
+    return captured[0] if track else captured[0].detach()
 
 
 class _LowerDone(Exception):
