@@ -116,6 +116,9 @@ class AlgoContext:
     """The split evaluated on (None: the env has none)."""
     eval_seeds: Sequence[int] = ()
     """The evaluation seeds."""
+    env_factory: Callable[..., Any] | None = None
+    """Builds the run's env (keyword arguments override its config's, e.g. ``split``): Digi-Q replays its dataset
+    in it to tell which candidate actions the env can parse. None outside the loop."""
 
     @property
     def temperature(self) -> float:

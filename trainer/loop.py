@@ -274,6 +274,7 @@ class Trainer:
             eval_env_id=self.env_id,
             eval_split=eval_env_overrides(cfg.env, cfg.eval)[0],
             eval_seeds=eval_seeds(cfg.eval),
+            env_factory=self.env_factory,
         )
         self.algorithm: Algorithm = build_algorithm(cfg.algo, ctx)
         self.algorithm_context, self.tokenizer, self.pad_id = ctx, tokenizer, int(tokenizer.pad_token_id)
