@@ -32,9 +32,9 @@ import torch
 from agentrl.agents.models import load_model
 from agentrl.cli.train import load_train_config
 from agentrl.factory import make_from_config
-from agentrl.trainer.policy import Policy, PolicyConfig
+from agentrl.trainer.policy import LowerCache, Policy, PolicyConfig
 from agentrl.trainer.rollout import RolloutConfig
-from agentrl.trainer.sft import LowerCache, SupervisedConfig, demonstration_turns, supervised_step
+from agentrl.trainer.sft import SupervisedConfig, demonstration_turns, supervised_step
 from agentrl.trainer.warmup import collect_demonstrations
 
 

@@ -21,8 +21,8 @@ import torch
 from agentrl.agents.types import Trajectory
 from agentrl.trainer.algorithm import AlgoContext, Needs, register_algorithm
 from agentrl.trainer.pg import make_optimizer
+from agentrl.trainer.policy import LowerCache
 from agentrl.trainer.sft import (
-    LowerCache,
     SupervisedConfig,
     bucketed_batches,
     demonstration_turns,

@@ -57,6 +57,7 @@ from agentrl.trainer.core_algos import (
 from agentrl.trainer.empg import EMPGConfig, modulate_rows
 from agentrl.trainer.epo import EPOTerm
 from agentrl.trainer.pg import PGConfig, make_optimizer, pg_update, score_batch
+from agentrl.trainer.policy import LowerCache
 from agentrl.trainer.spear import SelfImitation, SPEARConfig, intrinsic_rewards, replay_turn
 
 ESTIMATORS = ("grpo", "rloo", "reinforce_pp", "gigpo")
@@ -293,6 +294,7 @@ class GRPO:
         self.generator = torch.Generator().manual_seed(ctx.seed)
         self.epo = EPOTerm(cfg.pg.epo, ctx.iterations) if cfg.pg.epo.enabled else None
         self.sil = SelfImitation(cfg.spear, ctx.seed) if cfg.spear.enabled else None
+        self.cache = LowerCache(self.policy, cfg.pg.lower_cache_mb)
 
     def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]:
         """One update on a batch of rollouts (groups of same-seed copies)."""
@@ -307,9 +309,14 @@ class GRPO:
         if gamma_k <= 0:
             replayed, replay_adv = [], []
         n = len(turns)
-        batch = turn_batch([*turns, *(replay_turn(e) for e in replayed)], self.pad_id)
+        rows = [*turns, *(replay_turn(e) for e in replayed)]
+        batch = turn_batch(rows, self.pad_id)
         wants_entropy = self.epo is not None or self.cfg.empg.enabled
-        batch.fields.update(score_batch(self.policy, batch, self.cfg.pg, self.temperature, entropy=wants_entropy))
+        batch.fields.update(
+            score_batch(
+                self.policy, batch, self.cfg.pg, self.temperature, entropy=wants_entropy, cache=self.cache, turns=rows
+            )
+        )
         mask = batch.response_mask
         per_row = torch.tensor([advantages[i][t] for i, t in where], dtype=torch.float32)
         if self.cfg.empg.enabled:
@@ -344,8 +351,11 @@ class GRPO:
                 generator=self.generator,
                 epo=self.epo,
                 iteration=iteration,
+                cache=self.cache,
+                turns=rows,
             )
         )
+        self.cache.clear()
         if self.epo is not None:
             self.epo.observe(float(masked_mean(batch.fields["old_entropy"][:n], mask[:n])))
         if self.sil is not None:

@@ -17,17 +17,19 @@ trajectory, through the batch's ``epo_weight`` field.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 
+from agentrl.agents.types import Turn
 from agentrl.trainer import distributed
 from agentrl.trainer.algorithm import Needs, optimizer_step
 from agentrl.trainer.batch import TokenBatch, micro_batches, minibatches, num_minibatches
 from agentrl.trainer.core_algos import aggregate_loss, kl_penalty, masked_mean, ppo_policy_loss, value_loss
 from agentrl.trainer.epo import EPOConfig, EPOTerm
-from agentrl.trainer.policy import Policy
+from agentrl.trainer.policy import LowerCache, Policy
 
 
 @dataclass
@@ -63,6 +65,10 @@ class PGConfig:
     """Gradient-norm clip."""
     loss_agg: str = "token-mean"
     """Loss aggregation: token-mean, seq-mean-token-sum or seq-mean-token-mean."""
+    lower_cache_mb: int = 2048
+    """Memory (MiB) for the output of the frozen lower blocks (``policy.train_top_layers``) of the batch's turns: the
+    scoring pass computes it once and the update's passes run only the trainable blocks above (0: every pass runs the
+    whole model)."""
     target_kl: float | None = None
     """Skip a minibatch's optimiser step when its approx-KL to the rollout policy exceeds this (POAD: 0.02;
     None: never skip)."""
@@ -90,8 +96,13 @@ def pg_update(
     value_clip: float | None = None,
     epo: EPOTerm | None = None,
     iteration: int = 0,
+    cache: LowerCache | None = None,
+    turns: Sequence[Turn] = (),
 ) -> dict[str, float]:
     """Run the update on ``batch``; returns mean statistics over optimiser steps.
+
+    With ``cache`` (and ``turns``, the batch's rows), each micro-batch takes the frozen lower blocks' output from it
+    (filled by :func:`score_batch`) and runs only the blocks above.
 
     With ``epo``, the batch must carry ``epo_weight`` (per-token weights of EPO's mean, see
     :func:`~agentrl.trainer.core_algos.hierarchical_weights`); a minibatch's term is normalised by its own weight.
@@ -115,7 +126,8 @@ def pg_update(
             for part in micro_batches([lengths[r] for r in rows], cfg.micro_batch_size, cfg.micro_batch_tokens):
                 micro = batch.select(rows[part]).to(policy.device)
                 mask = micro.response_mask
-                out = policy.forward_batch(micro, temperature, values=with_values)
+                lower = _lower(cache, turns, rows[part].tolist(), micro)
+                out = policy.forward_batch(micro, temperature, values=with_values, lower=lower)
                 policy_loss, pstats = ppo_policy_loss(
                     out.logprobs,
                     micro.fields["old_logprobs"],
@@ -173,16 +185,27 @@ def pg_update(
 
 @torch.no_grad()
 def score_batch(
-    policy: Policy, batch: TokenBatch, cfg: PGConfig, temperature: float, *, values: bool = False, entropy: bool = False
+    policy: Policy,
+    batch: TokenBatch,
+    cfg: PGConfig,
+    temperature: float,
+    *,
+    values: bool = False,
+    entropy: bool = False,
+    cache: LowerCache | None = None,
+    turns: Sequence[Turn] = (),
 ) -> dict[str, torch.Tensor]:
-    """Old log-probs (and values, reference log-probs, per-token entropies) of every row, before the update."""
+    """Old log-probs (and values, reference log-probs, per-token entropies) of every row, before the update.
+
+    With ``cache`` (and ``turns``, the batch's rows) the frozen lower blocks' output of every row is kept there for
+    :func:`pg_update`."""
     keys = ["old_logprobs", *(["old_values"] if values else []), *(["ref_logprobs"] if cfg.kl_coef > 0 else [])]
     keys += ["old_entropy"] if entropy else []
     parts = {key: torch.zeros(batch.response_mask.shape) for key in keys}
     for part in micro_batches(batch.lengths(), cfg.micro_batch_size, cfg.micro_batch_tokens):
         rows = torch.tensor(part)
         micro = batch.select(rows)
-        out = policy.forward_batch(micro, temperature, values=values)
+        out = policy.forward_batch(micro, temperature, values=values, lower=_lower(cache, turns, part, micro))
         width = out.logprobs.shape[1]
         parts["old_logprobs"][rows, :width] = out.logprobs.cpu().float()
         if values:
@@ -193,3 +216,14 @@ def score_batch(
         if cfg.kl_coef > 0:
             parts["ref_logprobs"][rows, :width] = policy.reference_logprobs(micro, temperature).cpu().float()
     return {key: part * batch.response_mask for key, part in parts.items()}
+
+
+def _lower(
+    cache: LowerCache | None, turns: Sequence[Turn], rows: Sequence[int], micro: TokenBatch
+) -> torch.Tensor | None:
+    """The micro-batch's lower-block output from ``cache`` (None without one)."""
+    if cache is None:
+        return None
+    if len(turns) <= max(rows, default=-1):
+        raise ValueError("a lower-block cache needs the batch's turns, one per row")
+    return cache.lower([turns[i] for i in rows], micro)

@@ -34,6 +34,7 @@ from agentrl.trainer.epo import EPOTerm
 from agentrl.trainer.grpo import shaped_rewards
 from agentrl.trainer.learning_signal import reward_contrast
 from agentrl.trainer.pg import PGConfig, make_optimizer, pg_update, score_batch
+from agentrl.trainer.policy import LowerCache
 
 
 @dataclass
@@ -141,6 +142,7 @@ class PPO:
         self.optimizer = make_optimizer(groups, cfg.pg.lr, cfg.pg.weight_decay)
         self.generator = torch.Generator().manual_seed(ctx.seed)
         self.epo = EPOTerm(cfg.pg.epo, ctx.iterations) if cfg.pg.epo.enabled else None
+        self.cache = LowerCache(policy, cfg.pg.lower_cache_mb)
 
     def advantages(
         self,
@@ -160,7 +162,16 @@ class PPO:
         batch = turn_batch(turns, self.pad_id)
         wants_entropy = self.epo is not None or self.cfg.empg.enabled
         batch.fields.update(
-            score_batch(self.policy, batch, self.cfg.pg, self.temperature, values=True, entropy=wants_entropy)
+            score_batch(
+                self.policy,
+                batch,
+                self.cfg.pg,
+                self.temperature,
+                values=True,
+                entropy=wants_entropy,
+                cache=self.cache,
+                turns=turns,
+            )
         )
         rewards = shaped_rewards(trajectories, self.cfg.invalid_penalty)
         terminal = [bool(t.turns and t.turns[-1].terminated) for t in trajectories]
@@ -186,7 +197,10 @@ class PPO:
             value_clip=self.cfg.value_clip,
             epo=self.epo,
             iteration=iteration,
+            cache=self.cache,
+            turns=turns,
         )
+        self.cache.clear()
         if self.epo is not None:
             self.epo.observe(float(masked_mean(batch.fields["old_entropy"], mask)))
         stats["zero_signal"] = float(not reward_contrast(rewards))

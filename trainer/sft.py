@@ -17,12 +17,9 @@ up linearly and then follows ``schedule`` over the run. The loop evaluates on th
 split as for RL, and writes the same run folder, logs, checkpoints and plots.
 
 With ``policy.train_top_layers`` the lower blocks are frozen, so their output for a turn
-never changes: a :class:`LowerCache` keeps it from a turn's first pass (up to
-``lower_cache_mb``) and later epochs run only the trainable blocks above it (SmolLM2
-with the top 8 of 30 blocks trained: a step on cached turns does about half the work
-of a full one; ``benchmarks/sft_cache.py`` measures it). The first cached pass is checked
-against the full forward and the cache switches itself off, with a warning, for a model
-on which the two differ (one that adds position embeddings to ``inputs_embeds``).
+never changes: a :class:`~agentrl.trainer.policy.LowerCache` keeps it from a turn's first
+pass (up to ``lower_cache_mb``) and later epochs run only the trainable blocks above it
+(``benchmarks/sft_cache.py`` measures it).
 
 Data that would leak into evaluation is refused: a dataset of the evaluation split of
 the same env, or whose seeds reach the evaluation seeds.
@@ -41,9 +38,9 @@ import torch
 from agentrl.agents.dataset import DatasetError, open_dataset
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.trainer.algorithm import AlgoContext, Needs, optimizer_step, register_algorithm
-from agentrl.trainer.batch import TokenBatch, micro_batches, turn_batch
+from agentrl.trainer.batch import micro_batches, turn_batch
 from agentrl.trainer.pg import make_optimizer
-from agentrl.trainer.policy import Policy
+from agentrl.trainer.policy import LowerCache, Policy
 
 SCHEDULES = ("constant", "linear", "cosine")
 log = logging.getLogger(__name__)
@@ -119,68 +116,6 @@ def bucketed_batches(lengths: Sequence[int], batch_size: int, generator: torch.G
         batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
     permutation = torch.randperm(len(batches), generator=generator).tolist()
     return [batches[i] for i in permutation]
-
-
-class LowerCache:
-    """The output of the policy's frozen lower blocks (:meth:`Policy.frozen_blocks`) per turn, kept from its first
-    pass so that later passes run only the blocks above; see the module docstring.
-
-    Args:
-        policy: The policy being trained (its frozen blocks must stay frozen while the cache lives).
-        max_mb: Memory for the cached states; turns beyond it are not cached.
-    """
-
-    def __init__(self, policy: Policy, max_mb: int):
-        self.policy = policy
-        self.max_bytes = max(0, max_mb) * 2**20
-        self.used = 0
-        self.enabled = self.max_bytes > 0 and policy.frozen_blocks() > 0
-        self.checked = False
-        self._store: dict[int, tuple[Turn, torch.Tensor]] = {}
-
-    def __len__(self) -> int:
-        return len(self._store)
-
-    def lower(self, turns: Sequence[Turn], batch: TokenBatch) -> torch.Tensor | None:
-        """``batch``'s lower-block output (``[B, L, H]``, rows padded with zeros), from the cache where every turn is
-        in it, else computed now and kept; None when the cache is off."""
-        if not self.enabled:
-            return None
-        batch = batch.to(self.policy.device)
-        if not all(id(turn) in self._store for turn in turns):
-            hidden = self.policy.lower_hidden(batch)
-            if not self.checked and not self._agrees(batch, hidden):
-                return None
-            for row, turn in enumerate(turns):
-                length = len(turn.prompt_ids) + len(turn.response_ids)
-                size = length * hidden.shape[-1] * hidden.element_size()
-                if id(turn) not in self._store and self.used + size <= self.max_bytes:
-                    self._store[id(turn)] = (turn, hidden[row, :length].clone())
-                    self.used += size
-            return hidden
-        rows = [self._store[id(turn)][1] for turn in turns]
-        hidden = rows[0].new_zeros((len(rows), batch.input_ids.shape[1], rows[0].shape[-1]))
-        for row, states in enumerate(rows):
-            hidden[row, : states.shape[0]] = states
-        return hidden
-
-    def _agrees(self, batch: TokenBatch, hidden: torch.Tensor) -> bool:
-        """Whether running the upper blocks on ``hidden`` gives the full forward's log-probs (else the cache goes
-        off: the model treats ``inputs_embeds`` otherwise than the blocks' output)."""
-        self.checked = True
-        if self.policy.lower_hidden(batch, track=True).requires_grad:
-            why = "a trainable weight outside the transformer blocks feeds the frozen ones"
-        else:
-            with torch.no_grad():
-                full = self.policy.forward_batch(batch, 1.0).logprobs
-                split = self.policy.forward_batch(batch, 1.0, lower=hidden).logprobs
-            gap = float(((full - split).abs() * batch.response_mask).max()) if batch.response_mask.any() else 0.0
-            if gap <= 1e-3:
-                return True
-            why = f"running the upper blocks on the lower blocks' output is {gap:.2g} off in log-prob"
-        self.enabled = False
-        log.warning("the frozen-block cache is off: %s (update.lower_cache_mb=0 silences this)", why)
-        return False
 
 
 def supervised_step(

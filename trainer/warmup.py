@@ -39,10 +39,9 @@ from agentrl.agents.scripted import ExpertAgent
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.trainer.algorithm import AlgoContext
 from agentrl.trainer.pg import make_optimizer
-from agentrl.trainer.policy import Policy
+from agentrl.trainer.policy import LowerCache, Policy
 from agentrl.trainer.rollout import RolloutConfig, collect
 from agentrl.trainer.sft import (
-    LowerCache,
     SupervisedConfig,
     bucketed_batches,
     check_dataset,

@@ -182,6 +182,40 @@ def test_micro_batched_ppo_update_equals_the_one_pass_update(tiny, fixed_replies
     assert moved > 1e-4  # the update did something
 
 
+@pytest.mark.parametrize("algo", ["ppo", "grpo"])
+def test_frozen_lower_blocks_run_only_in_the_scoring_pass_of_a_pg_update(tiny, fixed_replies, algo):
+    """With ``policy.train_top_layers``, the update's passes take the frozen blocks' output from the scoring pass
+    (``pg.lower_cache_mb``): the lowest block runs in the scoring pass and its one-off check only, and the weights
+    after two epochs equal those of running the whole model every pass."""
+    from agentrl.trainer.grpo import GRPO, GRPOConfig
+    from agentrl.trainer.policy import PolicyConfig, decoder_layers
+
+    model, _ = tiny
+    results = {}
+    for cache_mb in (0, 64):
+        policy = Policy(copy.deepcopy(model), PolicyConfig(train_top_layers=1), value_head=algo == "ppo")
+        assert policy.frozen_blocks() >= 1
+        calls: list[int] = []
+        decoder_layers(policy.model)[0].register_forward_hook(lambda *_, c=calls: c.append(1))
+        pg = PGConfig(minibatch_size=8, epochs=2, micro_batch_size=ROWS, micro_batch_tokens=BUDGET,
+                      lower_cache_mb=cache_mb)  # fmt: skip
+        ctx = AlgoContext(policy, None, fixed_replies(REPLY), SamplingParams(temperature=1.0), 0, 0, lambda: None)
+        algorithm = PPO(PPOConfig(pg=pg), ctx) if algo == "ppo" else GRPO(GRPOConfig(pg=pg), ctx)
+        stats = algorithm.update(long_history(), 0)
+        results[cache_mb] = (policy.trainable_state(), stats, len(calls))
+        assert len(algorithm.cache) == 0  # released after the update
+    (plain, plain_stats, plain_calls), (cached, cached_stats, cached_calls) = results[0], results[64]
+    scoring = len(micro_batches([len(t.prompt_ids) + len(t.response_ids) for x in long_history() for t in x.turns],
+                                ROWS, BUDGET))  # fmt: skip
+    assert cached_calls == scoring + 2  # the scoring pass, then the check (lower blocks alone, the whole model)
+    assert plain_calls >= 3 * scoring  # without the cache, two epochs of update passes ran the whole model too
+    assert cached_stats["grad_norm"] == pytest.approx(plain_stats["grad_norm"], rel=1e-4)
+    start = Policy(copy.deepcopy(model), PolicyConfig(train_top_layers=1)).trainable_state()
+    for name, tensor in plain.items():
+        torch.testing.assert_close(cached[name], tensor, atol=1e-5, rtol=1e-4)
+    assert any(not torch.equal(plain[name], start[name]) for name in start)  # the update changed the top block
+
+
 def test_micro_batched_sft_step_equals_the_one_pass_step(tiny):
     model, _ = tiny
     turns = [turn for t in long_history() for turn in t.turns]

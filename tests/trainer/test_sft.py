@@ -206,8 +206,7 @@ def _cache_turns(tokenizer):
 def test_frozen_lower_blocks_run_once_per_turn_and_train_the_same(tiny):
     """With the lower blocks frozen, a turn's lower-block output is computed on its first pass only, and the
     steps equal those of the whole model run every time."""
-    from agentrl.trainer.policy import PolicyConfig, decoder_layers
-    from agentrl.trainer.sft import LowerCache
+    from agentrl.trainer.policy import LowerCache, PolicyConfig, decoder_layers
 
     model, tokenizer = tiny
     turns, pad = _cache_turns(tokenizer), int(tokenizer.pad_token_id)
@@ -240,8 +239,7 @@ def test_the_lower_block_cache_turns_itself_off_where_it_would_be_wrong(tiny, ca
     from transformers import GPT2Config, GPT2LMHeadModel
 
     from agentrl.trainer.batch import turn_batch
-    from agentrl.trainer.policy import PolicyConfig
-    from agentrl.trainer.sft import LowerCache
+    from agentrl.trainer.policy import LowerCache, PolicyConfig
 
     _, tokenizer = tiny
     torch.manual_seed(0)
