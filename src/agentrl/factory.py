@@ -31,6 +31,13 @@ def short_names() -> list[str]:
     return list(_short_names())
 
 
+def short_name_of(env_id: str) -> str | None:
+    """The short name whose config builds ``env_id`` (None when no config, or more than one, names it): the CLI
+    reads ``env=agentrl/WebShop-v1`` as ``env=webshop``, with its arguments, agent defaults and recipe."""
+    names = [name for name in short_names() if _env_config(name).id == env_id]
+    return names[0] if len(names) == 1 else None
+
+
 def env_config(name: str) -> EnvConfig:
     """The validated :class:`EnvConfig` of the short name ``name`` (a fresh copy)."""
     return copy.deepcopy(_env_config(name))

@@ -90,8 +90,14 @@ def test_every_command_validates_the_same_way(command, typo, meant, capsys):
 
 
 def test_env_takes_any_registered_id():
+    # The id a shipped config names is that config: its arguments, agent defaults and recipe come with it.
     cfg = load_train_config(["env=agentrl/FrozenLake-v0"])
-    assert cfg.env.id == "agentrl/FrozenLake-v0" and cfg.env.kwargs == {}
+    assert cfg.env == load_train_config(["env=frozenlake"]).env and cfg.env.kwargs["size"] == 4
+    shop = load_train_config(["env=agentrl/WebShop-v1"]).env
+    assert shop.train_recipe and shop.held_out_split == "test" and shop.kwargs["observation_mode"] == "text_rich"
+    # Any other id (or module:Class) is built bare, with the env's own defaults.
+    cfg = load_train_config(["env=agentrl.envs.frozenlake:FrozenLakeTextEnv"])
+    assert cfg.env.id == "agentrl.envs.frozenlake:FrozenLakeTextEnv" and cfg.env.kwargs == {}
     # env.id alone does not carry the default env's (guess-the-number's) arguments to another env.
     cfg = load_train_config(["env.id=agentrl/FrozenLake-v0"])
     assert cfg.env.id == "agentrl/FrozenLake-v0" and cfg.env.kwargs == {}

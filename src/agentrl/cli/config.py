@@ -17,7 +17,7 @@ from omegaconf.errors import OmegaConfBaseException
 from agentrl.agents.llm_agent import AgentConfig
 from agentrl.agents.scripted import ScriptedAgentConfig
 from agentrl.cli import validate
-from agentrl.factory import short_names
+from agentrl.factory import short_name_of, short_names
 
 T = TypeVar("T")
 
@@ -98,9 +98,12 @@ def server_overrides(args: Any) -> list[str]:
 
 
 def env_overrides(env: str) -> list[str]:
-    """Overrides selecting ``env``: its short-name config, or a bare id with no kwargs."""
+    """Overrides selecting ``env``: its short-name config (also for the id a shipped config names), or a bare id with
+    no kwargs."""
     if env in short_names():
         return [f"env={env}"]
+    if name := short_name_of(env):
+        return [f"env={name}"]
     return ["env=_by_id", f"env.id={_quote(env)}"]
 
 
@@ -112,7 +115,9 @@ def _quote(value: str) -> str:
 def expand_shorthands(overrides: Sequence[str], groups: set[str], config_dirs: Sequence[str] = ()) -> list[str]:
     """Rewrite the group selections that name no config file but something the group stands for.
 
-    * ``env=ID`` (a registered or gymnasium id, or ``module:Class``) -> ``env=_by_id env.id=ID``;
+    * ``env=ID`` -> ``env=NAME`` when the shipped config ``NAME`` is the one that names ``ID`` (the same arguments,
+      agent defaults and recipe as the short name); any other registered or gymnasium id, or ``module:Class`` ->
+      ``env=_by_id env.id=ID``;
     * ``env.id=ID`` with no ``env=`` -> ``env=_by_id`` first (else the default env's kwargs would go to ID);
     * ``model=ORG/NAME`` or ``model=PATH`` (an existing folder) -> ``model.name=...``.
 
@@ -134,7 +139,9 @@ def expand_shorthands(overrides: Sequence[str], groups: set[str], config_dirs: S
             out.append(line)
         elif group == "env":
             ids = [e.id for e in registration.registered()]
-            if value in ids or ":" in value or value in gymnasium.registry:
+            if name := short_name_of(value):
+                out.append(f"env={name}")
+            elif value in ids or ":" in value or value in gymnasium.registry:
                 out += ["env=_by_id", f"env.id={_quote(value)}"]
             else:
                 raise validate.unknown_option("env", value, config_dirs, extra=ids)
