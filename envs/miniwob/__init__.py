@@ -1,0 +1,1 @@
+"""MiniWoB++'s bundled HTML tasks in headless Chromium with the AitW action space."""
