@@ -38,8 +38,8 @@ class Task:
 TASKS: dict[str, Task] = {}
 
 
-def _task(name: str, app: str, feasible: bool = True) -> Callable[[type], type]:
-    def register(cls: type) -> type:
+def _task(name: str, app: str, feasible: bool = True) -> Callable[[Any], Any]:
+    def register(cls: Any) -> Any:
         TASKS[name] = Task(name, app, cls.setup, cls.check, cls.plan, feasible)
         return cls
 

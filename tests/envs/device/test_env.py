@@ -73,7 +73,7 @@ def test_expert_episode_carries_ui_list_screenshot_and_aitw_action(env):
     assert info["device_task"] == "contacts_add" and info["task"].startswith("Add a contact named")
     assert "app: Home screen" in obs and 'Button "C Contacts" id=home/contacts' in obs
     assert info["image"][:8] == b"\x89PNG\r\n\x1a\n"
-    assert "STATUS_TASK_COMPLETE" in info["admissible_actions"] and "TAP(2)" in info["admissible_actions"]
+    assert "STATUS_TASK_COMPLETE" in info["admissible_actions"] and "TAP(3)" in info["admissible_actions"]
     obs, _, _, _, info = env.step(info["expert_action"])
     assert "app: Contacts" in obs and "id=contacts/add" in obs
     assert (
