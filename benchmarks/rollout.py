@@ -20,7 +20,11 @@ It pays off when env steps cost about as much as generation:
     python benchmarks/rollout.py --model smollm2 --envs 1,4,16 --max-new-tokens 16
     python benchmarks/rollout.py --env alfworld --envs 8 --executor subprocess --async
     python benchmarks/rollout.py --model smollm2 --backend openai --url http://127.0.0.1:8080/v1
-    python benchmarks/rollout.py --model <hf id> --backend vllm --envs 16,64   # on a CUDA GPU
+    .venv-vllm/bin/python benchmarks/rollout.py --model smollm2 --backend vllm --envs 16
+
+``--backend vllm`` runs vLLM in-process (on CPU, in the ``make vllm`` virtualenv; ALFWorld
+there needs ``.venv-vllm/bin/pip install alfworld``). Every timed phase starts with an empty
+prefix cache, so no phase reuses the KV of prompts an earlier one computed.
 """
 
 from __future__ import annotations
@@ -54,8 +58,16 @@ class _Recording:
         return self.backend.generate(prompts, params)
 
 
+def _cold(backend: Any) -> Any:
+    """``backend`` with vLLM's prefix cache emptied, so no timed phase reuses the KV an earlier one computed."""
+    if isinstance(backend, VLLMBackend):
+        backend.llm.reset_prefix_cache()
+    return backend
+
+
 def _pure_generate(backend: Any, batches: list[list[list[int]]], params: SamplingParams) -> tuple[float, int]:
     """Seconds and tokens for the engine alone on the same prompt batches."""
+    _cold(backend)
     start = time.perf_counter()
     if isinstance(backend, VLLMBackend):  # the engine's own offline generate, not agentrl's wrapper
         import vllm
@@ -83,7 +95,7 @@ def _play(
     params: SamplingParams,
     **rollout: Any,
 ) -> tuple[float, int, int, list[list[list[int]]]]:
-    recording = _Recording(backend)
+    recording = _Recording(_cold(backend))
     agent = LLMAgent(recording, tokenizer, AgentConfig(sampling=params))
     config = RolloutConfig(num_envs=n, max_turns=turns, **rollout)
     start = time.perf_counter()
@@ -105,7 +117,7 @@ def main() -> None:
     parser.add_argument("--executor", default="inline", help="where envs run: inline, subprocess, thread, ray")
     parser.add_argument("--async", dest="async_mode", action="store_true", help="also play each N in async mode")
     parser.add_argument("--waves", type=int, default=2, help="async mode: env groups taking turns")
-    parser.add_argument("--backend", default="hf", help="hf, vllm (CUDA GPU) or openai (a server at --url)")
+    parser.add_argument("--backend", default="hf", help="hf, vllm (in-process) or openai (a server at --url)")
     parser.add_argument("--url", default="", help="openai backend: the server's base URL (http://host:port/v1)")
     parser.add_argument("--device", default="cpu", help="hf backend: torch device")
     args = parser.parse_args()

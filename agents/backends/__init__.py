@@ -1,5 +1,5 @@
 """Generation backends: ``hf`` (transformers, in-process), ``openai`` (any OpenAI-compatible
-server) and ``vllm`` (in-process engine on a GPU), picked by :class:`BackendConfig`."""
+server) and ``vllm`` (vLLM's in-process engine, CPU or GPU), picked by :class:`BackendConfig`."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ class BackendConfig:
     """Which backend generates the policy's replies (``backend.name=openai backend.url=...``)."""
 
     name: str = "hf"
-    """``hf`` (in-process transformers), ``openai`` (a server at ``url``) or ``vllm`` (in-process, GPU only)."""
+    """``hf`` (in-process transformers), ``openai`` (a server at ``url``) or ``vllm`` (vLLM in-process, CPU or GPU)."""
     url: str = ""
     """openai: the server's base URL, e.g. ``http://127.0.0.1:8001/v1``."""
     served_model: str = ""
@@ -36,7 +36,12 @@ class BackendConfig:
     api_key_env: str = "OPENAI_API_KEY"
     """openai: the environment variable holding a bearer token, if the server wants one."""
     gpu_memory_utilization: float = 0.5
-    """vllm: the share of GPU memory the engine may take (the trainer needs the rest)."""
+    """vllm on a GPU: the share of GPU memory the engine may take (the trainer needs the rest)."""
+    kv_cache_gib: float = 1.0
+    """vllm on CPU: GiB of memory for the engine's KV cache (0: vLLM's default, 4 GiB)."""
+    enforce_eager: bool = False
+    """vllm: run the model eagerly instead of compiling it with torch.compile (starts about a minute sooner on CPU,
+    decodes somewhat slower)."""
 
 
 def make_backend(cfg: BackendConfig, model_cfg: ModelConfig, tokenizer: Any, model: Any = None) -> Any:
@@ -65,13 +70,20 @@ def make_backend(cfg: BackendConfig, model_cfg: ModelConfig, tokenizer: Any, mod
             prompt_format=cfg.prompt_format,
         )
     if cfg.name == "vllm":
-        if importlib.util.find_spec("vllm") is None:
-            raise ValueError("backend.name=vllm needs vLLM on a CUDA GPU: pip install 'agentrl[vllm]'")
-        from agentrl.agents.backends.vllm import VLLMBackend
+        from agentrl.agents.backends.vllm import INSTALL_HINT, VLLMBackend
 
+        if importlib.util.find_spec("vllm") is None:
+            raise ValueError(f"backend.name=vllm needs vLLM: {INSTALL_HINT}")
         path = cfg.served_model or model_dir(model_cfg, model, tokenizer)
-        memory = cfg.gpu_memory_utilization
-        return VLLMBackend(path, tokenizer, gpu_memory_utilization=memory, dtype=model_cfg.dtype, seed=model_cfg.seed)
+        return VLLMBackend(
+            path,
+            tokenizer,
+            gpu_memory_utilization=cfg.gpu_memory_utilization,
+            kv_cache_gib=cfg.kv_cache_gib,
+            dtype=model_cfg.dtype,
+            enforce_eager=cfg.enforce_eager,
+            seed=model_cfg.seed,
+        )
     raise ValueError(f"backend.name must be one of {', '.join(BACKENDS)}, not {cfg.name!r}")
 
 

