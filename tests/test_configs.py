@@ -14,7 +14,7 @@ from agentrl.factory import env_config, short_names
 _ROOT = resources.files("agentrl.configs")
 CONFIG_FILES = [
     p
-    for folder in (_ROOT, _ROOT / "env", _ROOT / "algo", _ROOT / "model")
+    for folder in (_ROOT, _ROOT / "env", _ROOT / "algo", _ROOT / "model", _ROOT / "memory")
     for p in sorted(folder.iterdir(), key=lambda p: p.name)
     if p.name.endswith(".yaml")
 ]

@@ -34,6 +34,7 @@ from agentrl.agents.llm_agent import AgentConfig, LLMAgent
 from agentrl.agents.models import ModelConfig, fingerprint, load_model
 from agentrl.agents.types import Trajectory, save_jsonl
 from agentrl.envs.config import EnvConfig
+from agentrl.memory.config import MemoryConfig
 from agentrl.trainer import distributed
 from agentrl.trainer.algorithm import AlgoContext, Algorithm, build_algorithm, spec_for
 from agentrl.trainer.checkpoint import (
@@ -144,6 +145,9 @@ class TrainRunConfig:
     """Iterations, seeds, checkpoints, logging."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """The fixed-seed evaluation protocol (on the env's held-out split by default)."""
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    """AgentFly's case memory inside RL (``memory=on``): rollouts retrieve cases into the prompt and write one per
+    training episode; evaluation reads the memory (top K) and never writes."""
 
 
 class Hooks:
@@ -261,6 +265,18 @@ class Trainer:
         self.agent = LLMAgent(self.backend, tokenizer, cfg.agent)
         greedy = dataclasses.replace(cfg.agent, sampling=dataclasses.replace(cfg.agent.sampling, temperature=0.0))
         self.eval_agent = LLMAgent(self.backend, tokenizer, greedy)
+        self.rollout_agent: Any = self.agent
+        self.eval_rollout_agent: Any = self.eval_agent
+        self.memory = self.memory_agent = None
+        if cfg.memory.enabled:  # memory inside RL: training episodes write cases, evaluation episodes only read
+            from agentrl.memory import CaseMemory, with_memory
+
+            self.memory = CaseMemory(cfg.memory)
+            own: dict[str, Any] = {"backend": self.backend, "tokenizer": tokenizer}
+            own["source"] = cfg.memory.source or str(self.out)
+            self.memory_agent = with_memory(self.agent, self.memory, write=True, sample=True, **own)
+            self.rollout_agent = self.memory_agent
+            self.eval_rollout_agent = with_memory(self.eval_agent, self.memory, write=False, sample=False, **own)
         ctx = AlgoContext(
             policy=self.policy,
             agent=self.agent,
@@ -332,7 +348,12 @@ class Trainer:
         self.hooks.iteration_start(iteration, cfg.train.iterations, len(seeds) * cfg.rollout.group_size)
         self.policy.eval()
         trajectories = collect(
-            self.env_factory, self.agent, seeds, cfg.rollout, env_id=self.env_id, on_episode=self.hooks.episode_done
+            self.env_factory,
+            self.rollout_agent,
+            seeds,
+            cfg.rollout,
+            env_id=self.env_id,
+            on_episode=self.hooks.episode_done,
         )
         rollout_seconds = time.perf_counter() - tick
         everyone = distributed.gather(trajectories)
@@ -356,6 +377,7 @@ class Trainer:
             **(rollout_stats(everyone) if everyone else {}),
             **stats,
             **self.agent.take_prompt_stats(),  # this rank's prompts: lengths, turns the budget left out
+            **(self.memory_agent.take_stats() if self.memory_agent is not None else {}),
             "rollout_seconds": rollout_seconds,
             "rollout_tokens_per_s": tokens / rollout_seconds if everyone else 0.0,
             **peak_memory(cfg.model.device),
@@ -444,7 +466,7 @@ class Trainer:
         """
         self.hooks.evaluation_start(self.cfg.eval.episodes)
         result = evaluate(
-            self.eval_agent,
+            self.eval_rollout_agent,
             self.env_factory,
             self.cfg.env,
             self.cfg.eval,
@@ -469,6 +491,8 @@ class Trainer:
         distributed.check_in_sync(p for _, p in self.policy.trainable_named_parameters())
         # Each rank's own state (optimiser shuffles, replay buffer, RNG) beside the shared weights.
         own = {"algo": self.algorithm.state_dict(), "rng": rng_state(), "agent": self.agent.state_dict()}
+        if self.memory is not None:
+            self.memory.save()  # the learned retriever's checkpoint, next to the case bank
         shards = distributed.gather_one(own)
         if self.main:
             save_checkpoint(
@@ -513,6 +537,8 @@ class Trainer:
             if self.log is not None:
                 self.log.close()
             self.backend.close()
+            if self.memory is not None:
+                self.memory.close()
         return self.finish()
 
     def finish(self) -> dict[str, Any]:

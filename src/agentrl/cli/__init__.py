@@ -23,6 +23,7 @@ def build_parser() -> argparse.ArgumentParser:
         collect,
         envs,
         evaluate,
+        memory,
         play,
         prove,
         runs,
@@ -57,6 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     alfworld.add_parser(sub)
     view.add_parser(sub)
     werewolf.add_parser(sub)
+    memory.add_parser(sub)
     return parser
 
 

@@ -5,6 +5,7 @@
     agentrl eval env=webshop agent=expert          # the oracle on the same seeds: a model's reference point
     agentrl eval env=alfworld agent=random         # chance level
     agentrl eval env=alfworld eval.split=train     # another split than the env's held-out one
+    agentrl eval env=webshop memory=on             # with a case memory (docs/memory.md)
 
 The second form plays through any OpenAI-compatible server (``agentrl serve-model``,
 vLLM, llama.cpp's Python server); only the model's tokenizer is loaded here. The env
@@ -37,6 +38,7 @@ from agentrl.agents.llm_agent import AgentConfig
 from agentrl.agents.models import ModelConfig
 from agentrl.cli.config import add_config_flags, load, load_plugins, print_config, store
 from agentrl.envs.config import EnvConfig
+from agentrl.memory.config import MemoryConfig
 from agentrl.trainer.evaluate import EvalConfig, EvalResult
 from agentrl.trainer.rollout import RolloutConfig
 
@@ -58,6 +60,8 @@ class EvalRunConfig:
     """Batching and the turn limit."""
     eval: EvalConfig = field(default_factory=EvalConfig)
     """Episodes, seeds and where results go."""
+    memory: MemoryConfig = field(default_factory=MemoryConfig)
+    """AgentFly's case memory (``memory=on``): cases retrieved into the prompt, one written after every episode."""
 
 
 store("eval_schema", EvalRunConfig)
@@ -108,7 +112,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     env_factory = functools.partial(make_from_config, cfg.env)
     env_id = single_agent_env_id(env_factory, cfg.env.id, "agentrl eval")
     seeds = eval_seeds(cfg.eval)
-    model = backend = None
+    model = backend = tokenizer = None
     if isinstance(cfg.agent, AgentConfig):
         torch.manual_seed(cfg.model.seed)
         where = f" (generating through {cfg.backend.url})" if cfg.backend.name == "openai" else ""
@@ -123,6 +127,13 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     else:
         agent = make_scripted(cfg.agent)
         who, kind, model_info = cfg.agent.kind, cfg.agent.kind, None
+    memory = None
+    if cfg.memory.enabled:
+        from agentrl.memory import CaseMemory, with_memory
+
+        memory = CaseMemory(cfg.memory)
+        console.print(f"case memory: {memory.bank.path} ({len(memory.bank)} cases)")
+        agent = with_memory(agent, memory, backend=backend, tokenizer=tokenizer if backend else None, source="eval")
     split, env_overrides = eval_env_overrides(cfg.env, cfg.eval)
     env_kwargs = {**dict(cfg.env.kwargs), **env_overrides}
     # What the episodes depend on (not where they run or how many at once): the same settings continue one
@@ -137,6 +148,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         "model": model_info,
         "backend": served if backend is not None else None,
         "max_turns": cfg.rollout.max_turns,
+        **({"memory": asdict(cfg.memory)} if cfg.memory.enabled else {}),
     }
     record = EvalRecord(cfg.eval.output_dir, f"{env_id.replace('/', '_')}-{Path(who).name}", settings)
     finished, previous = record.resume()
@@ -204,6 +216,8 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     finally:
         if backend is not None:
             backend.close()
+        if memory is not None:
+            memory.close()
     record.finish(result.trajectories, results(result.trajectories, seconds_before + result.seconds, True))
     summary = result.summary
     success, score = summary["success"], summary["score"]
@@ -221,6 +235,8 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
             f"left out past turns ({stats.truncated_turns} in all), {stats.truncated_observations} observations "
             f"were cut (agent.max_prompt_tokens, agent.history)"
         )
+    if memory is not None:
+        print(f"case memory: {memory.bank.path} now holds {len(memory.bank)} cases")
     print(f"results: {record.results_path}")
     return 0
 
