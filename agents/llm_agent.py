@@ -45,6 +45,11 @@ class AgentConfig:
 
     history: int | None = None
     """Past turns kept in the prompt (None: the whole episode), within ``max_prompt_tokens``."""
+    history_drop: int = 1
+    """When the history window is full, how many of the oldest turns leave it at once (1: it slides by one turn
+    every turn). More keeps each prompt a prefix of the next for that many turns, so the hf backend computes only the
+    new tokens (its kept states serve the rest) while the window holds between ``history - history_drop + 1`` and
+    ``history`` turns."""
     max_prompt_tokens: int | None = None
     """Most tokens a prompt may hold (None: the model's context length minus ``sampling.max_new_tokens``; set it
     lower for a server with a smaller context or to save compute). Past turns are left out oldest first; the
@@ -123,6 +128,7 @@ class PromptedAgent(abc.ABC):
             self.system_prompt(start.instructions, start.task),
             self.pieces,
             history=self.config.history,
+            history_drop=self.config.history_drop,
             eos_ids=self.eos_ids,
             max_tokens=self.max_prompt_tokens,
         )

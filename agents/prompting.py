@@ -143,6 +143,7 @@ class Conversation:
         system: The system message.
         pieces: The template pieces (from :func:`chat_pieces`).
         history: Past turns kept in the prompt (None: all).
+        history_drop: Oldest turns leaving a full history window at once (1: it slides every turn).
         eos_ids: Tokens that end an assistant turn.
         max_tokens: The prompt's token budget (None: unbounded); at least :data:`MIN_PROMPT_TOKENS`.
     """
@@ -151,6 +152,7 @@ class Conversation:
     system: str
     pieces: ChatPieces
     history: int | None = None
+    history_drop: int = 1
     eos_ids: frozenset[int] = frozenset()
     max_tokens: int | None = None
     stats: PromptStats = field(default_factory=PromptStats)
@@ -198,7 +200,12 @@ class Conversation:
     def _window(self) -> list[tuple[list[int], list[int], list[int]]]:
         if self.history == 0:
             return []
-        return self._turns if self.history is None else self._turns[max(len(self._turns) - self.history, 0) :]
+        if self.history is None or len(self._turns) <= self.history:
+            return self._turns
+        # The window's start moves in steps of history_drop, so it stays put for that many turns.
+        drop = min(max(self.history_drop, 1), self.history)
+        start = -(-(len(self._turns) - self.history) // drop) * drop
+        return self._turns[start:]
 
     def _build(self) -> tuple[list[int], int]:
         """The prompt and how many turns of the history window the budget left out."""

@@ -25,6 +25,15 @@ It pays off when env steps cost about as much as generation:
 ``--backend vllm`` runs vLLM in-process (on CPU, in the ``make vllm`` virtualenv; ALFWorld
 there needs ``.venv-vllm/bin/pip install alfworld``). Every timed phase starts with an empty
 prefix cache, so no phase reuses the KV of prompts an earlier one computed.
+
+With ``--turn-costs`` it instead plays the first N of ``--envs`` episodes for ``--turns``
+turns, timing every turn's generation call, to show what long episodes cost as their
+prompts grow; the hf backend runs twice, without and with its kept attention states
+(``backend.prefix_cache_mb``), on the same seeds (greedy: the same replies):
+
+    python benchmarks/rollout.py --env alfworld --model smollm2 --envs 5 --turns 20 --turn-costs
+    python benchmarks/rollout.py --env alfworld --model smollm2 --envs 5 --turns 20 --turn-costs --history-drop 5
+    python benchmarks/rollout.py --env webshop --model smollm2 --envs 5 --turns 10 --turn-costs
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from typing import Any
 import torch
 
 import agentrl
-from agentrl.agents.backends import BackendConfig, load_backend
+from agentrl.agents.backends import BackendConfig, HFBackend, load_backend
 from agentrl.agents.backends.vllm import VLLMBackend
 from agentrl.agents.generation import SamplingParams
 from agentrl.agents.llm_agent import AgentConfig, LLMAgent
@@ -46,16 +55,22 @@ from agentrl.trainer.rollout import RolloutConfig, collect
 
 
 class _Recording:
-    """Passes generation to a backend and remembers each batch of prompts."""
+    """Passes generation to a backend and remembers each batch of prompts and how long it took."""
 
     def __init__(self, backend: Any):
         self.backend = backend
         self.eos_ids = getattr(backend, "eos_ids", set())
         self.batches: list[list[list[int]]] = []
+        self.seconds: list[float] = []
+        self.decode_steps: list[int] = []
 
     def generate(self, prompts: Any, params: SamplingParams) -> Any:
         self.batches.append([list(p) for p in prompts])
-        return self.backend.generate(prompts, params)
+        start = time.perf_counter()
+        completions = self.backend.generate(prompts, params)
+        self.seconds.append(time.perf_counter() - start)
+        self.decode_steps.append(max((len(c.token_ids) for c in completions), default=0))
+        return completions
 
 
 def _cold(backend: Any) -> Any:
@@ -106,6 +121,29 @@ def _play(
     return seconds, steps, tokens, recording.batches
 
 
+def _turn_costs(backend: Any, tokenizer: Any, env: str, n: int, turns: int, agent_cfg: AgentConfig) -> dict[str, Any]:
+    """Env steps/s of ``n`` episodes of ``turns`` turns played together, and each turn's generation time (every
+    env steps together, so generation call k is turn k) against the first turn's."""
+    recording = _Recording(backend)
+    agent = LLMAgent(recording, tokenizer, agent_cfg)
+    start = time.perf_counter()
+    trajectories = collect(lambda: agentrl.make(env), agent, list(range(n)), RolloutConfig(num_envs=n, max_turns=turns))
+    seconds = time.perf_counter() - start
+    steps = sum(len(t.turns) for t in trajectories)
+    first = recording.seconds[0]
+    late = recording.seconds[-3:]
+    return {
+        "seconds": round(seconds, 2),
+        "env_steps_per_s": round(steps / seconds, 3),
+        "turn_seconds": [round(t, 3) for t in recording.seconds],
+        "turn_cost_vs_first": [round(t / first, 2) for t in recording.seconds],
+        "late_over_early": round(sum(late) / len(late) / (sum(recording.seconds[:3]) / 3), 2),
+        "prompt_tokens": [max(len(p) for p in batch) for batch in recording.batches],
+        "decode_steps": recording.decode_steps,
+        **backend.stats(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", default="tiny", help="tiny, smollm2, or an HF id / path")
@@ -120,12 +158,31 @@ def main() -> None:
     parser.add_argument("--backend", default="hf", help="hf, vllm (in-process) or openai (a server at --url)")
     parser.add_argument("--url", default="", help="openai backend: the server's base URL (http://host:port/v1)")
     parser.add_argument("--device", default="cpu", help="hf backend: torch device")
+    parser.add_argument("--turn-costs", action="store_true", help="time each turn of long episodes instead")
+    parser.add_argument("--history", type=int, default=10, help="turn costs: agent.history (the env blocks' 10)")
+    parser.add_argument("--history-drop", type=int, default=1, help="turn costs: agent.history_drop")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    backend, tokenizer, _ = load_backend(
+    backend, tokenizer, model = load_backend(
         BackendConfig(name=args.backend, url=args.url), ModelConfig(name=args.model, device=args.device)
     )
     params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=1.0, seed=0)
+    if args.turn_costs:
+        n = int(args.envs.split(",")[0])
+        sampling = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=0.0)
+        greedy = AgentConfig(history=args.history, history_drop=args.history_drop, sampling=sampling)
+        runs = {args.backend: backend}
+        if isinstance(backend, HFBackend):  # the same model, recomputing every prompt whole
+            runs = {"hf_no_reuse": HFBackend(model, tokenizer, prefix_cache_mb=0), "hf_reuse": backend}
+        _play(backend, tokenizer, args.env, 1, [0], 1, params)  # warm-up
+        for b in runs.values():
+            if isinstance(b, HFBackend):
+                b.prefix_cache.clear()  # the timed episodes start with nothing kept
+        costs = {name: _turn_costs(_cold(b), tokenizer, args.env, n, args.turns, greedy) for name, b in runs.items()}
+        report = {"benchmark": "rollout_turn_costs", "model": args.model, "env": args.env, "episodes": n}
+        report.update(turns=args.turns, history=args.history, history_drop=args.history_drop)
+        print(json.dumps({**report, "backends": costs}, indent=2))
+        return
     _play(backend, tokenizer, args.env, 1, [0], 1, params)  # warm-up: first calls pay one-off costs
     rows = []
     for n in [int(x) for x in args.envs.split(",")]:

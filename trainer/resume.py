@@ -47,6 +47,7 @@ RESUME_MAY_CHANGE: tuple[str, ...] = (
     "backend.max_concurrency",
     "backend.api_key_env",
     "backend.gpu_memory_utilization",
+    "backend.prefix_cache_mb",
     "rollout.executor",
     "eval.output_dir",
 )

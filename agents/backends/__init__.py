@@ -35,6 +35,9 @@ class BackendConfig:
     """openai: seconds per request."""
     api_key_env: str = "OPENAI_API_KEY"
     """openai: the environment variable holding a bearer token, if the server wants one."""
+    prefix_cache_mb: int = 1024
+    """hf: memory for the attention states kept between an episode's turns, so a turn computes only its new tokens
+    (0: every prompt is computed whole)."""
     gpu_memory_utilization: float = 0.5
     """vllm on a GPU: the share of GPU memory the engine may take (the trainer needs the rest)."""
     kv_cache_gib: float = 1.0
@@ -56,7 +59,7 @@ def make_backend(cfg: BackendConfig, model_cfg: ModelConfig, tokenizer: Any, mod
     if cfg.name == "hf":
         if model is None:
             raise ValueError("backend.name=hf generates with an in-process model, and none was loaded")
-        return HFBackend(model, tokenizer)
+        return HFBackend(model, tokenizer, prefix_cache_mb=cfg.prefix_cache_mb)
     if cfg.name == "openai":
         if not cfg.url:
             raise ValueError("backend.name=openai needs the server's base URL: backend.url=http://HOST:PORT/v1")

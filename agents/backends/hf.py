@@ -4,6 +4,12 @@ Prompts arrive as token ids and are left-padded into one batch; completions come
 back as the generated ids (cut after the end-of-turn token or a stop string) with the
 log-probability of each token under the sampling distribution (logits divided by
 the temperature), which is what a policy-gradient ratio needs.
+
+Multi-turn episodes do not recompute their history: the key/value states of each
+prompt and reply are kept in a :class:`~agentrl.agents.backends.prefix_cache.PrefixCache`
+(``prefix_cache_mb``), and the next turn's prompt, which starts with them, computes only
+its new tokens. A batch is laid out exactly as without the cache (left-padded to the
+longest prompt); the kept states fill its first columns, as far as every row has them.
 """
 
 from __future__ import annotations
@@ -13,6 +19,7 @@ from typing import Any
 
 import torch
 
+from agentrl.agents.backends.prefix_cache import Entry, PrefixCache, prefilled_cache, row_entry
 from agentrl.agents.generation import Completion, SamplingParams
 from agentrl.agents.models import load_weights
 
@@ -24,9 +31,10 @@ class HFBackend:
         model: A causal LM (``AutoModelForCausalLM``), already on its device.
         tokenizer: Its tokenizer (decodes completions; supplies pad and end tokens).
         max_batch_size: Split larger batches into chunks of this many prompts.
+        prefix_cache_mb: Memory for the key/value states kept between turns (0: recompute every prompt whole).
     """
 
-    def __init__(self, model: Any, tokenizer: Any, *, max_batch_size: int = 64):
+    def __init__(self, model: Any, tokenizer: Any, *, max_batch_size: int = 64, prefix_cache_mb: int = 1024):
         self.model = model
         self.tokenizer = tokenizer
         self.max_batch_size = max_batch_size
@@ -39,6 +47,8 @@ class HFBackend:
         self.weights_shared = True
         """The trainer updates this very model object in place: no weight pushes are needed."""
         self._weight_version = 0
+        self.prefix_cache = PrefixCache(prefix_cache_mb * 2**20)
+        """Kept key/value states of earlier prompts and replies (emptied whenever the weights change)."""
 
     @property
     def device(self) -> torch.device:
@@ -51,7 +61,11 @@ class HFBackend:
         return self._weight_version
 
     def stats(self) -> dict[str, float]:
-        return {}
+        """``prefix_cache/reused_share``: the share of prompt tokens whose states were kept from earlier turns."""
+        cache = self.prefix_cache.stats
+        if not cache.prompt_tokens:
+            return {}
+        return {"prefix_cache/reused_share": cache.reused_tokens / cache.prompt_tokens}
 
     def close(self) -> None:
         """Nothing to release: the model belongs to the caller."""
@@ -78,6 +92,18 @@ class HFBackend:
             input_ids[row, width - len(prompt) :] = torch.tensor(list(prompt), dtype=torch.long)
             attention[row, width - len(prompt) :] = 1
         greedy = params.temperature <= 0
+        caching = self.prefix_cache.max_bytes > 0
+        found: list[tuple[Entry | None, int]] = []
+        if caching:
+            self.prefix_cache.check_weights(self.model)
+            found = [self.prefix_cache.lookup(p) for p in prompts]
+        # Every row feeds its last `fed` tokens (the row with the least kept states sets it); the columns before
+        # come from the cache, which then holds each row's first len(prompt) - fed tokens.
+        cache = None
+        if caching:
+            fed = max(len(p) - n for p, (_, n) in zip(prompts, found, strict=True))
+            rows = [(entry, max(0, len(p) - fed)) for p, (entry, _) in zip(prompts, found, strict=True)]
+            cache = prefilled_cache(self.model, rows, width - fed)
         kwargs: dict[str, Any] = {
             "max_new_tokens": params.max_new_tokens,
             "do_sample": not greedy,
@@ -90,6 +116,8 @@ class HFBackend:
             kwargs.update(temperature=params.temperature, top_p=params.top_p, top_k=0)
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
+        if cache is not None:
+            kwargs["cache"] = cache
         result = self.model.generate(
             input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **kwargs
         )
@@ -99,7 +127,14 @@ class HFBackend:
         if not greedy:
             logits = logits / params.temperature
         logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new_tokens.unsqueeze(-1)).squeeze(-1)
-        return [self._finish(new_tokens[row].tolist(), logprobs[row].tolist(), params) for row in range(len(prompts))]
+        out = [self._finish(new_tokens[row].tolist(), logprobs[row].tolist(), params) for row in range(len(prompts))]
+        if cache is not None:
+            # The last generated token was never fed, so its states do not exist.
+            computed = cache.get_seq_length() - width
+            for row, (prompt, completion) in enumerate(zip(prompts, out, strict=True)):
+                ids = [*prompt, *completion.token_ids[:computed]]
+                self.prefix_cache.store(row_entry(cache, row, width - len(prompt), ids))
+        return out
 
     def _finish(self, ids: list[int], logprobs: list[float], params: SamplingParams) -> Completion:
         end = next((i + 1 for i, token in enumerate(ids) if token in self.eos_ids), None)

@@ -101,6 +101,7 @@ add_rules(
     checkpoint_every=at_least(0),
     keep_checkpoints=at_least(1),
     eval_every=at_least(0),
+    strategy=one_of("ddp", "fsdp"),
 )
 add_rules(
     "agentrl.agents.generation:SamplingParams",
@@ -108,9 +109,14 @@ add_rules(
     temperature=at_least(0.0),
     top_p=in_unit_interval,
 )
-add_rules("agentrl.agents.llm_agent:AgentConfig", history=at_least(0))
+add_rules("agentrl.agents.llm_agent:AgentConfig", history=at_least(0), history_drop=at_least(1))
 add_rules("agentrl.agents.models:ModelConfig", dtype=one_of("float32", "bfloat16", "float16"))
-add_rules("agentrl.agents.backends:BackendConfig", name=one_of("hf", "openai", "vllm"), max_concurrency=at_least(1))
+add_rules(
+    "agentrl.agents.backends:BackendConfig",
+    name=one_of("hf", "openai", "vllm"),
+    max_concurrency=at_least(1),
+    prefix_cache_mb=at_least(0),
+)
 add_rules("agentrl.agents.scripted:ScriptedAgentConfig", kind=one_of("expert", "random"))
 add_rules(
     "agentrl.envs.config:EnvConfig",
