@@ -33,6 +33,7 @@ from importlib.metadata import entry_points
 from typing import Any, Protocol
 
 import torch
+from torch.distributed.tensor import DTensor
 
 from agentrl.agents.base import Agent
 from agentrl.agents.generation import Completion, GenerationBackend, SamplingParams
@@ -232,6 +233,15 @@ def optimizer_step(
     ``max_grad_norm`` is None).
     """
     distributed.average_gradients(parameters)
-    norm = torch.nn.utils.clip_grad_norm_(parameters, max_grad_norm if max_grad_norm else float("inf"))
+    limit = max_grad_norm if max_grad_norm else float("inf")
+    # Sharded weights (train.strategy=fsdp): the optimiser's own parameters, which hold the reduced gradient shards
+    # (the module may hold gathered stand-ins for some of them between passes).
+    stepped = [p for group in optimizer.param_groups for p in group["params"]]
+    if any(isinstance(p, DTensor) for p in stepped):
+        from agentrl.trainer.sharded import clip_grad_norm
+
+        norm = clip_grad_norm(stepped, limit)
+    else:
+        norm = float(torch.nn.utils.clip_grad_norm_(parameters, limit))
     optimizer.step()
-    return float(norm)
+    return norm

@@ -3,7 +3,9 @@
 A checkpoint is one ``torch.save`` file holding the policy's trainable weights, the
 algorithm's state (optimisers, critics, replay buffer), every RNG state and the loop's
 counters. It is written to a temporary name and renamed, so a kill mid-write leaves
-the previous checkpoint intact; only the newest ``keep`` are kept.
+the previous checkpoint intact; only the newest ``keep`` are kept. A sharded run
+(``train.strategy=fsdp``) keeps its weights and optimiser moments beside it in a
+``torch.distributed.checkpoint`` folder, ``ckpt-N.dcp`` (see :mod:`agentrl.trainer.sharded`).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import random
 import re
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +51,17 @@ def checkpoints(directory: str | Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if _NAME.match(p.name))
 
 
+def sharded_folder(iteration: int) -> str:
+    """The name of the DCP folder holding a sharded run's weights after ``iteration`` iterations."""
+    return f"ckpt-{iteration:06d}.dcp"
+
+
+def remove_checkpoint(path: Path) -> None:
+    """Delete a checkpoint file and its sharded folder, if any."""
+    path.unlink(missing_ok=True)
+    shutil.rmtree(path.with_suffix(".dcp"), ignore_errors=True)
+
+
 def save_checkpoint(directory: str | Path, iteration: int, state: dict[str, Any], keep: int = 2) -> Path:
     """Write ``state`` as the checkpoint after ``iteration`` iterations; prune old ones."""
     folder = Path(directory)
@@ -59,7 +73,7 @@ def save_checkpoint(directory: str | Path, iteration: int, state: dict[str, Any]
         os.fsync(handle.fileno())
     partial.replace(path)
     for old in checkpoints(folder)[: -max(keep, 1)]:
-        old.unlink(missing_ok=True)
+        remove_checkpoint(old)
     return path
 
 

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+from torch.distributed.tensor import DTensor
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -116,7 +117,8 @@ def average_gradients(parameters: Iterable[torch.nn.Parameter]) -> None:
     """Replace each gradient by its mean over the ranks (a missing gradient counts as zero)."""
     if not active():
         return
-    params = [p for p in parameters if p.requires_grad]
+    # Sharded weights (train.strategy=fsdp) had their gradients averaged by the backward pass's reduce-scatter.
+    params = [p for p in parameters if p.requires_grad and not isinstance(p, DTensor)]
     if not params:
         return
     grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
@@ -145,6 +147,8 @@ def check_in_sync(parameters: Iterable[torch.nn.Parameter]) -> None:
         return
     digest = hashlib.sha256()
     for p in parameters:
+        if isinstance(p, DTensor):  # sharded: each rank holds its own part
+            continue
         digest.update(p.detach().float().cpu().numpy().tobytes())
     digests = gather_one(digest.hexdigest())
     if len(set(digests)) != 1:

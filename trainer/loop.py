@@ -17,8 +17,10 @@ continue a killed run exactly where it stopped. :meth:`Trainer.finish` writes
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import json
+import shutil
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -35,15 +37,17 @@ from agentrl.agents.models import ModelConfig, fingerprint, load_model
 from agentrl.agents.types import Trajectory, save_jsonl
 from agentrl.envs.config import EnvConfig
 from agentrl.memory.config import MemoryConfig
-from agentrl.trainer import distributed
+from agentrl.trainer import distributed, sharded
 from agentrl.trainer.algorithm import AlgoContext, Algorithm, build_algorithm, spec_for
 from agentrl.trainer.checkpoint import (
     checkpoints,
     load_checkpoint,
     load_init_weights,
+    remove_checkpoint,
     rng_state,
     save_checkpoint,
     set_rng_state,
+    sharded_folder,
 )
 from agentrl.trainer.evaluate import (
     EvalConfig,
@@ -55,9 +59,11 @@ from agentrl.trainer.evaluate import (
     single_agent_env_id,
     summarize,
 )
+from agentrl.trainer.grpo import GRPO
 from agentrl.trainer.learning_signal import no_signal_message, zero_signal
 from agentrl.trainer.metrics import MetricLogger, plot_learning_curve, read_metrics
 from agentrl.trainer.policy import Policy, PolicyConfig
+from agentrl.trainer.ppo import PPO
 from agentrl.trainer.resume import RESUME_MODES, check_resume, config_changes, record_changes
 from agentrl.trainer.rollout import RolloutConfig, collect
 from agentrl.trainer.trackers import MLflowConfig, WandbConfig, check_trackers, open_trackers
@@ -96,6 +102,10 @@ class LoopConfig:
     """Iterations between checkpoints (0: only at the end)."""
     keep_checkpoints: int = 2
     """Checkpoints kept on disk."""
+    strategy: str = "ddp"
+    """Under ``torchrun``: ``ddp`` (every rank holds the whole policy; gradients are averaged) or ``fsdp`` (FSDP2:
+    weights, gradients and optimiser state sharded over the ranks, sharded checkpoints; full fine-tuning with the
+    GRPO and PPO families; see :mod:`agentrl.trainer.sharded`). One process: the same either way."""
     eval_every: int = 5
     """Iterations between evaluations (0: only before and after training)."""
     tensorboard: bool = True
@@ -241,7 +251,7 @@ class Trainer:
             self.hooks = Hooks()  # progress and messages from rank 0 only
         if cfg.train.resume == "never" and self.main:
             for path in checkpoints(self.out):
-                path.unlink()
+                remove_checkpoint(path)
         distributed.barrier()  # no rank lists checkpoints while rank 0 deletes them
         existing = checkpoints(self.out)
         # Before anything loads: a resume must not mix two runs' settings in one folder.
@@ -260,8 +270,16 @@ class Trainer:
         if cfg.train.init_from:
             self.hooks.message(f"starting from the weights of {load_init_weights(model, cfg.train.init_from)}")
         needs = self.needs = cfg.algo.needs()
+        self.fsdp = cfg.train.strategy == "fsdp" and ranks > 1
+        rollout_model = copy.deepcopy(model) if self.fsdp and cfg.backend.name == "hf" else model
         self.policy = Policy(model, cfg.policy, value_head=needs.value_head, reference=needs.reference)
-        self.backend: GenerationBackend = make_backend(cfg.backend, cfg.model, tokenizer, model)
+        if self.fsdp:
+            sharded.check_supported(cfg.policy)
+            distributed.broadcast_parameters(p for _, p in self.policy.trainable_named_parameters())
+            sharded.shard_policy(self.policy, cfg.model.device)
+        self.backend: GenerationBackend = make_backend(cfg.backend, cfg.model, tokenizer, rollout_model)
+        if self.fsdp and cfg.backend.name == "hf":
+            self.backend.weights_shared = False  # it generates with its own full copy; sync_weights fills it
         self.agent = LLMAgent(self.backend, tokenizer, cfg.agent)
         greedy = dataclasses.replace(cfg.agent, sampling=dataclasses.replace(cfg.agent.sampling, temperature=0.0))
         self.eval_agent = LLMAgent(self.backend, tokenizer, greedy)
@@ -294,15 +312,35 @@ class Trainer:
         )
         self.algorithm: Algorithm = build_algorithm(cfg.algo, ctx)
         self.algorithm_context, self.tokenizer, self.pad_id = ctx, tokenizer, int(tokenizer.pad_token_id)
-        if ranks > 1:
+        if self.fsdp and not isinstance(self.algorithm, (GRPO, PPO)):
+            raise ValueError(
+                f"train.strategy=fsdp runs the GRPO and PPO families (their passes keep the ranks in step), "
+                f"not algo={cfg.algo.name}: use train.strategy=ddp"
+            )
+        if self.fsdp and cfg.train.warmup.enabled and not cfg.train.init_from:
+            raise ValueError(
+                "train.strategy=fsdp does not run the supervised warm-up (its passes do not keep the ranks in step): "
+                "train.warmup.episodes=0, or warm up with train.strategy=ddp and start from it with train.init_from"
+            )
+        if ranks > 1 and not self.fsdp:
             distributed.broadcast_parameters(p for _, p in self.policy.trainable_named_parameters())
+        if ranks > 1:
             torch.manual_seed(cfg.train.seed + self.rank)  # the ranks sample differently; rank 0 as a single process
             np.random.seed(cfg.train.seed + self.rank)
 
         if state is not None:
             mine = state["ranks"][self.rank]
-            self.policy.load_trainable_state(state["policy"])
-            self.algorithm.load_state_dict(mine["algo"])
+            if state.get("sharded"):
+                if not self.fsdp:
+                    raise ValueError(f"{existing[-1]} holds sharded weights: resume it with train.strategy=fsdp")
+                algo, tensors = sharded.join_state(mine["algo"], sharded.mesh_of(self.policy))
+                sharded.load_sharded(self.out / state["sharded"], self.policy, tensors)
+                self.algorithm.load_state_dict(algo)
+            else:
+                if self.fsdp:
+                    raise ValueError(f"{existing[-1]} holds whole weights: resume it with train.strategy=ddp")
+                self.policy.load_trainable_state(state["policy"])
+                self.algorithm.load_state_dict(mine["algo"])
             set_rng_state(mine["rng"])
             self.agent.load_state_dict(mine["agent"])
             self.start_iteration, self.env_steps, self.evals = state["iteration"], state["env_steps"], state["evals"]
@@ -335,7 +373,11 @@ class Trainer:
         """Push the policy's weights to a backend that keeps its own copy (rank 0 pushes; every rank waits)."""
         if self.backend.weights_shared:
             return
-        if self.main:
+        if self.fsdp:  # every rank gathers the sharded weights; each hf backend is that rank's own
+            weights = sharded.full_state_dict(self.policy.model)
+            if self.main or self.cfg.backend.name == "hf":
+                self.backend.update_weights(weights)
+        elif self.main:
             self.backend.update_weights(self.policy.merged_state_dict())
         distributed.barrier()  # no rank generates again before the push has landed
 
@@ -490,7 +532,17 @@ class Trainer:
         """Checkpoint after ``done`` iterations: shared weights, and each rank's own state."""
         distributed.check_in_sync(p for _, p in self.policy.trainable_named_parameters())
         # Each rank's own state (optimiser shuffles, replay buffer, RNG) beside the shared weights.
-        own = {"algo": self.algorithm.state_dict(), "rng": rng_state(), "agent": self.agent.state_dict()}
+        algo = self.algorithm.state_dict()
+        folder = None
+        if self.fsdp:  # the sharded weights and optimiser moments go into a DCP folder, written by every rank
+            algo, tensors = sharded.split_state(algo)
+            folder = sharded_folder(done)
+            sharded.save_sharded(self.out / f"{folder}.partial", self.policy, tensors)
+            distributed.barrier()
+            if self.main:
+                shutil.rmtree(self.out / folder, ignore_errors=True)  # a kill between rename and ckpt file
+                (self.out / f"{folder}.partial").replace(self.out / folder)
+        own = {"algo": algo, "rng": rng_state(), "agent": self.agent.state_dict()}
         if self.memory is not None:
             self.memory.save()  # the learned retriever's checkpoint, next to the case bank
         shards = distributed.gather_one(own)
@@ -502,11 +554,14 @@ class Trainer:
                     "iteration": done,
                     "env_steps": self.env_steps,
                     "evals": self.evals,
-                    "policy": self.policy.trainable_state(),
+                    "policy": None if self.fsdp else self.policy.trainable_state(),
+                    "sharded": folder,
                     "ranks": shards,
                 },
                 keep=self.cfg.train.keep_checkpoints,
             )
+        if self.fsdp:
+            distributed.barrier()  # no rank trains on while rank 0 still writes the checkpoint that names the folder
 
     def run(self) -> dict[str, Any]:
         """Set up, train every remaining iteration (evaluating and checkpointing on schedule), finish."""

@@ -30,6 +30,7 @@ from agentrl.trainer.batch import TokenBatch, micro_batches, minibatches, num_mi
 from agentrl.trainer.core_algos import aggregate_loss, kl_penalty, masked_mean, ppo_policy_loss, value_loss
 from agentrl.trainer.epo import EPOConfig, EPOTerm
 from agentrl.trainer.policy import LowerCache, Policy
+from agentrl.trainer.sharded import lockstep, reshard
 
 
 @dataclass
@@ -113,6 +114,7 @@ def pg_update(
     # Data parallel: every rank takes as many steps as the rank with the most rows, and the loss
     # is scaled by this rank's share of all ranks' tokens (times the ranks, which the average divides out).
     steps = distributed.all_max(num_minibatches(len(batch), cfg.minibatch_size))
+    sharded = policy.sharded
     ranks = distributed.world_size()
     lengths = batch.lengths()
     for _ in range(cfg.epochs):
@@ -123,10 +125,12 @@ def pg_update(
             if epo is not None:
                 epo_total = max(distributed.all_sum(float(batch.fields["epo_weight"][rows].sum()))[0], 1e-12) / ranks
             kl_sum = 0.0
-            for part in micro_batches([lengths[r] for r in rows], cfg.micro_batch_size, cfg.micro_batch_tokens):
-                micro = batch.select(rows[part]).to(policy.device)
+            parts = micro_batches([lengths[r] for r in rows], cfg.micro_batch_size, cfg.micro_batch_tokens)
+            for part in lockstep(parts, sharded):
+                filler = not part  # sharded weights: a pass this rank runs only to keep in step, weighing 0
+                micro = batch.select(rows[part] if part else torch.tensor([0])).to(policy.device)
                 mask = micro.response_mask
-                lower = _lower(cache, turns, rows[part].tolist(), micro)
+                lower = None if filler else _lower(cache, turns, rows[part].tolist(), micro)
                 out = policy.forward_batch(micro, temperature, values=with_values, lower=lower)
                 policy_loss, pstats = ppo_policy_loss(
                     out.logprobs,
@@ -142,7 +146,8 @@ def pg_update(
                 if cfg.kl_coef > 0:
                     kl = aggregate_loss(kl_penalty(out.logprobs, micro.fields["ref_logprobs"], cfg.kl_kind), mask)
                     loss = loss + cfg.kl_coef * kl
-                    stats["kl"].append(float(kl.detach()))
+                    if not filler:
+                        stats["kl"].append(float(kl.detach()))
                 entropy = masked_mean(out.entropy, mask)
                 if cfg.entropy_coef:
                     loss = loss - cfg.entropy_coef * entropy
@@ -157,7 +162,8 @@ def pg_update(
                         agg=cfg.loss_agg,
                     )
                     loss = loss + value_coef * vloss
-                    stats["value_loss"].append(float(vloss.detach()))
+                    if not filler:
+                        stats["value_loss"].append(float(vloss.detach()))
                 # Weight each micro-batch by its share of the minibatch's tokens: the sum is the minibatch mean.
                 share = float(mask.sum()) / total_tokens if cfg.loss_agg == "token-mean" else len(micro) / total_rows
                 loss = loss * share
@@ -165,7 +171,11 @@ def pg_update(
                     term, estats = epo.loss(out.entropy, micro.fields["epo_weight"] / epo_total, iteration)
                     loss = loss + term
                     for key, value in estats.items():
-                        stats[key].append(value)
+                        if not filler:
+                            stats[key].append(value)
+                if filler:
+                    (loss * 0.0).backward()
+                    continue
                 loss.backward()
                 kl_sum += pstats["approx_kl"] * float(mask.sum())
                 stats["policy_loss"].append(float(policy_loss.detach()))
@@ -202,7 +212,14 @@ def score_batch(
     keys = ["old_logprobs", *(["old_values"] if values else []), *(["ref_logprobs"] if cfg.kl_coef > 0 else [])]
     keys += ["old_entropy"] if entropy else []
     parts = {key: torch.zeros(batch.response_mask.shape) for key in keys}
-    for part in micro_batches(batch.lengths(), cfg.micro_batch_size, cfg.micro_batch_tokens):
+    passes = micro_batches(batch.lengths(), cfg.micro_batch_size, cfg.micro_batch_tokens)
+    for part in lockstep(passes, policy.sharded):
+        if not part:  # sharded weights: a filler pass to keep in step with the other ranks
+            micro = batch.select(torch.tensor([0]))
+            policy.forward_batch(micro, temperature, values=values)
+            if cfg.kl_coef > 0:
+                policy.reference_logprobs(micro, temperature)
+            continue
         rows = torch.tensor(part)
         micro = batch.select(rows)
         out = policy.forward_batch(micro, temperature, values=values, lower=_lower(cache, turns, part, micro))
@@ -215,6 +232,8 @@ def score_batch(
             parts["old_entropy"][rows, :width] = out.entropy.cpu().float()
         if cfg.kl_coef > 0:
             parts["ref_logprobs"][rows, :width] = policy.reference_logprobs(micro, temperature).cpu().float()
+    if policy.sharded:
+        reshard(policy)  # no backward pass follows to reshard the root unit: the module holds its shards again
     return {key: part * batch.response_mask for key, part in parts.items()}
 
 

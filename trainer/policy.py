@@ -108,6 +108,14 @@ class Policy(nn.Module):
     def device(self) -> torch.device:
         return next(self.model.parameters()).device
 
+    @property
+    def sharded(self) -> bool:
+        """Whether the weights are sharded over the ranks (``train.strategy=fsdp``): every pass is then a
+        collective, which all ranks must run as often (:func:`~agentrl.trainer.sharded.lockstep`)."""
+        from agentrl.trainer.sharded import is_sharded
+
+        return any(is_sharded(p) for p in self.model.parameters())
+
     def trainable_named_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
         """The parameters an optimiser should update (adapters only under LoRA)."""
         for name, parameter in self.named_parameters():
