@@ -99,8 +99,9 @@ def lockstep(parts: list[list[int]], active: bool) -> list[list[int]]:
 
 def clip_grad_norm(parameters: Sequence[torch.Tensor], max_norm: float) -> float:
     """Clip sharded gradients to ``max_norm`` over all ranks' shards, as ``torch.nn.utils.clip_grad_norm_`` clips
-    whole ones (its ``foreach`` norm refuses these DTensor gradients in torch 2.13 on the CPU); returns the norm
-    before clipping (every rank calls it)."""
+    whole ones; returns the norm before clipping (every rank calls it). Given the optimiser's parameters: the
+    module's own list may hold gathered plain stand-ins of the root unit between passes, and
+    ``clip_grad_norm_`` refuses a mix of plain and DTensor gradients."""
     import torch.distributed as dist
 
     grads = [p.grad.to_local() for p in parameters if p.grad is not None]  # type: ignore[union-attr]
