@@ -28,10 +28,11 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import torch
 from torch import nn
+from torch.distributed.tensor import DTensor
 
 from agentrl.trainer import distributed
 
@@ -44,14 +45,8 @@ STRATEGIES = ("ddp", "fsdp")
 """The values of ``train.strategy``."""
 
 
-def _dtensor() -> type:
-    from torch.distributed.tensor import DTensor
-
-    return DTensor
-
-
 def is_sharded(tensor: Any) -> bool:
-    return isinstance(tensor, _dtensor())
+    return isinstance(tensor, DTensor)
 
 
 def check_supported(policy_cfg: Any) -> None:
@@ -104,7 +99,7 @@ def clip_grad_norm(parameters: Sequence[torch.Tensor], max_norm: float) -> float
     ``clip_grad_norm_`` refuses a mix of plain and DTensor gradients."""
     import torch.distributed as dist
 
-    grads = [p.grad.to_local() for p in parameters if p.grad is not None]  # type: ignore[union-attr]
+    grads = [cast(DTensor, p.grad).to_local() for p in parameters if p.grad is not None]
     square = torch.zeros((), dtype=torch.float64, device=grads[0].device if grads else "cpu")
     for grad in grads:
         square += grad.detach().double().pow(2).sum()
@@ -167,8 +162,6 @@ def split_state(state: Any, prefix: str = "algo") -> tuple[Any, dict[str, Any]]:
 def join_state(state: Any, mesh: Any, loaded: dict[str, Any] | None = None) -> tuple[Any, dict[str, Any]]:
     """The inverse of :func:`split_state`: each :class:`ShardedRef` becomes an empty sharded tensor on ``mesh``
     (returned by key too, for ``dcp.load`` to fill in place)."""
-    from torch.distributed.tensor import DTensor
-
     tensors: dict[str, Any] = {}
 
     def walk(value: Any) -> Any:
