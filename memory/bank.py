@@ -283,7 +283,8 @@ class CaseBank:
     ) -> int:
         """Delete cases (of ``env_id`` / ``source`` when given): past the newest ``keep_last``, written before the
         Unix time ``older_than``, or the failures only. Returns how many went."""
-        where, params = ["1"], []
+        where: list[str] = ["1"]
+        params: list[Any] = []
         if env_id is not None:
             where.append("env_id = ?")
             params.append(env_id)

@@ -36,6 +36,7 @@ from agentrl.agents.llm_agent import AgentConfig, LLMAgent
 from agentrl.agents.models import ModelConfig, fingerprint, load_model
 from agentrl.agents.types import Trajectory, save_jsonl
 from agentrl.envs.config import EnvConfig
+from agentrl.memory import CaseMemory, MemoryAgent, with_memory
 from agentrl.memory.config import MemoryConfig
 from agentrl.trainer import distributed, sharded
 from agentrl.trainer.algorithm import AlgoContext, Algorithm, build_algorithm, spec_for
@@ -285,10 +286,9 @@ class Trainer:
         self.eval_agent = LLMAgent(self.backend, tokenizer, greedy)
         self.rollout_agent: Any = self.agent
         self.eval_rollout_agent: Any = self.eval_agent
-        self.memory = self.memory_agent = None
+        self.memory: CaseMemory | None = None
+        self.memory_agent: MemoryAgent | None = None
         if cfg.memory.enabled:  # memory inside RL: training episodes write cases, evaluation episodes only read
-            from agentrl.memory import CaseMemory, with_memory
-
             self.memory = CaseMemory(cfg.memory)
             own: dict[str, Any] = {"backend": self.backend, "tokenizer": tokenizer}
             own["source"] = cfg.memory.source or str(self.out)
