@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
+import logging
+
 import psutil
 import pytest
 
 import agentrl
 
 pytest.importorskip("scienceworld", reason="needs scienceworld and Java: pip install 'agentrl[scienceworld]'")
-from agentrl.envs.scienceworld_env import TOPICS
+from agentrl.envs.scienceworld_env import GOLD_REPLAYS, TOPICS, ScienceWorldEnv, gold_replay, replay_gold
 
 # A task of every topic. Each runs in a fresh JVM: the simulator's randomness is not reset by a load, so a gold
 # path replays the same way only from the same history (and some genetics variations' gold paths never do).
@@ -110,3 +113,83 @@ def test_instructions_offer_teleporting_only_when_the_simplifications_allow_it(e
         assert "teleport to" in sim.instructions_text()
     finally:
         sim.simplification = "easy"
+
+
+# Test variations checked against envs/scienceworld_gold.json, replayed in orders the tool did not use (with the
+# JVM's identity hashes fixed, an outcome does not depend on what the JVM ran before).
+FAST_CHECK = ("mendelian-genetics-known-plant", [91, 90])  # a win and a failure (a seed name stops resolving)
+FLAG_CHECK = ("mendelian-genetics-known-plant", 90, 91)  # (task, a variation that fails, one that wins)
+SLOW_CHECKS = [("boil", [29, 22, 21]), ("test-conductivity", [708, 675]), ("mendelian-genetics-known-plant", [92])]
+
+
+def _replays(task: str, variations: list[int]) -> list[dict]:
+    env = ScienceWorldEnv(task=task, split="test")
+    try:
+        index = {v: i for i, (_, v) in enumerate(env.pairs)}
+        return [replay_gold(env, index[v]) for v in variations]
+    finally:
+        env.close()
+
+
+def _as_recorded(record: dict) -> dict:
+    return {key: record[key] for key in ("won", "reason", "step", "action") if key in record}
+
+
+def test_gold_replay_file_is_what_a_replay_gives():
+    """Replays of the test split, in the reverse of the order the tool played them: the data file's outcomes."""
+    data = json.loads(GOLD_REPLAYS.read_text())
+    assert data["split"] == "test" and data["simplification"] == "easy" and data["scienceworld"]
+    task, variations = FAST_CHECK
+    records = _replays(task, variations)
+    assert [_as_recorded(r) for r in records] == [gold_replay(task, v) for v in variations]
+    assert any(not r["won"] for r in records) and any(r["won"] for r in records)  # both kinds are checked
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("task,variations", SLOW_CHECKS)
+def test_gold_replay_file_is_what_a_replay_gives_slow(task, variations):
+    records = _replays(task, variations)
+    assert [_as_recorded(r) for r in records] == [gold_replay(task, v) for v in variations]
+
+
+def test_expert_known_not_to_replay_is_flagged_skipped_and_warned(caplog):
+    task, failing, winning = FLAG_CHECK
+    with pytest.raises(ValueError, match=r"no gold-path replays are recorded .* tools/scienceworld_gold.py"):
+        agentrl.make("agentrl/ScienceWorld-v0", task=task, split="train", gold_replays_only=True)  # no JVM started
+    env = agentrl.make("agentrl/ScienceWorld-v0", task=task, split="test", gold_replays_only=True, expert=False)
+    kept = {v for _, v in env.unwrapped.pairs}
+    env.close()
+    assert failing not in kept and winning in kept
+    env = agentrl.make("agentrl/ScienceWorld-v0", task=task, split="test", max_episode_steps=300)
+    try:
+        index = {v: i for i, (_, v) in enumerate(env.unwrapped.pairs)}
+        assert env.reset(options={"task_id": index[winning]})[1]["expert_replays"] is True
+        with caplog.at_level(logging.WARNING, logger="agentrl.envs.scienceworld_env"):
+            _, info = env.reset(options={"task_id": index[failing]})
+            assert info["expert_replays"] is False
+            done = False
+            while info["expert_action"] is not None and not done:
+                _, _, done, _, info = env.step(info["expert_action"])
+    finally:
+        env.close()
+    assert f"{task} variation {failing}" in caplog.text and "records this variation as not replaying" in caplog.text
+
+
+def test_a_java_that_refuses_the_options_still_runs_the_simulator(monkeypatch, caplog):
+    from agentrl.envs import scienceworld_env
+
+    monkeypatch.setattr(scienceworld_env, "JAVA_OPTIONS", ("-XX:NoSuchOptionForThisTest",))
+    with caplog.at_level(logging.WARNING, logger="agentrl.envs.scienceworld_env"):
+        env = agentrl.make("agentrl/ScienceWorld-v0", task="boil", expert=False)
+    try:
+        assert "Java refused -XX:NoSuchOptionForThisTest" in caplog.text
+        assert "boil" in env.reset(seed=0)[1]["task"]
+    finally:
+        env.close()
+
+
+@pytest.mark.slow
+def test_wood_block_gold_paths_win_with_the_corrected_terminal_names():
+    """test-conductivity 825-899: upstream's gold path says 'block terminal 1', the env says 'wood block terminal 1'."""
+    records = _replays("test-conductivity", [825, 899])
+    assert all(r["won"] and r["score"] == 100.0 for r in records), records
