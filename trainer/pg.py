@@ -190,6 +190,8 @@ def pg_update(
                     continue
                 stats["skipped_steps"].append(0.0)
             stats["grad_norm"].append(optimizer_step(optimizer, parameters, cfg.max_grad_norm))
+            if sharded:
+                reshard(policy)  # a gathered root unit would keep its weights from before the step
     return {key: sum(values) / len(values) for key, values in stats.items() if values}
 
 
@@ -213,6 +215,8 @@ def score_batch(
     keys += ["old_entropy"] if entropy else []
     parts = {key: torch.zeros(batch.response_mask.shape) for key in keys}
     passes = micro_batches(batch.lengths(), cfg.micro_batch_size, cfg.micro_batch_tokens)
+    if policy.sharded:
+        reshard(policy)  # gather the current weights, not a root unit left gathered before an optimiser step
     for part in lockstep(passes, policy.sharded):
         if not part:  # sharded weights: a filler pass to keep in step with the other ranks
             micro = batch.select(torch.tensor([0]))
