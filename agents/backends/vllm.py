@@ -120,6 +120,7 @@ class VLLMBackend:
         self.weights_shared = False
         """The engine holds its own copy of the weights: the trainer pushes them after each update."""
         self._weight_version = 0
+        self._weights_dir: Any = None
         self._closed = False
 
     def sampling_params(self, params: SamplingParams) -> Any:
@@ -162,14 +163,26 @@ class VLLMBackend:
     def update_weights(self, named_tensors: Iterable[tuple[str, Any]] | Mapping[str, Any]) -> int:
         """Reload the model's weights (HF names, the whole state dict) on every worker; returns the version.
 
-        Raises ValueError when names are missing: vLLM reloads whole layers, so a
-        partial state dict would leave the rest of a layer unset.
+        The tensors are written to a safetensors file that every worker's ``reload_weights``
+        reads (vLLM's RPC does not carry tensors intact); tied tensors are written once.
         """
+        import tempfile
+
+        from safetensors.torch import save_file
+
         items = list(named_tensors.items()) if isinstance(named_tensors, Mapping) else list(named_tensors)
         if not items:
             raise ValueError("update_weights got no tensors")
-        items = [(name, tensor.detach().to("cpu").contiguous()) for name, tensor in items]
-        self.llm.collective_rpc("reload_weights", kwargs={"weights_iterator": items})
+        tensors, seen = {}, set()
+        for name, tensor in items:
+            if tensor.data_ptr() in seen:  # tied weights share storage, which safetensors refuses
+                continue
+            seen.add(tensor.data_ptr())
+            tensors[name] = tensor.detach().to("cpu").contiguous()
+        if self._weights_dir is None:
+            self._weights_dir = tempfile.TemporaryDirectory(prefix="agentrl-vllm-weights-")
+        save_file(tensors, f"{self._weights_dir.name}/model.safetensors", metadata={"format": "pt"})
+        self.llm.collective_rpc("reload_weights", kwargs={"weights_path": self._weights_dir.name})
         self.llm.reset_prefix_cache()  # cached KV was computed with the old weights
         self._weight_version += 1
         return self._weight_version
