@@ -19,8 +19,8 @@ class RetrieverConfig:
     sample: bool = False
     """Draw the K cases from softmax(Q/alpha) instead of taking the top K (``agentrl train`` samples in its
     rollouts and takes the top K in evaluation)."""
-    alpha: float = 0.5
-    """Temperature of softmax(Q/alpha) and of the soft-Q target."""
+    alpha: float = 1.0
+    """Temperature of softmax(Q/alpha) and of the soft-Q target (BCE logits: a lower one stops exploring early)."""
     loss: str = "bce"
     """``bce`` (single-step: sigmoid(Q) predicts success) or ``soft_q`` (TD target r + gamma * alpha *
     logsumexp(Q(s', c')/alpha), s' the next subtask of a planner-executor episode; r at the last)."""

@@ -20,6 +20,7 @@ similarity and learn which kinds of case help which kinds of task.
 from __future__ import annotations
 
 import logging
+import pickle
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -107,7 +108,7 @@ class LearnedRetriever:
     def _features(self, task: np.ndarray, cases: np.ndarray, won: np.ndarray) -> Any:
         import torch
 
-        s = torch.as_tensor(np.broadcast_to(task, cases.shape), dtype=torch.float32)
+        s = torch.as_tensor(np.asarray(task, dtype=np.float32)).expand(len(cases), -1)
         c = torch.as_tensor(cases, dtype=torch.float32)
         cos = (s * c).sum(-1, keepdim=True)
         flag = torch.as_tensor(np.asarray(won, dtype=np.float32)).reshape(-1, 1)
@@ -199,7 +200,7 @@ class LearnedRetriever:
         try:
             state = torch.load(path, map_location="cpu", weights_only=False)
             self.load_state_dict(state)
-        except (OSError, RuntimeError, KeyError, TypeError, ValueError) as err:
+        except (OSError, RuntimeError, KeyError, TypeError, ValueError, EOFError, pickle.UnpicklingError) as err:
             raise ValueError(
                 f"{path}: not a retriever checkpoint of this memory ({err}); move it away to start anew"
             ) from err

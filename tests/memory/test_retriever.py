@@ -27,7 +27,7 @@ def test_softmax_of_q_over_alpha_maximises_the_entropy_regularised_objective():
 
 
 def _bandit_memory(tmp_path, kind: str) -> CaseMemory:
-    retriever = RetrieverConfig(kind=kind, k=1, candidates=16, alpha=0.3, lr=3e-3, updates_per_episode=2, seed=0)
+    retriever = RetrieverConfig(kind=kind, k=1, candidates=16, alpha=2.0, lr=1e-3, updates_per_episode=2, seed=0)
     memory = CaseMemory(MemoryConfig(path=str(tmp_path / f"{kind}.sqlite"), encoder="hash", retriever=retriever))
     cases, texts = [], []
     for topic, helper in TOPICS.items():
