@@ -206,7 +206,7 @@ class CaseBank:
         except sqlite3.DatabaseError as err:  # corrupted pages, a non-database file, ...
             raise CaseBankError(
                 f"{self.path}: {what} failed: {err} (a corrupted or foreign file? `agentrl memory stats "
-                f"memory.path={self.path}` checks it; nothing was reset)"
+                f"--path {self.path}` checks it; nothing was reset)"
             ) from err
 
     @contextmanager

@@ -217,6 +217,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         if backend is not None:
             backend.close()
         if memory is not None:
+            held = len(memory.bank)
             memory.close()
     record.finish(result.trajectories, results(result.trajectories, seconds_before + result.seconds, True))
     summary = result.summary
@@ -236,7 +237,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
             f"were cut (agent.max_prompt_tokens, agent.history)"
         )
     if memory is not None:
-        print(f"case memory: {memory.bank.path} now holds {len(memory.bank)} cases")
+        print(f"case memory: {memory.bank.path} now holds {held} cases")
     print(f"results: {record.results_path}")
     return 0
 
