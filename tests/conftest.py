@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -66,6 +67,9 @@ def serve_process(argv: list[str], *, health: str, name: str, env: dict[str, str
         process.wait(timeout=30)
         log.close()
         leaked = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+        for child in leaked:  # reported below, but not left running for the rest of the session
+            with contextlib.suppress(psutil.Error):
+                child.kill()
         assert not leaked, f"{name} left processes behind: {leaked}"
 
 

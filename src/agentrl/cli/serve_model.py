@@ -75,5 +75,8 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
 
     app = create_app(backend, tokenizer, cfg.model.name, load_weights=load_weights, config=cfg.server)
     print(f"serving {cfg.model.name} on http://{cfg.server.host}:{cfg.server.port}/v1", flush=True)
-    uvicorn.run(app, host=cfg.server.host, port=cfg.server.port, log_level="warning")
+    try:
+        uvicorn.run(app, host=cfg.server.host, port=cfg.server.port, log_level="warning")
+    finally:
+        backend.close()  # uvicorn returns on SIGTERM/SIGINT: vLLM's engine processes go with the server
     return 0
