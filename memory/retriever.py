@@ -153,7 +153,7 @@ class LearnedRetriever:
         else:
             bootstrap = [
                 soft_value(self.q_values(t.next_task, t.next_cases, t.next_won), self.config.alpha)
-                if t.next_task is not None and t.next_cases is not None and len(t.next_cases)
+                if t.next_task is not None and t.next_cases is not None and t.next_won is not None and len(t.next_cases)
                 else 0.0
                 for t in batch
             ]

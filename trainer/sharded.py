@@ -168,7 +168,12 @@ def join_state(state: Any, mesh: Any, loaded: dict[str, Any] | None = None) -> t
         if isinstance(value, ShardedRef):
             local = torch.empty(value.local_shape, dtype=value.dtype, device=mesh.device_type)
             tensor = DTensor.from_local(
-                local, mesh, list(value.placements), run_check=False, shape=value.global_shape, stride=value.stride
+                local,
+                mesh,
+                list(value.placements),
+                run_check=False,
+                shape=torch.Size(value.global_shape),
+                stride=value.stride,
             )
             tensors[value.key] = tensor
             return tensor
