@@ -80,3 +80,34 @@ def release_browser(executable: str) -> None:
         browser.close()
     finally:
         playwright.stop()
+
+
+class BrowserPage:
+    """A page in a context of its own on the thread's shared Chromium (:func:`acquire_browser`).
+
+    Args:
+        executable: The Chromium to use (:func:`find_chromium`).
+        viewport: Width and height in CSS pixels.
+        **context_args: More arguments of Playwright's ``new_context`` (``device_scale_factor=1``...).
+    """
+
+    def __init__(self, executable: str, viewport: tuple[int, int], **context_args: Any):
+        browser = acquire_browser(executable)
+        try:
+            self.context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, **context_args)
+            self.page = self.context.new_page()
+        except Exception:
+            release_browser(executable)
+            raise
+        self._executable = executable
+        self.closed = False
+
+    def close(self) -> None:
+        """Close the context and drop this use of the browser (the last use closes it); idempotent."""
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.context.close()
+        finally:
+            release_browser(self._executable)

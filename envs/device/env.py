@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar, SupportsFloat
 
 from agentrl.envs.base import TextEnv
-from agentrl.envs.browser import acquire_browser, find_chromium, release_browser, require_playwright
+from agentrl.envs.browser import BrowserPage, find_chromium, require_playwright
 from agentrl.envs.device.actions import GRAMMAR, Action, ActionError, parse_action
 from agentrl.envs.device.browser_device import BrowserDevice
 from agentrl.envs.device.data import initial_state
@@ -90,19 +90,14 @@ class DeviceEnv(TextEnv[Action]):
         self.task_names = names
         self.screenshot = screenshot
         require_playwright("Device")
-        self._executable = find_chromium(chromium_path, who="Device")
-        browser = acquire_browser(self._executable)
+        self._tab = BrowserPage(find_chromium(chromium_path, who="Device"), SCREEN, device_scale_factor=1)
+        self.page = self._tab.page
         try:
-            self._context = browser.new_context(
-                viewport={"width": SCREEN[0], "height": SCREEN[1]}, device_scale_factor=1
-            )
-            self.page = self._context.new_page()
             self.page.set_content(phone_html())
         except Exception:
-            release_browser(self._executable)
+            self._tab.close()
             raise
         self.device = BrowserDevice(self.page, back_js="device.back()", home_js="device.home()")
-        self._closed = False
         self.current: Task | None = None
         self.params: dict[str, Any] = {}
         self.initial: dict[str, Any] = {}
@@ -212,13 +207,9 @@ class DeviceEnv(TextEnv[Action]):
 
     def close(self) -> None:
         """Close this env's page and context; the browser closes with the last env of the thread (idempotent)."""
-        if self._closed:
+        if self._tab.closed:
             return
-        self._closed = True
-        try:
-            self._context.close()
-        finally:
-            release_browser(self._executable)
+        self._tab.close()
         super().close()
 
 

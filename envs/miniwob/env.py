@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, ClassVar, SupportsFloat
 
 from agentrl.envs.base import TextEnv
-from agentrl.envs.browser import acquire_browser, find_chromium, release_browser, require_playwright
+from agentrl.envs.browser import BrowserPage, find_chromium, require_playwright
 from agentrl.envs.device.actions import GRAMMAR, Action, ActionError, parse_action
 from agentrl.envs.device.browser_device import BrowserDevice
 from agentrl.envs.device.device import Element, format_elements, perform, resolve
@@ -158,18 +158,15 @@ class MiniWoBEnv(TextEnv[Action]):
         self.task_name, self.step_ms, self.data_mode = task, step_ms, data_mode
         self.screenshot = screenshot
         require_playwright("MiniWoB")
-        self._executable = find_chromium(chromium_path, who="MiniWoB")
-        browser = acquire_browser(self._executable)
+        self._tab = BrowserPage(find_chromium(chromium_path, who="MiniWoB"), TASK_SIZE)
+        self.page = self._tab.page
         try:
-            self._context = browser.new_context(viewport={"width": TASK_SIZE[0], "height": TASK_SIZE[1]})
-            self.page = self._context.new_page()
             self.page.clock.install(time=0)
-            self._url = page_file.as_uri()
         except Exception:
-            release_browser(self._executable)
+            self._tab.close()
             raise
+        self._url = page_file.as_uri()
         self.device = BrowserDevice(self.page)
-        self._closed = False
         self._clock = 0
         self.utterance = ""
         self.elements: list[Element] = []
@@ -257,11 +254,7 @@ class MiniWoBEnv(TextEnv[Action]):
 
     def close(self) -> None:
         """Close this env's page and context; the browser closes with the last env of the thread (idempotent)."""
-        if self._closed:
+        if self._tab.closed:
             return
-        self._closed = True
-        try:
-            self._context.close()
-        finally:
-            release_browser(self._executable)
+        self._tab.close()
         super().close()

@@ -27,7 +27,7 @@ from typing import Any, ClassVar, SupportsFloat
 
 from agentrl.envs.base import TextEnv
 from agentrl.envs.browser import CHROMIUM_ARGS as CHROMIUM_ARGS  # re-exported: older imports read it here
-from agentrl.envs.browser import acquire_browser, find_chromium, release_browser, require_playwright
+from agentrl.envs.browser import BrowserPage, find_chromium, require_playwright
 from agentrl.envs.webshop.app import Site, create_app
 from agentrl.envs.webshop.catalog import SPLITS
 from agentrl.envs.webshop.engine import Command
@@ -139,24 +139,17 @@ class WebShopBrowserEnv(TextEnv[Command]):
         if split not in SPLITS:
             raise ValueError(f"unknown WebShop split {split!r}; choose one of {', '.join(SPLITS)}")
         require_playwright("WebShop-Browser")
-        self._executable = find_chromium(chromium_path, who="WebShop-Browser")
+        executable = find_chromium(chromium_path, who="WebShop-Browser")
         self._key = (data_dir, human_goals, catalog_seed, n_products, split)
         self.server = _acquire_server(self._key)
         self.site = self.server.site
         self.screenshot = screenshot
         try:
-            browser = acquire_browser(self._executable)
+            self._tab = BrowserPage(executable, (1024, 900))
         except Exception:
             _release_server(self._key)
             raise
-        try:
-            self._context = browser.new_context(viewport={"width": 1024, "height": 900})
-            self.page = self._context.new_page()
-        except Exception:
-            release_browser(self._executable)
-            _release_server(self._key)
-            raise
-        self._closed = False
+        self.page = self._tab.page
         self.sid: str | None = None
         self._labels: list[str] = []
         self._has_search = False
@@ -242,14 +235,14 @@ class WebShopBrowserEnv(TextEnv[Command]):
 
     def close(self) -> None:
         """Close the browser and the session; the server stops with the last env using it (idempotent)."""
-        if self._closed:
+        if self._tab.closed:
             return
-        self._closed = True
-        if self.sid is not None:
-            self.site.close_session(self.sid)
         try:
-            self._context.close()
+            if self.sid is not None:
+                self.site.close_session(self.sid)
         finally:
-            release_browser(self._executable)
-            _release_server(self._key)
+            try:
+                self._tab.close()
+            finally:
+                _release_server(self._key)
         super().close()
