@@ -252,9 +252,10 @@ def model_dir(cfg: ModelConfig, model: Any, tokenizer: Any) -> str:
 
 
 def fingerprint(model: Any) -> str:
-    """A short hash of a model's weights, to tell checkpoints apart in results files."""
+    """A short hash of a model's weights (a model, or its state dict), to tell checkpoints apart in results files."""
     digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
+    state = model if isinstance(model, Mapping) else model.state_dict()
+    for name, tensor in sorted(state.items()):
         digest.update(name.encode())
         digest.update(tensor.detach().float().cpu().numpy().tobytes()[:4096])
     return digest.hexdigest()[:12]

@@ -598,6 +598,8 @@ class Trainer:
 
     def finish(self) -> dict[str, Any]:
         """Write ``results.json`` and the learning curve (rank 0); returns the results ({} on other ranks)."""
+        # Sharded weights are hashed whole: every rank takes part in gathering them, before the group goes.
+        weights = sharded.full_state_dict(self.policy.model) if self.fsdp else self.policy.model
         distributed.shutdown()
         if self.log is None:  # not rank 0: rank 0 writes the results
             return {}
@@ -609,7 +611,7 @@ class Trainer:
         before, after = self.evals[0], self.evals[-1]
         results = {
             "env": {"id": self.env_id, "config": asdict(cfg.env)},
-            "model": {**asdict(cfg.model), "fingerprint": fingerprint(self.policy.model)},
+            "model": {**asdict(cfg.model), "fingerprint": fingerprint(weights)},
             "algo": asdict(cfg.algo),
             "iterations": cfg.train.iterations,
             "iterations_done": max((r["iteration"] + 1 for r in records if r["kind"] == "train"), default=0),

@@ -8,6 +8,7 @@ back the weights and the optimiser's moments exactly; and a ``torchrun`` run of
 
 from __future__ import annotations
 
+import contextlib
 import json
 import multiprocessing
 import os
@@ -16,6 +17,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 import torch
 
@@ -154,7 +156,14 @@ def test_a_killed_sharded_run_resumes_from_its_checkpoint(tmp_path, free_port):
             assert run.poll() is None and time.monotonic() < deadline, "the run ended or stalled before a checkpoint"
             time.sleep(0.5)
     finally:
-        os.killpg(run.pid, signal.SIGKILL)  # the whole torchrun group: launcher and both ranks
+        # The launcher and both ranks, by process and by group: torchrun may start its workers in sessions of
+        # their own, and a rank that outlived the kill would go on writing (and pruning) checkpoints.
+        ranks = psutil.Process(run.pid).children(recursive=True) if run.poll() is None else []
+        os.killpg(run.pid, signal.SIGKILL)
+        for process in ranks:
+            with contextlib.suppress(psutil.Error):
+                process.kill()
+        psutil.wait_procs(ranks, timeout=60)
         run.wait()
     assert (out / "ckpt-000001.dcp" / ".metadata").is_file()
     state = torch.load(out / "ckpt-000001.pt", weights_only=False)
