@@ -66,7 +66,8 @@ def serve_process(argv: list[str], *, health: str, name: str, env: dict[str, str
         process.terminate()
         process.wait(timeout=30)
         log.close()
-        leaked = [c for c in children if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
+        _, alive = psutil.wait_procs(children, timeout=30)  # a server's helper processes take a moment to exit
+        leaked = [c for c in alive if c.is_running() and c.status() != psutil.STATUS_ZOMBIE]
         for child in leaked:  # reported below, but not left running for the rest of the session
             with contextlib.suppress(psutil.Error):
                 child.kill()

@@ -90,7 +90,12 @@ SMALL = {
     "reinforce_pp": {"estimator": "reinforce_pp"},
     "gigpo": {"estimator": "gigpo"},
 }
-BUILTIN = sorted(name for name, spec in algorithm_table().items() if spec.module.startswith("agentrl."))
+# Digi-Q is not checked here (open): its feature passes run on a frozen copy of the model under their own budget
+# (algo.feature_micro_batch_size / feature_micro_batch_tokens), and its actor passes only when a state clears the
+# advantage threshold.
+BUILTIN = sorted(
+    name for name, spec in algorithm_table().items() if spec.module.startswith("agentrl.") and name != "digiq"
+)
 
 
 @pytest.mark.parametrize("name", [*BUILTIN, "archer_baseline"])
