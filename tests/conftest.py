@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -110,3 +111,26 @@ def tiny_model_server():
     """A model server for the tiny model (seed 0), shared by a test module."""
     with _serve("serve-model", "model=tiny") as (url, process):
         yield url, process
+
+
+def _browser_or_skip(extra: tuple[str, str] | None = None) -> None:
+    """Skip (fail under AGENTRL_REQUIRE_BROWSER=1, as in CI) when Playwright, Chromium or ``extra`` (a module and
+    how to install it) is missing."""
+    missing = []
+    for module, hint in [("playwright", "playwright (pip install 'agentrl[web]')"), *([extra] if extra else [])]:
+        try:
+            __import__(module)
+        except ImportError:
+            missing.append(hint)
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        missing.append("chromium (apt-get install chromium)")
+    if missing:
+        if os.environ.get("AGENTRL_REQUIRE_BROWSER") == "1":
+            pytest.fail("the browser envs are required but these are missing: " + ", ".join(missing))
+        pytest.skip("needs " + ", ".join(missing))
+
+
+@pytest.fixture(scope="session")
+def require_browser():
+    """``require_browser(extra=None)``: skip the test when the browser envs cannot run here (fail in CI)."""
+    return _browser_or_skip

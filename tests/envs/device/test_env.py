@@ -7,34 +7,15 @@ Needs Playwright and Debian's chromium; CI sets ``AGENTRL_REQUIRE_BROWSER=1`` so
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
 
 import agentrl
 from agentrl.envs.device.tasks import TASK_NAMES, TASKS
 
 
-def browser_or_skip(extra: tuple[str, str] | None = None) -> None:
-    """Skip (fail under AGENTRL_REQUIRE_BROWSER=1, as in CI) when Playwright, Chromium or ``extra`` is missing."""
-    missing = []
-    for module, hint in [("playwright", "playwright (pip install 'agentrl[web]')"), *([extra] if extra else [])]:
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(hint)
-    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
-        missing.append("chromium (apt-get install chromium)")
-    if missing:
-        if os.environ.get("AGENTRL_REQUIRE_BROWSER") == "1":
-            pytest.fail("the browser envs are required but these are missing: " + ", ".join(missing))
-        pytest.skip("needs " + ", ".join(missing))
-
-
 @pytest.fixture(scope="module")
-def env():
-    browser_or_skip()
+def env(require_browser):
+    require_browser()
     env = agentrl.make("agentrl/Device-v0", max_episode_steps=40)
     yield env.unwrapped
     env.close()

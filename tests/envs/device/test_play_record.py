@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import shutil
-
-import pytest
-
 from agentrl.agents.dataset import open_dataset
 from agentrl.cli.config import env_overrides, load
 from agentrl.cli.play import PlayConfig, _Session
 from agentrl.factory import make_from_config
 
 
-def test_play_records_expert_episodes_with_screenshots(tmp_path):
-    if not shutil.which("chromium") and os.environ.get("AGENTRL_REQUIRE_BROWSER") != "1":
-        pytest.skip("needs chromium (apt-get install chromium)")
+def test_play_records_expert_episodes_with_screenshots(tmp_path, require_browser):
+    require_browser()
     out, image = tmp_path / "rec", tmp_path / "screen.png"
     cfg = load(
         "play",

@@ -11,27 +11,7 @@ Needs Playwright, the ``miniwob`` package and Debian's chromium; CI sets ``AGENT
 
 from __future__ import annotations
 
-import os
-import shutil
-
 import pytest
-
-
-def browser_or_skip(extra: tuple[str, str] | None = None) -> None:
-    """Skip (fail under AGENTRL_REQUIRE_BROWSER=1, as in CI) when Playwright, Chromium or ``extra`` is missing."""
-    missing = []
-    for module, hint in [("playwright", "playwright (pip install 'agentrl[web]')"), *([extra] if extra else [])]:
-        try:
-            __import__(module)
-        except ImportError:
-            missing.append(hint)
-    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
-        missing.append("chromium (apt-get install chromium)")
-    if missing:
-        if os.environ.get("AGENTRL_REQUIRE_BROWSER") == "1":
-            pytest.fail("the browser envs are required but these are missing: " + ", ".join(missing))
-        pytest.skip("needs " + ", ".join(missing))
-
 
 METADATA_JS = (
     "() => ({done: WOB_DONE_GLOBAL, env_reward: WOB_REWARD_GLOBAL, raw_reward: WOB_RAW_REWARD_GLOBAL, "
@@ -39,9 +19,12 @@ METADATA_JS = (
 )
 
 
+MINIWOB = ("miniwob", "miniwob (pip install 'agentrl[device]')")
+
+
 @pytest.fixture(scope="module")
-def make():
-    browser_or_skip(("miniwob", "miniwob (pip install 'agentrl[device]')"))
+def make(require_browser):
+    require_browser(MINIWOB)
     from agentrl.envs.miniwob.env import MiniWoBEnv
 
     envs = {}
@@ -111,8 +94,8 @@ def test_same_seed_same_problem_and_invalid_actions(make):
     assert info["invalid_action"] and "normalised" in text
 
 
-def test_task_names_are_checked():
-    browser_or_skip(("miniwob", "miniwob (pip install 'agentrl[device]')"))
+def test_task_names_are_checked(require_browser):
+    require_browser(MINIWOB)
     from agentrl.envs.miniwob.env import MiniWoBEnv, offline_tasks
 
     tasks = offline_tasks()

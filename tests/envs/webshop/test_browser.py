@@ -6,8 +6,6 @@ a missing browser fails there instead of skipping.
 
 from __future__ import annotations
 
-import os
-import shutil
 import socket
 
 import psutil
@@ -17,23 +15,9 @@ import agentrl
 from agentrl.envs.webshop.oracle import run_oracle
 
 
-def _browser_or_skip() -> None:
-    missing = []
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        missing.append("playwright (pip install 'agentrl[web]')")
-    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
-        missing.append("chromium (apt-get install chromium)")
-    if missing:
-        if os.environ.get("AGENTRL_REQUIRE_BROWSER") == "1":
-            pytest.fail("WebShop-Browser required but missing: " + ", ".join(missing))
-        pytest.skip("WebShop-Browser needs " + ", ".join(missing))
-
-
 @pytest.fixture(scope="module")
-def browser_env():
-    _browser_or_skip()
+def browser_env(require_browser):
+    require_browser()
     env = agentrl.make("agentrl/WebShop-Browser-v1", split="test")
     yield env
     env.close()
@@ -77,8 +61,8 @@ def test_actions_act_only_through_the_page(browser_env):
     assert not info["invalid_action"] and "click[< prev]" in info["admissible_actions"]
 
 
-def test_close_stops_chromium_and_the_shared_server():
-    _browser_or_skip()
+def test_close_stops_chromium_and_the_shared_server(require_browser):
+    require_browser()
     before = {p.pid for p in _chromium_children()}
     first = agentrl.make("agentrl/WebShop-Browser-v1", split="eval", screenshot=False)
     second = agentrl.make("agentrl/WebShop-Browser-v1", split="eval", screenshot=False)
