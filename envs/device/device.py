@@ -30,7 +30,7 @@ class Element:
     rid: str = ""
     """The resource id (``contacts/save``; the HTML id in MiniWoB)."""
     hint: str = ""
-    """An edit field's hint (placeholder)."""
+    """The hint text an empty edit field shows (the HTML ``placeholder`` attribute)."""
     clickable: bool = False
     editable: bool = False
     checked: bool | None = None

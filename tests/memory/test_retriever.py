@@ -41,7 +41,8 @@ def _bandit_memory(tmp_path, kind: str) -> CaseMemory:
 
 
 def _success(rng: np.random.Generator, topic: str, case: Case) -> bool:
-    """The stub LLM: succeeds 90% of the time with the topic's helper case in its prompt, 10% otherwise."""
+    """The bandit's simulated model: succeeds 90% of the time with the topic's helper case in its prompt, 10%
+    otherwise."""
     return bool(rng.random() < (0.9 if case.summary == f"helper:{topic}" else 0.1))
 
 
