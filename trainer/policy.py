@@ -297,7 +297,11 @@ class LowerCache:
                 return True
             why = f"running the upper blocks on the lower blocks' output is {gap:.2g} off in log-prob"
         self.enabled = False
-        log.warning("the frozen-block cache is off: %s (update.lower_cache_mb=0 silences this)", why)
+        log.warning(
+            "the frozen-block cache is off: %s (lower_cache_mb=0 silences this: train.warmup.update, algo.update or "
+            "algo.pg)",
+            why,
+        )
         return False
 
 

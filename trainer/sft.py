@@ -27,7 +27,6 @@ the same env, or whose seeds reach the evaluation seeds.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -43,7 +42,6 @@ from agentrl.trainer.pg import make_optimizer
 from agentrl.trainer.policy import LowerCache, Policy
 
 SCHEDULES = ("constant", "linear", "cosine")
-log = logging.getLogger(__name__)
 
 
 @dataclass
