@@ -92,12 +92,16 @@ def _checkpoint_rank(rank: int, port: int, out: str) -> None:
         state, tensors = sharded.split_state({"optimizer": optimizer.state_dict()})
         assert tensors and all(isinstance(ref, sharded.ShardedRef) for ref in _refs(state))
         sharded.save_sharded(folder, policy, tensors)
+        # The rest of the state goes to a file, as the trainer writes it: the optimiser's state dict holds its
+        # live step counters, which the next step would move on.
+        torch.save(state, Path(out) / f"ckpt-rank{rank}.pt")
         _step(policy, optimizer, RANK_ROWS[rank])  # the run goes on ...
         expected = sharded.full_state_dict(policy.model)
 
         # ... and a new process resumes from the checkpoint: the same second step.
         policy = _sharded_policy()
         optimizer = torch.optim.AdamW([p for _, p in policy.trainable_named_parameters()], lr=1e-3)
+        state = torch.load(Path(out) / f"ckpt-rank{rank}.pt", weights_only=False)
         restored, tensors = sharded.join_state(state, sharded.mesh_of(policy))
         sharded.load_sharded(folder, policy, tensors)
         optimizer.load_state_dict(restored["optimizer"])
@@ -120,11 +124,6 @@ def _refs(value):
             yield from _refs(item)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug, open: the checkpoint restores weights and AdamW moments exactly, but the step after it in "
-    "the writing process differs from the resumed one by ~2e-4 in the root unit's weights (embeddings)",
-)
 def test_a_sharded_checkpoint_brings_back_weights_and_optimiser_moments(tmp_path, free_port):
     _run(_checkpoint_rank, tmp_path, free_port)
     assert (tmp_path / "ckpt.dcp" / ".metadata").is_file()
