@@ -21,8 +21,8 @@ setup: system-deps
 # transformers (and numpy) than the project, on the same CPU torch. The virtualenv sees the
 # project environment's packages (torch, the envs' simulators) and holds only what vLLM needs
 # in other versions (~2.5 GB); pip caches the wheels. Its torchvision/torchaudio/torchcodec cannot load
-# against the CPU torch and vLLM needs neither for text models: they are removed. Not yet part
-# of `setup` (CI): the vLLM tests that use it have not been run through yet.
+# against the CPU torch and vLLM needs neither for text models: they are removed. Not part of
+# `setup` (the main job does not need it); CI runs it before the tests.
 VLLM_VENV ?= .venv-vllm
 vllm:
 	test -x $(VLLM_VENV)/bin/python || $(PYTHON) -m venv --system-site-packages $(VLLM_VENV)

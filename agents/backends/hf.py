@@ -117,7 +117,7 @@ class HFBackend:
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         if cache is not None:
-            kwargs["cache"] = cache
+            kwargs[cache_argument(self.model)] = cache
         result = self.model.generate(
             input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **kwargs
         )
@@ -153,3 +153,11 @@ class HFBackend:
                     text = self.tokenizer.decode(ids, skip_special_tokens=True)
                     break
         return Completion(token_ids=ids, logprobs=logprobs, text=text, finish_reason=reason)
+
+
+def cache_argument(model: Any) -> str:
+    """The name under which ``model.generate`` takes a prefilled KV cache: ``cache`` in recent transformers,
+    ``past_key_values`` before (vLLM's virtualenv pins one of those)."""
+    import inspect
+
+    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"

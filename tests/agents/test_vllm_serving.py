@@ -62,11 +62,6 @@ def agentrl_server(vllm_python, vllm_tiny, spawn_server):
         yield url
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known bug, open: after reload_weights the CPU engine does not generate as transformers does on the pushed "
-    "weights (docs/backends.md, Status)",
-)
 def test_serve_model_generates_as_transformers_and_takes_pushed_weights(agentrl_server, models):
     model, other, tokenizer = models
     client = OpenAIBackend(agentrl_server + "/v1", "served", tokenizer)

@@ -13,6 +13,7 @@ trainer (``OpenAIBackend.update_weights``), which vLLM's own server does not.
 from __future__ import annotations
 
 import argparse
+import signal
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -75,8 +76,17 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
 
     app = create_app(backend, tokenizer, cfg.model.name, load_weights=load_weights, config=cfg.server)
     print(f"serving {cfg.model.name} on http://{cfg.server.host}:{cfg.server.port}/v1", flush=True)
+    # uvicorn stops the server on SIGTERM, then raises the signal again under the handler it found: by default
+    # that ends the process on the spot, and vLLM's engine processes would outlive it. This handler ends it
+    # through the ``finally`` below, which shuts the engine down.
+    previous = signal.signal(signal.SIGTERM, _exit_on_signal)
     try:
         uvicorn.run(app, host=cfg.server.host, port=cfg.server.port, log_level="warning")
     finally:
-        backend.close()  # uvicorn returns on SIGTERM/SIGINT: vLLM's engine processes go with the server
+        backend.close()
+        signal.signal(signal.SIGTERM, previous)
     return 0
+
+
+def _exit_on_signal(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
