@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ def _load_smollm2(dtype: Any) -> tuple[Any, Any]:
 
     target = smollm2_dir()
     if (target / "model.safetensors").is_file():
+        _drop_quantization_config(target)  # a cache written before the fix below
         return (
             AutoModelForCausalLM.from_pretrained(target, dtype=dtype),
             AutoTokenizer.from_pretrained(target),
@@ -90,9 +92,21 @@ def _load_smollm2(dtype: Any) -> tuple[Any, Any]:
     state = {k: v.contiguous() for k, v in model.state_dict().items() if k != "lm_head.weight"}
     save_file(state, str(partial), metadata={"format": "pt"})
     model.config.save_pretrained(target)
+    _drop_quantization_config(target)
     tokenizer.save_pretrained(target)
     partial.rename(target / "model.safetensors")  # last, so a killed first load leaves no half cache
     return model, tokenizer
+
+
+def _drop_quantization_config(target: Path) -> None:
+    """Take the GGUF's ``quantization_config`` out of the cached folder's config: the weights written there are
+    dequantized, and an engine that reads it (vLLM) would refuse the folder as an unsupported quantization."""
+    path = target / "config.json"
+    config = json.loads(path.read_text())
+    if config.pop("quantization_config", None) is not None:
+        partial = path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(config, indent=2) + "\n")
+        partial.replace(path)
 
 
 def tiny_corpus() -> list[str]:

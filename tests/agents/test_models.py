@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 
 import pytest
 import torch
@@ -35,7 +36,10 @@ def test_unknown_model_and_dtype_are_clear_errors():
 def test_default_model_loads_from_gguf_then_from_the_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("AGENTRL_CACHE", str(tmp_path))
     model, tokenizer = load_model(ModelConfig())
-    assert (tmp_path / "models" / "smollm2-135m-instruct" / "model.safetensors").is_file()
+    folder = tmp_path / "models" / "smollm2-135m-instruct"
+    assert (folder / "model.safetensors").is_file()
+    # The weights there are dequantized: the GGUF's quantization config would make vLLM refuse the folder.
+    assert "quantization_config" not in json.loads((folder / "config.json").read_text())
 
     def no_gguf():
         raise AssertionError("the cached copy should be used, not the GGUF")

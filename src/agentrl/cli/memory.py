@@ -2,7 +2,7 @@
 
     agentrl memory stats                                 # cases per env, successes, encoder, integrity
     agentrl memory search "buy a red cotton shirt" -k 4  # the cases a task would retrieve
-    agentrl memory export cases.jsonl --env agentrl/WebShop-v0
+    agentrl memory export cases.jsonl --env agentrl/WebShop-v1
     agentrl memory import cases.jsonl                    # re-embedded unless the rows carry this encoder's vectors
     agentrl memory prune --keep-last 10000               # also --older-than-days D, --failures, --env ID
 
