@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import json
 
+import pytest
 import torch
 
 import agentrl
+from agentrl.agents.dataset import DatasetWriter
+from agentrl.agents.generation import SamplingParams
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.cli import main
+from agentrl.trainer.algorithm import AlgoContext
+from agentrl.trainer.batch import turn_batch
 from agentrl.trainer.core_algos import best_of_n, polyak_update
+from agentrl.trainer.digiq import DigiQ, DigiQConfig
 from agentrl.trainer.digiq.critic import FeatureCritic, td_losses
 from agentrl.trainer.digiq.data import Candidates, CandidateStore, replay_validity
 from agentrl.trainer.digiq.features import FeatureStore, extractor
+from agentrl.trainer.policy import Policy
 
 
 def test_td_on_dataset_actions_converges_to_the_behaviour_value_on_a_chain():
@@ -159,3 +167,127 @@ def test_digiq_end_to_end_through_the_cli_and_a_second_run_computes_nothing(tmp_
     # The tiny random model's one-token replies are mostly not numbers: the replay marks them invalid.
     assert 0 < first["invalid_candidates"] < 1
     assert first["q_loss"] == second["q_loss"]  # same seed, same cached inputs: the same update
+
+
+def _set_head(head, bias, *, read):
+    """Set a critic head (two hidden ReLU layers to a scalar) to ``relu(x[0]) + bias`` (``read``) or to ``bias``:
+    hand-set values, so that the test knows every advantage."""
+    with torch.no_grad():
+        for layer in head:
+            if isinstance(layer, torch.nn.Linear):
+                layer.weight.zero_()
+                layer.bias.zero_()
+        if read:
+            head[0].weight[0, 0] = head[2].weight[0, 0] = head[4].weight[0, 0] = 1.0
+        head[4].bias.fill_(bias)
+
+
+def _reply_logprobs(policy, prompt, replies):
+    """Teacher-forced ``log pi(reply | prompt)`` (summed over the reply's tokens) of each reply."""
+    turns = [Turn(list(prompt), list(r), [], "", "", 0.0, False, False) for r in replies]
+    batch = turn_batch(turns, 0)
+    with torch.no_grad():
+        out = policy.forward_batch(batch, 1.0)
+    return (out.logprobs * batch.response_mask).sum(dim=1)
+
+
+def test_the_actor_step_raises_only_the_chosen_candidates_log_prob_and_skips_states_under_the_threshold(tiny, tmp_path):
+    """DigiQ.actor_step on one state with four candidates (index 0 the dataset's action): candidate 1 is the valid
+    one with the best advantage, candidate 3 has a higher Q but the env cannot parse it. One step must raise
+    log pi(candidate 1 | s) and raise no other candidate's even half as much; a state whose best advantage is under the
+    threshold (w = 0) must leave every weight and the optimiser untouched."""
+    model, tokenizer = tiny
+    prompt, replies = [5, 17, 23, 9], [[30, 31], [40, 41, 42], [50, 51], [60]]
+    turn = Turn(prompt, replies[0], [0.0, 0.0], "a", "b", 1.0, True, False, {})
+    writer = DatasetWriter(tmp_path / "data", env={"id": "x", "split": "train", "config": {}}, agent={"kind": "expert"},
+                           model={"name": "tiny"}, prompt={})  # fmt: skip
+    writer.extend([Trajectory("x", 0, "", 0, initial_observation="start", turns=[turn])])
+    synced = []
+    policy = Policy(copy.deepcopy(model))
+    ctx = AlgoContext(policy, None, None, SamplingParams(temperature=1.0), int(tokenizer.pad_token_id), 0,
+                      lambda: synced.append(1), tokenizer=tokenizer)  # fmt: skip
+    cfg = DigiQConfig(data=[str(writer.close())], num_candidates=4, threshold=0.05, actor_lr=1e-4, actor_batch_size=8)
+    digiq = DigiQ(cfg, ctx)
+    digiq.candidates = [Candidates(replies, ["a", "b", "c", "d"], [True, True, True, False])]
+    for head in (digiq.critic.q1, digiq.critic.q2):
+        _set_head(head, 0.0, read=True)  # Q(s, a_j) = the feature's first coordinate
+    _set_head(digiq.critic.v1, 0.3, read=False)
+    _set_head(digiq.critic.v2, 0.2, read=False)  # max(V1, V2) = 0.3
+    width = model.config.hidden_size
+
+    def data(q):
+        state_action = torch.zeros(1, len(q), width)
+        state_action[0, :, 0] = torch.tensor(q)
+        return {"state": torch.zeros(1, width), "state_action": state_action,
+                "valid": torch.tensor([[True, True, True, False]])}  # fmt: skip
+
+    before = policy.trainable_state()
+    # Best valid advantage 0.33 - 0.3 = 0.03 < 0.05 (the invalid candidate's 0.9 counts as A = 0): w = 0.
+    stats = digiq.actor_step(data([0.3, 0.33, 0.2, 0.9]))
+    assert stats["imitated_share"] == 0.0 and "actor_loss" not in stats and not synced
+    after = policy.trainable_state()
+    assert all(torch.equal(after[name], before[name]) for name in before)
+    assert not digiq.actor_optimizer.state  # no step was taken
+
+    # A = [0, 0.3, -0.05, invalid -> 0]: candidate 1 is chosen and imitated.
+    start = _reply_logprobs(policy, prompt, replies)
+    stats = digiq.actor_step(data([0.3, 0.6, 0.25, 0.9]))
+    assert stats["imitated_share"] == 1.0 and stats["chosen_dataset_action"] == 0.0 and synced == [1]
+    assert stats["actor_loss"] == pytest.approx(-float(start[1]), rel=1e-5)  # -w log pi(a_j* | s), w = 1
+    change = _reply_logprobs(policy, prompt, replies) - start
+    assert change[1] > 1e-3, change
+    others = torch.cat([change[:1], change[2:]])
+    assert (others < change[1] / 2).all(), change  # none rises even half as much (seen: at most 0.11 of it)
+
+
+def test_best_of_n_extraction_from_a_td_trained_critic_gets_better_with_n_on_a_contextual_bandit():
+    """Performance rises with N. A contextual bandit with 8 states and 5 actions, success probabilities p(s, a)
+    known exactly, the last action unparseable (reward 0, marked invalid); a random softmax behaviour policy mu.
+    The double Q/V critic is trained by td_losses on 150 behaviour transitions per state (Bernoulli rewards), then
+    the extracted policy plays, in each state, best_of_n's choice among N candidates drawn from mu (candidate 0, a
+    behaviour action, where w = 0: the actor leaves such a state to the behaviour policy). Its true value, the mean
+    of p(s, chosen) over 1000 candidate sets per state (the first N of the same 16 draws for every N), must not
+    fall as N grows; at N = 1 it is the behaviour policy's; at N = 16 it closes most of the gap to the optimum."""
+    states, actions, per_state = 8, 5, 150
+    generator = torch.Generator().manual_seed(0)
+    success = torch.rand(states, actions, generator=generator)
+    success[:, -1] = 0.0
+    parseable = torch.arange(actions) < actions - 1
+    behaviour = torch.softmax(torch.randn(states, actions, generator=generator), dim=1)
+    # The dataset: one-hot state features for V, one-hot (state, action) features for Q, as in the chain test.
+    features = torch.eye(states * actions)
+    state = torch.arange(states).repeat_interleave(per_state)
+    action = torch.multinomial(behaviour[state], 1, generator=generator).squeeze(1)
+    reward = torch.bernoulli(success[state, action], generator=generator)
+    done = torch.ones(len(state))
+    torch.manual_seed(0)
+    critic = FeatureCritic(states * actions, 32)
+    target = copy.deepcopy(critic).requires_grad_(False)
+    optimizer = torch.optim.Adam(critic.parameters(), lr=1e-2)
+    for _ in range(300):
+        optimizer.zero_grad()
+        loss_q, loss_v = td_losses(critic, target, features[state * actions + action], features[state],
+                                   features[state], reward, done, 0.95)  # fmt: skip
+        (loss_q + loss_v).backward()
+        optimizer.step()
+        with torch.no_grad():
+            polyak_update(target, critic, 0.1)
+
+    sets = 1000
+    rows = torch.arange(states).repeat_interleave(sets)
+    draws = torch.multinomial(behaviour[rows], 16, replacement=True, generator=generator)
+    value = {}
+    with torch.no_grad():
+        v1, v2 = critic.v(features[rows])
+        for n in (1, 2, 4, 8, 16):
+            candidates = draws[:, :n]
+            q1, q2 = critic.q(features[rows[:, None] * actions + candidates])
+            choice, weight, _ = best_of_n(q1, q2, v1, v2, parseable[candidates], threshold=0.05)
+            played = torch.where(weight > 0, candidates.gather(1, choice[:, None]).squeeze(1), candidates[:, 0])
+            value[n] = float(success[rows, played].mean())
+    behaviour_value = float((behaviour * success).sum(dim=1).mean())
+    best_value = float(success.max(dim=1).values.mean())
+    values = [value[n] for n in (1, 2, 4, 8, 16)]
+    assert all(later >= earlier - 0.01 for earlier, later in itertools.pairwise(values)), values
+    assert abs(value[1] - behaviour_value) < 0.02, (value[1], behaviour_value)
+    assert value[16] - value[1] > 0.6 * (best_value - behaviour_value), (values, behaviour_value, best_value)
