@@ -158,13 +158,15 @@ def main() -> None:
     parser.add_argument("--backend", default="hf", help="hf, vllm (in-process) or openai (a server at --url)")
     parser.add_argument("--url", default="", help="openai backend: the server's base URL (http://host:port/v1)")
     parser.add_argument("--device", default="cpu", help="hf backend: torch device")
+    parser.add_argument("--kv-cache-gib", type=float, default=1.0, help="vllm backend on CPU: its KV cache (GiB)")
     parser.add_argument("--turn-costs", action="store_true", help="time each turn of long episodes instead")
     parser.add_argument("--history", type=int, default=10, help="turn costs: agent.history (the env blocks' 10)")
     parser.add_argument("--history-drop", type=int, default=1, help="turn costs: agent.history_drop")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     backend, tokenizer, model = load_backend(
-        BackendConfig(name=args.backend, url=args.url), ModelConfig(name=args.model, device=args.device)
+        BackendConfig(name=args.backend, url=args.url, kv_cache_gib=args.kv_cache_gib),
+        ModelConfig(name=args.model, device=args.device),
     )
     params = SamplingParams(max_new_tokens=args.max_new_tokens, temperature=1.0, seed=0)
     if args.turn_costs:

