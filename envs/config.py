@@ -19,6 +19,9 @@ class AgentDefaults:
     """List the admissible actions under each observation."""
     history: int | None = 10
     """Past turns kept in the prompt (None: the whole episode); the prompt's token budget may keep fewer."""
+    history_drop: int = 1
+    """Oldest turns leaving a full history window at once (1: it slides every turn, and no prompt is then a prefix of
+    the next, so the hf backend's kept states serve only the instructions). Long episodes set more."""
 
 
 @dataclass

@@ -117,3 +117,11 @@ def test_every_value_rule_names_a_field_of_its_config():
         module, _, name = key.partition(":")
         cls = getattr(importlib.import_module(module), name)
         assert set(fields) <= {f.name for f in dataclasses.fields(cls)}, key
+
+
+def test_an_envs_agent_block_sets_the_agents_history_window():
+    # ALFWorld's long episodes drop 5 turns at once from a full window, so that the hf backend's kept states serve
+    # the next 4 prompts; an env that says nothing slides it by one turn; the command line overrides either.
+    assert load_train_config(["env=alfworld"]).agent.history_drop == 5
+    assert load_train_config(["env=babyai"]).agent.history_drop == 1
+    assert load_train_config(["env=alfworld", "agent.history_drop=2"]).agent.history_drop == 2
