@@ -49,6 +49,7 @@ class HFBackend:
         self._weight_version = 0
         self.prefix_cache = PrefixCache(prefix_cache_mb * 2**20)
         """Kept key/value states of earlier prompts and replies (emptied whenever the weights change)."""
+        self._cache_argument = cache_argument(model)
 
     @property
     def device(self) -> torch.device:
@@ -117,7 +118,7 @@ class HFBackend:
         else:
             kwargs.update(temperature=None, top_p=None, top_k=None)
         if cache is not None:
-            kwargs[cache_argument(self.model)] = cache
+            kwargs[self._cache_argument] = cache
         result = self.model.generate(
             input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **kwargs
         )
@@ -157,7 +158,9 @@ class HFBackend:
 
 def cache_argument(model: Any) -> str:
     """The name under which ``model.generate`` takes a prefilled KV cache: ``cache`` in recent transformers,
-    ``past_key_values`` before (vLLM's virtualenv pins one of those)."""
+    ``past_key_values`` before (vLLM's virtualenv pins one of those). Read from the transformers model itself: a
+    LoRA wrapper's ``forward`` takes ``**kwargs``."""
     import inspect
 
-    return "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"

