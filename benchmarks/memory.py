@@ -9,9 +9,10 @@ Three parts, each printed as one JSON object (nothing is asserted):
   dependencies: ``pip install faiss-cpu sqlite-vec`` to include them), and the bank's
   write rate. Ratios are against the bare numpy product in the same run.
 * ``scripted`` — the mechanism, independent of model quality: on FrozenLake (random 4x4
-  maps, one per task seed) a scripted agent replays the actions of the best retrieved
-  case when that case succeeded and otherwise explores at random; the same tasks are
-  played for several rounds, with memory (cases written after every episode) and without.
+  maps, one per task seed) a scripted agent that learns only through the bank replays a
+  retrieved success of the same map, and otherwise explores at random, avoiding the moves
+  that ended retrieved failures of that map early; the same tasks are played for several
+  rounds, with memory (cases written after every episode) and without.
 * ``smollm2`` — the packaged SmolLM2-135M-Instruct (greedy) on WebShop's test goals for a
   few rounds over the same goals, with a case memory that grows after every episode. Round
   1 has an empty bank, so its prompts are those of the run without memory; greedy decoding
@@ -19,7 +20,7 @@ Three parts, each printed as one JSON object (nothing is asserted):
   without-memory curve (stated in the output). About a minute per episode on 2 free cores.
 
     python benchmarks/memory.py --part latency
-    python benchmarks/memory.py --part scripted --rounds 5 --tasks 20
+    python benchmarks/memory.py --part scripted --rounds 10 --tasks 40 --max-turns 20
     python benchmarks/memory.py --part smollm2 --rounds 3 --tasks 5 --env webshop
 """
 
@@ -110,29 +111,39 @@ def _latency_at(n: int, rng: np.random.Generator, dim: int, k: int, queries: int
 
 
 class ReplayAgent:
-    """Replays the actions of the best retrieved case when it succeeded; explores at random otherwise."""
+    """A scripted agent that only learns through the case memory: it replays the actions of a retrieved
+    success of the same map, and otherwise explores at random while avoiding every move that ended a
+    retrieved failure of the same map early (a fall into a hole)."""
 
-    def __init__(self, salt: int):
-        self.salt = salt
+    def __init__(self, salt: int, max_turns: int):
+        self.salt, self.max_turns = salt, max_turns
 
     def start_episode(self, start: EpisodeStart) -> dict[str, Any]:
         plan: list[str] = []
-        for case in start.info["memory_cases"]:
-            if case["won"] and case["summary"].startswith("Actions: "):
-                actions = case["summary"].removeprefix("Actions: ").rsplit(". succeeded", 1)[0]
-                plan = actions.split(" -> ")
-                break
+        fatal: set[tuple[str, ...]] = set()
+        key = f"{start.task}\n{start.observation}".strip()
+        for case in start.info["memory_cases"]:  # best first; ties newest first
+            if case["task"] != key or not case["summary"].startswith("Actions: "):
+                continue  # another map's case says nothing about this one
+            actions = case["summary"].removeprefix("Actions: ").rsplit(". ", 1)[0].split(" -> ")
+            if case["won"] and not plan:
+                plan = actions
+            elif not case["won"] and len(actions) < self.max_turns:
+                fatal.add(tuple(actions))
         rng = np.random.default_rng([start.seed, self.salt])
-        return {"plan": plan, "rng": rng, "info": start.info, "turn": 0}
+        return {"plan": plan, "fatal": fatal, "done": [], "rng": rng, "info": start.info}
 
     def act(self, episodes: Sequence[dict[str, Any]]) -> list[AgentStep]:
         steps = []
         for e in episodes:
-            if e["turn"] < len(e["plan"]):
-                action = e["plan"][e["turn"]]
+            turn = len(e["done"])
+            if turn < len(e["plan"]):
+                action = e["plan"][turn]
             else:
-                action = str(e["rng"].choice(e["info"]["admissible_actions"]))
-            e["turn"] += 1
+                legal = list(e["info"]["admissible_actions"])
+                safe = [a for a in legal if (*e["done"], a) not in e["fatal"]]
+                action = str(e["rng"].choice(safe or legal))
+            e["done"].append(action)
             steps.append(text_step(action))
         return steps
 
@@ -170,12 +181,12 @@ def scripted(rounds: int, tasks: int, max_turns: int) -> dict[str, Any]:
                     key="task_and_observation",
                     read=enabled,
                     write=enabled,
-                    retriever=RetrieverConfig(k=1),
+                    retriever=RetrieverConfig(k=8),
                 )
             )
             curve = []
             for r in range(rounds):
-                agent = MemoryAgent(ReplayAgent(salt=r), memory)
+                agent = MemoryAgent(ReplayAgent(salt=r, max_turns=max_turns), memory)
                 trajectories = collect(factory, agent, seeds, rollout, env_id="agentrl/FrozenLake-v0")
                 curve.append(sum(t.won for t in trajectories) / len(trajectories))
             curves[name] = curve
@@ -241,9 +252,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--part", choices=["latency", "scripted", "smollm2"], default="latency")
     parser.add_argument("--sizes", default="1000,10000,100000")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--tasks", type=int, default=20)
-    parser.add_argument("--max-turns", type=int, default=12)
+    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--tasks", type=int, default=40)
+    parser.add_argument("--max-turns", type=int, default=20)
     parser.add_argument("--env", default="webshop", help="smollm2 part: webshop or alfworld")
     parser.add_argument("--out", default="runs/bench-memory")
     args = parser.parse_args()

@@ -429,12 +429,16 @@ def read_jsonl(path: str | Path) -> Iterator[tuple[Case, list[float] | None, str
 
 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    """Indices of the ``k`` largest scores, largest first (ties: the lower index, i.e. the older case)."""
+    """Indices of the ``k`` largest scores, largest first; ties go to the higher index, i.e. the newer case.
+
+    A bank grows with experience: when the same task was played several times, its newest case is the latest
+    policy's outcome. Oldest-first would let a task's first failure shadow every later success at ``k=1``."""
     k = min(k, len(scores))
-    if k >= len(scores):
-        return np.argsort(-scores, kind="stable")
-    part = np.argpartition(-scores, k - 1)[:k]
-    return part[np.lexsort((part, -scores[part]))]
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    kth = np.partition(scores, len(scores) - k)[len(scores) - k]  # the k-th largest score
+    part = np.flatnonzero(scores >= kth)  # every tie of it too, so the newest of them can win
+    return part[np.lexsort((-part, -scores[part]))][:k]
 
 
 class _Matrix:

