@@ -119,7 +119,13 @@ def test_instructions_offer_teleporting_only_when_the_simplifications_allow_it(e
 # JVM's identity hashes fixed, an outcome does not depend on what the JVM ran before).
 FAST_CHECK = ("mendelian-genetics-known-plant", [91, 90])  # a win and a failure (a seed name stops resolving)
 FLAG_CHECK = ("mendelian-genetics-known-plant", 90, 91)  # (task, a variation that fails, one that wins)
-SLOW_CHECKS = [("boil", [29, 22, 21]), ("test-conductivity", [708, 675]), ("mendelian-genetics-known-plant", [92])]
+SLOW_CHECKS = [
+    ("boil", [29, 22, 21]),
+    ("test-conductivity", [708, 675]),
+    ("mendelian-genetics-known-plant", [92]),
+    ("find-animal", [299, 247]),
+    ("mendelian-genetics-unknown-plant", [477, 476]),
+]
 
 
 def _replays(task: str, variations: list[int]) -> list[dict]:
