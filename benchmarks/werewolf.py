@@ -3,8 +3,8 @@ LSPO iteration curve with the packaged SmolLM2 (werewolf-side win rate against t
 
     python benchmarks/werewolf.py                       # all three
     python benchmarks/werewolf.py --skip-lspo --games 500
-    python benchmarks/werewolf.py --skip-baselines      # the LSPO curve alone: 1 iteration, 2 games, 4 eval games,
-                                                        # 2 candidates, 2-day games (sized for 2 shared CPU cores)
+    python benchmarks/werewolf.py --skip-baselines      # the LSPO curve alone: 1 iteration, 6 games, 6 eval games,
+                                                        # 2 candidates, 2-day games (about 50 min on 2 shared CPU cores)
 
 Prints JSON; asserts nothing. The LSPO run is kept small enough for a 2-core budget, so its curve is noise-level
 evidence at best: read the intervals.
@@ -136,8 +136,13 @@ def main() -> None:
     parser.add_argument("--skip-lspo", action="store_true")
     parser.add_argument("--model", default="smollm2")
     parser.add_argument("--iterations", type=int, default=1)
-    parser.add_argument("--lspo-games", type=int, default=2)
-    parser.add_argument("--eval-games", type=int, default=4)
+    parser.add_argument(
+        "--lspo-games",
+        type=int,
+        default=6,
+        help="games played per iteration (with 2 games both fell in one cell of the abstract game: no DPO pairs)",
+    )
+    parser.add_argument("--eval-games", type=int, default=6)
     parser.add_argument("--candidates", type=int, default=2, help="candidate utterances per discussion turn")
     parser.add_argument("--max-days", type=int, default=2, help="days per LSPO game (the env's default is 10)")
     parser.add_argument("--skip-baselines", action="store_true", help="only the LSPO curve")
