@@ -41,3 +41,17 @@ def test_no_extra_lines_on_a_terminal():
         train = {"kind": "train", "iteration": 0, "env_steps": 12, "success": 0.5, "invalid_action_rate": 0.25}
         hooks.record({**train, "seconds": 2.0})
     assert "iteration 1/3:" not in out.getvalue()
+
+
+def test_an_iteration_without_rollouts_prints_the_losses_its_algorithm_reports():
+    out = io.StringIO()
+    console = Console(file=out, width=200)
+    with Progress(console=console) as progress:
+        hooks = RichHooks(console, progress)
+        hooks.iteration_start(0, 3, 0)
+        digiq = {"actor_loss": 0.9211, "q_loss": 0.1125, "v_loss": 0.0104, "imitated_share": 0.3}
+        hooks.record({"kind": "train", "iteration": 0, "env_steps": 0, "seconds": 5.0, **digiq})
+        hooks.record({"kind": "train", "iteration": 1, "env_steps": 0, "seconds": 6.0, "sft_loss": 0.284})
+    lines = out.getvalue().splitlines()
+    assert "iteration 1/3: actor loss 0.921, q loss 0.113, v loss 0.010, 0 env steps, 5 s" in lines
+    assert "iteration 2/3: sft loss 0.284, 0 env steps, 6 s" in lines

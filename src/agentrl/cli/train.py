@@ -140,8 +140,9 @@ class RichHooks(Hooks):
             self.progress.update(self.iterations, completed=record["iteration"] + 1)
             if "success" in record:  # an iteration with rollouts
                 rates = f"success {record['success']:.2f}, invalid {record['invalid_action_rate']:.0%}"
-            else:  # supervised steps only
-                rates = f"loss {record.get('sft_loss', float('nan')):.3f}"
+            else:  # no rollouts (sft, digiq): the losses the algorithm reports
+                losses = [f"{k.removesuffix('_loss') or k} loss {v:.3f}" for k, v in record.items() if k.endswith("loss")]
+                rates = ", ".join(losses) or "no loss reported"
             self.progress.update(self.iterations, description=f"iterations ({rates})")
             if self.lines:
                 self.console.print(
