@@ -141,7 +141,7 @@ class RichHooks(Hooks):
             if "success" in record:  # an iteration with rollouts
                 rates = f"success {record['success']:.2f}, invalid {record['invalid_action_rate']:.0%}"
             else:  # no rollouts (sft, digiq): the losses the algorithm reports
-                losses = [f"{k.removesuffix('_loss') or k} loss {v:.3f}" for k, v in record.items() if k.endswith("loss")]
+                losses = [f"{k.removesuffix('_loss')} loss {v:.3f}" for k, v in record.items() if k.endswith("_loss")]
                 rates = ", ".join(losses) or "no loss reported"
             self.progress.update(self.iterations, description=f"iterations ({rates})")
             if self.lines:
