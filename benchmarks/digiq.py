@@ -73,6 +73,9 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=3)
     parser.add_argument("--critic-steps", type=int, default=200)
     parser.add_argument("--actor-steps", type=int, default=10)
+    parser.add_argument(
+        "--actor-batch-size", type=int, default=128, help="states per actor step (algo.actor_batch_size; paper 128)"
+    )
     parser.add_argument("--num-candidates", type=int, default=16)
     parser.add_argument("--eval-episodes", type=int, default=50)
     parser.add_argument("--max-turns", type=int, default=10)
@@ -81,6 +84,7 @@ def main() -> None:
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)
     model = [f"model={args.model}", "env=webshop", f"rollout.max_turns={args.max_turns}"]
+    collect = list(model)  # the expert and random agents write their actions: no sampling settings
     if args.model == "smollm2":
         model.append("agent.sampling.max_new_tokens=48")
     top = [f"policy.train_top_layers={args.top_layers}"] if args.top_layers else []
@@ -88,11 +92,11 @@ def main() -> None:
     seconds: dict[str, float] = {}
     expert, noise, mixed = work / "expert", work / "random", work / "mixed"
     seconds["collect"] = agentrl(
-        ["collect", *model, "agent=expert", f"collect.episodes={args.expert_episodes}", f"collect.output={expert}"],
+        ["collect", *collect, "agent=expert", f"collect.episodes={args.expert_episodes}", f"collect.output={expert}"],
         work / "collect-expert.log",
         expert / "manifest.json",
     ) + agentrl(
-        ["collect", *model, "agent=random", f"collect.episodes={args.random_episodes}",
+        ["collect", *collect, "agent=random", f"collect.episodes={args.random_episodes}",
          f"collect.seed={args.expert_episodes}", f"collect.output={noise}", f"rollout.max_turns={args.random_turns}"],
         work / "collect-random.log",
         noise / "manifest.json",
@@ -114,6 +118,7 @@ def main() -> None:
             ["train", "algo=digiq", *common, *top, data, f"train.init_from={behaviour}", f"train.seed={seed}",
              f"train.iterations={args.iterations}", f"algo.num_candidates={args.num_candidates}",
              f"algo.critic_steps={args.critic_steps}", f"algo.actor_steps={args.actor_steps}",
+             f"algo.actor_batch_size={args.actor_batch_size}",
              f"algo.cache_dir={work / 'digiq-cache'}", f"train.output_dir={digiq}"],
             work / f"digiq-s{seed}.log",
             digiq / "results.json",
