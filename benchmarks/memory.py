@@ -43,6 +43,10 @@ import torch
 from agentrl.agents.base import AgentStep, EpisodeStart, text_step
 from agentrl.agents.types import Trajectory
 from agentrl.memory import Case, CaseBank, CaseMemory, MemoryAgent, MemoryConfig, RetrieverConfig
+from agentrl.memory.agent import case_text
+
+KEY = "task_and_observation"
+"""The scripted part's ``memory.key``: FrozenLake's task text is the same for every map; the map is the observation."""
 
 
 def _timed(fn: Any, repeats: int) -> float:
@@ -121,7 +125,7 @@ class ReplayAgent:
     def start_episode(self, start: EpisodeStart) -> dict[str, Any]:
         plan: list[str] = []
         fatal: set[tuple[str, ...]] = set()
-        key = f"{start.task}\n{start.observation}".strip()
+        key = case_text(start, KEY)  # what this episode's own case will be stored under
         for case in start.info["memory_cases"]:  # best first; ties newest first
             if case["task"] != key or not case["summary"].startswith("Actions: "):
                 continue  # another map's case says nothing about this one
@@ -178,7 +182,7 @@ def scripted(rounds: int, tasks: int, max_turns: int) -> dict[str, Any]:
                     enabled=True,
                     path=f"{tmp}/{name}.sqlite",
                     encoder="hash",
-                    key="task_and_observation",
+                    key=KEY,
                     read=enabled,
                     write=enabled,
                     retriever=RetrieverConfig(k=8),
