@@ -179,10 +179,17 @@ def main() -> None:
                 start = run(
                     f"sft_{n}",
                     seed,
-                    ["train.iterations=0", f"train.warmup.episodes={n}", f"train.warmup.epochs={args.sft_epochs}"],
+                    [
+                        "train.iterations=0",
+                        "train.eval_before=false",  # the zero-shot run measures it once
+                        f"train.warmup.episodes={n}",
+                        f"train.warmup.epochs={args.sft_epochs}",
+                    ],
                 )
             for method in (m for m in methods if m in RL):
                 budget = [f"train.max_env_steps={args.env_steps}", "train.iterations=1000", "train.eval_every=0"]
+                if start is not None:  # its start is the SFT run's final evaluation
+                    budget.append("train.eval_before=false")
                 init = [f"train.init_from={start}"] if start is not None else []
                 run(f"sft_{demos[-1]}+{method}", seed, [*RL[method], *init, "train.warmup.episodes=0", *budget])
         report["envs"][env] = {name: summarize(runs) for name, runs in rows.items()}

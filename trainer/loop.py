@@ -109,6 +109,11 @@ class LoopConfig:
     GRPO and PPO families; see :mod:`agentrl.trainer.sharded`). One process: the same either way."""
     eval_every: int = 5
     """Iterations between evaluations (0: only before and after training)."""
+    eval_before: bool = True
+    """Evaluate the starting weights before any training. ``false`` skips that evaluation when it is already
+    known, e.g. a run with ``init_from`` whose start is the other run's final evaluation (results.json's
+    ``success_before`` is then null). A run that would otherwise never evaluate (no iterations, no warm-up)
+    still evaluates once."""
     tensorboard: bool = True
     """Write TensorBoard event files next to the JSONL log."""
     trackers: list[str] = field(default_factory=list)
@@ -569,8 +574,10 @@ class Trainer:
         train = self.cfg.train
         try:
             if not self.resumed:
-                self.evaluate(0)
-                if self.warmup_applies():
+                warmup = self.warmup_applies()
+                if train.eval_before or not (warmup or self.start_iteration < train.iterations):
+                    self.evaluate(0)
+                if warmup:
                     self.warm_up()
                     self.evaluate(0, phase="warm-up")
                     self.save(0)
@@ -608,7 +615,9 @@ class Trainer:
         records = read_metrics(self.log.path)
         title = f"{self.env_id} · {cfg.algo.name} · {cfg.model.name}"
         plot = plot_learning_curve(records, self.out / "learning_curve.png", title)
-        before, after = self.evals[0], self.evals[-1]
+        after = self.evals[-1]
+        start = [e for e in self.evals if e["iteration"] == 0 and e.get("phase", "start") == "start"]
+        before = start[0] if start else {"success": None, "success_ci95": None, "return": None}
         results = {
             "env": {"id": self.env_id, "config": asdict(cfg.env)},
             "model": {**asdict(cfg.model), "fingerprint": fingerprint(weights)},

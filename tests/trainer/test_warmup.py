@@ -117,6 +117,21 @@ def test_train_warms_up_evaluates_three_times_and_resumes_after_the_warmup(tmp_p
     assert [e["phase"] for e in results["evals"]] == ["start", "warm-up", "train", "train"]
 
 
+def test_eval_before_false_skips_only_the_start_evaluation(tmp_path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["train", *SMALL, "train.eval_before=false", f"train.output_dir={out}"]) == 0
+    assert "success not evaluated (train.eval_before=false) -> " in capsys.readouterr().out
+    results = json.loads((out / "results.json").read_text())
+    assert [e["phase"] for e in results["evals"]] == ["warm-up", "train"]
+    assert results["success_before"] is None and "success_after_warmup" in results
+    # a run that would otherwise evaluate nothing still evaluates once
+    out = tmp_path / "none"
+    nothing = ["train.eval_before=false", "train.iterations=0", "train.warmup.episodes=0"]
+    assert main(["train", *SMALL, *nothing, f"train.output_dir={out}"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert [e["phase"] for e in results["evals"]] == ["start"] and results["success_before"] is not None
+
+
 @pytest.mark.slow
 def test_init_from_skips_the_warmup(tmp_path, capsys) -> None:
     first = tmp_path / "first"
@@ -177,3 +192,5 @@ def test_webshop_recipe_is_applied_and_yields(capsys) -> None:
     cfg = load_train_config(["env=webshop", "algo=ppo"])
     assert cfg.algo.name == "ppo" and cfg.algo.pg.lr != 1e-5
     assert load_train_config([]).train.warmup.episodes == 0  # the main job has no recipe
+    cfg = load_train_config(["env=alfworld"])
+    assert cfg.model.name == "smollm2" and cfg.train.warmup.episodes > 0 and cfg.rollout.max_turns == 20

@@ -179,15 +179,18 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         results = train(cfg, functools.partial(make_from_config, cfg.env), RichHooks(console, progress))
     if not results:  # a data-parallel rank other than 0: rank 0 reports
         return 0
-    b_low, b_high = results["success_before_ci95"]
     a_low, a_high = results["success_after_ci95"]
+    before = "not evaluated (train.eval_before=false)"
+    if results["success_before"] is not None:
+        b_low, b_high = results["success_before_ci95"]
+        before = f"{results['success_before']:.3f} [{b_low:.3f}, {b_high:.3f}]"
     warm = ""
     if "success_after_warmup" in results:
         w_low, w_high = results["success_after_warmup_ci95"]
         warm = f" -> {results['success_after_warmup']:.3f} [{w_low:.3f}, {w_high:.3f}] (warm-up)"
     print(
         f"{results['env']['id']} | {cfg.algo.name} | {cfg.model.name} | {results['iterations']} iterations, "
-        f"{results['env_steps']} env steps | success {results['success_before']:.3f} [{b_low:.3f}, {b_high:.3f}]"
+        f"{results['env_steps']} env steps | success {before}"
         f"{warm} -> {results['success_after']:.3f} [{a_low:.3f}, {a_high:.3f}] on {len(results['eval_seeds'])} "
         f"eval seeds{_split_note(results['eval']['split'])}"
     )

@@ -1,0 +1,37 @@
+"""``benchmarks/learning.py`` end to end on a tiny model: zero-shot, SFT and SFT + RL rows, each start measured once."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.slow
+def test_learning_benchmark_writes_every_row_and_evaluates_each_start_once(tmp_path):
+    small = ["rollout.max_turns=3", "train.tensorboard=false", "train.tasks_per_iteration=2", "rollout.group_size=2"]
+    command = [sys.executable, str(ROOT / "benchmarks" / "learning.py"), "--envs", "guess", "--model", "tiny"]
+    command += ["--seeds", "1", "--demos", "4", "--methods", "zero_shot,sft,grpo", "--eval-episodes", "2"]
+    command += ["--env-steps", "8", "--out", str(tmp_path)]
+    for override in [*small, "train.warmup.steps=2"]:
+        command += ["--extra", override]
+    done = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    report = json.loads((tmp_path / "learning.json").read_text())
+    rows = report["envs"]["guess"]
+    assert list(rows) == ["zero_shot", "sft_4", "sft_4+grpo"]
+    assert all(row["seeds"] == 1 and 0 <= row["success"] <= 1 for row in rows.values())
+    assert rows["sft_4+grpo"]["env_steps"] >= 8 and rows["zero_shot"]["env_steps"] == 0
+    results = {name: json.loads((tmp_path / "guess" / f"{name}-s0" / "results.json").read_text()) for name in rows}
+    phases = {name: [e["phase"] for e in r["evals"]] for name, r in results.items()}
+    # the zero-shot weights are evaluated once, and the RL run does not re-measure the SFT run's final weights
+    assert phases == {"zero_shot": ["start"], "sft_4": ["warm-up"], "sft_4+grpo": ["train"]}
+    assert "| guess | sft_4+grpo |" in (tmp_path / "learning.md").read_text()
