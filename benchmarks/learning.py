@@ -42,6 +42,15 @@ RL = {
     "archer": ["algo=archer"],
     "filtered_bc": ["algo=filtered_bc"],
 }
+# A pretrained model's RL settings: the configs/algo/ files set learning rates for the tiny random model, and
+# choosing ``algo=X`` drops an env recipe's algo settings, so the pretrained ones are given here (the WebShop
+# recipe's GRPO update; ArCHer's paper actor rate, its critic on the frozen pretrained sentence encoder).
+PRETRAINED = {
+    "grpo": ["algo.pg.lr={lr}", "algo.pg.epochs=1", "algo.pg.minibatch_size=64"],
+    "gigpo": ["algo.pg.lr={lr}", "algo.pg.epochs=1", "algo.pg.minibatch_size=64"],
+    "archer": ["algo.actor_lr={lr}", "algo.encoder=minilm", "algo.encoder_trainable=false"],
+    "filtered_bc": [],
+}
 Z95 = 1.959963984540054
 
 
@@ -148,6 +157,9 @@ def main() -> None:
     parser.add_argument("--methods", default="zero_shot,sft,grpo,gigpo,archer,filtered_bc")
     parser.add_argument("--env-steps", type=int, default=400, help="RL's env-step budget (train.max_env_steps)")
     parser.add_argument("--eval-episodes", type=int, default=50)
+    parser.add_argument(
+        "--rl-lr", type=float, default=1e-5, help="the policy's RL learning rate for a pretrained --model (not tiny)"
+    )
     parser.add_argument("--extra", action="append", default=[], help="an override for every run (repeatable)")
     parser.add_argument("--out", default="benchmarks/results/learning", help="folder for runs, logs and the report")
     args = parser.parse_args()
@@ -191,7 +203,9 @@ def main() -> None:
                 if start is not None:  # its start is the SFT run's final evaluation
                     budget.append("train.eval_before=false")
                 init = [f"train.init_from={start}"] if start is not None else []
-                run(f"sft_{demos[-1]}+{method}", seed, [*RL[method], *init, "train.warmup.episodes=0", *budget])
+                tuned = [o.format(lr=args.rl_lr) for o in PRETRAINED[method]] if args.model != "tiny" else []
+                overrides = [*RL[method], *tuned, *init, "train.warmup.episodes=0", *budget]
+                run(f"sft_{demos[-1]}+{method}", seed, overrides)
         report["envs"][env] = {name: summarize(runs) for name, runs in rows.items()}
         report["envs"][env]["_held_out"] = HELD_OUT.get(env, "held-out seeds")  # type: ignore[assignment]
     held = {env: methods.pop("_held_out") for env, methods in report["envs"].items()}
