@@ -445,8 +445,9 @@ class Trainer:
         if self.cfg.train.init_from:
             self.hooks.message(f"no warm-up: the run starts from the weights of {self.cfg.train.init_from}")
             return False
-        if not self.needs.rollouts:
-            return False  # algo=sft is the warm-up itself
+        if not self.needs.rollouts:  # algo=sft is the warm-up itself; an env recipe's warm-up settings do not apply
+            self.hooks.message(f"no warm-up: algo={self.cfg.algo.name} plays no rollouts (train.warmup is for RL)")
+            return False
         return True
 
     def warm_up(self) -> dict[str, Any]:
