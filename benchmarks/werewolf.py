@@ -122,6 +122,7 @@ def lspo_curve(args: argparse.Namespace) -> dict[str, object]:
                 "werewolves_win_rate": c["werewolves_win_rate"],
                 "ci95": c["werewolves_ci95"],
                 "invalid_rate": c["invalid_rate"]["werewolves"],
+                "invalid_by_decision": c.get("invalid_by_decision", {}).get("werewolves", {}),
             }
             for c in curve
         ],

@@ -62,6 +62,8 @@ class ArenaResult:
     seconds: float = 0.0
     invalid_rate: dict[str, float] = field(default_factory=dict)
     """Share of each side's moves that were invalid actions."""
+    invalid_by_decision: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Each side's invalid actions counted by the decision they failed (kill, protect, check, say, vote)."""
 
     def add(self, result: GameResult) -> None:
         self.games += 1
@@ -85,6 +87,7 @@ class ArenaResult:
             out[f"{side}_win_rate"] = self.wins[side] / self.games if self.games else 0.0
             out[f"{side}_ci95"] = [round(low, 4), round(high, 4)]
         out["invalid_rate"] = self.invalid_rate
+        out["invalid_by_decision"] = self.invalid_by_decision
         return out
 
 
@@ -102,6 +105,7 @@ def arena(
     out = ArenaResult(*names)
     moves = dict.fromkeys(SIDES, 0)
     invalid = dict.fromkeys(SIDES, 0)
+    by_decision: dict[str, dict[str, int]] = {s: {} for s in SIDES}
 
     def record(result: GameResult) -> None:
         out.add(result)
@@ -110,7 +114,10 @@ def arena(
                 side = side_of_seat(turn.info) if turn.info else None
                 if side is not None:
                     moves[side] += 1
-                    invalid[side] += int(bool(turn.info.get("invalid_action")))
+                    if turn.info.get("invalid_action"):
+                        invalid[side] += 1
+                        decision = str(turn.info.get("invalid_decision", "unknown"))
+                        by_decision[side][decision] = by_decision[side].get(decision, 0) + 1
         if on_game is not None:
             on_game(result)
 
@@ -118,4 +125,5 @@ def arena(
     play_games(make_env, by_side(werewolves, village), seeds, env_id=ENV_ID, concurrency=concurrency, on_game=record)
     out.seconds = time.perf_counter() - start
     out.invalid_rate = {s: round(invalid[s] / moves[s], 4) if moves[s] else 0.0 for s in SIDES}
+    out.invalid_by_decision = {s: dict(sorted(by_decision[s].items())) for s in SIDES}
     return out

@@ -9,8 +9,9 @@ rule-based players read it). Nothing a seat is not allowed to know reaches its
 observation or info; ``tests/envs/test_werewolf.py`` checks this over 1,000 games.
 
 Actions are free text with the action inside (see :mod:`agentrl.envs.werewolf.actions`);
-an unparseable or impossible one gets feedback, ``info["invalid_action"]`` and the
-same player moves again. ``expert_action`` is the rule-based player's move
+an unparseable or impossible one gets feedback, ``info["invalid_action"]`` (with
+``info["invalid_decision"]``, the decision it failed: kill, protect, check, say or vote, and
+``info["invalid_reason"]``) and the same player moves again. ``expert_action`` is the rule-based player's move
 (:mod:`agentrl.envs.werewolf.rule_player`), so ``agentrl play werewolf`` and the
 ``ExpertAgent`` play it.
 """
@@ -344,7 +345,8 @@ class WerewolfEnv(AECEnv):
             return [*(f"vote {s}" for s in targets), "vote none"]
         return [f"{kind} {s}" for s in targets]
 
-    def _agent_info(self, agent: str, invalid: bool = False) -> dict[str, Any]:
+    def _agent_info(self, agent: str, invalid: str = "") -> dict[str, Any]:
+        """The seat's info; ``invalid``: why its reply was not a valid move ('' when it was)."""
         seat, game = seat_number(agent), self.game
         role = game.roles[seat]
         info: dict[str, Any] = {
@@ -352,10 +354,12 @@ class WerewolfEnv(AECEnv):
             "admissible_actions": self._admissible(seat),
             "won": game.winner is not None and game.winner == side_of(role),
             "score": float(self._returns.get(agent, 0.0)),
-            "invalid_action": invalid,
+            "invalid_action": bool(invalid),
             "expert_action": self._expert(seat),
             "werewolf": self.view(seat),
         }
+        if invalid:  # the seat still owes the same decision
+            info["invalid_decision"], info["invalid_reason"] = game.expected(seat), invalid
         if agent not in self._acted:
             info["instructions"] = self.instructions_text()
         return info
@@ -427,7 +431,7 @@ class WerewolfEnv(AECEnv):
             self._invalid_run[seat] += 1
             if self.max_invalid is None or self._invalid_run[seat] < self.max_invalid:
                 self._feedback[seat] = f"Invalid action: {error.rstrip('.')}."
-                self.infos = {a: self._agent_info(a, invalid=(a == agent)) for a in self.agents}
+                self.infos = {a: self._agent_info(a, invalid=error if a == agent else "") for a in self.agents}
                 return
             # Too many invalid replies in a row: the seat's move is played for it.
             parsed = actions.Parsed(kind="pass" if kind == "say" else kind, target=None)

@@ -141,7 +141,9 @@ def test_invalid_actions_give_feedback_and_keep_the_turn():
         env.step(bad)
         assert env.agent_selection == wolf and env.infos[wolf]["invalid_action"]
         assert env.observe(wolf).startswith("Invalid action") and reason in env.observe(wolf)
+        assert env.infos[wolf]["invalid_decision"] == "kill" and reason in env.infos[wolf]["invalid_reason"]
     env.step("I think we should kill player 5 tonight.")  # free text with the action inside
+    assert "invalid_decision" not in env.infos[wolf] and not env.infos[wolf]["invalid_action"]
     assert env.agent_selection != wolf or env.game.kill_choices
 
 
