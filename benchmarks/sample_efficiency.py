@@ -23,6 +23,8 @@ tiny model every reply is invalid there; the comparison needs a model that can a
     python benchmarks/sample_efficiency.py --only grid_repeated_states
     python benchmarks/sample_efficiency.py --only info_seeking --algos ppo,archer_token_baseline
     python benchmarks/sample_efficiency.py --only info_seeking --info-env guess
+    python benchmarks/sample_efficiency.py --only info_seeking --info-env guess --model smollm2 \
+        --init-from SFT_RUN --target 0.8 --override algo.pg.lr=1e-5 algo.actor_lr=1e-5
 """
 
 from __future__ import annotations
@@ -77,6 +79,27 @@ def steps_to_target(records: list[dict[str, Any]], target: float, window: int) -
     return None
 
 
+def _applicable(overrides: list[str], algo: list[str]) -> list[str]:
+    """``overrides`` without the ``algo.*`` settings the chosen algorithm does not have (PPO has no actor_lr)."""
+    from agentrl.cli.train import load_train_config
+
+    cfg = load_train_config(algo)
+    kept = []
+    for override in overrides:
+        key = override.split("=", 1)[0]
+        if key.startswith("algo."):
+            node: Any = cfg.algo
+            for part in key.split(".")[1:]:
+                node = getattr(node, part, _MISSING)
+            if node is _MISSING:
+                continue
+        kept.append(override)
+    return kept
+
+
+_MISSING = object()
+
+
 def run_one(overrides: list[str], out: Path) -> dict[str, Any]:
     from agentrl.cli.train import load_train_config
     from agentrl.factory import make_from_config
@@ -104,6 +127,13 @@ def main() -> None:
     parser.add_argument("--eval-episodes", type=int, default=50, help="evaluation episodes before and after training")
     parser.add_argument("--model", default="tiny", help="model config: tiny (random, a smoke run) or smollm2")
     parser.add_argument("--init-from", default="", help="start every run from these weights (an algo=sft run folder)")
+    parser.add_argument(
+        "--override",
+        nargs="*",
+        default=[],
+        help="more overrides for every run, e.g. a pretrained model's learning rates (configs/algo/ sets the tiny "
+        "model's): algo.pg.lr=1e-5 algo.actor_lr=1e-5",
+    )
     args = parser.parse_args()
     torch.set_num_threads(1)
     COMPARISONS["info_seeking"]["env"] = INFO_ENVS[args.info_env]
@@ -137,6 +167,7 @@ def main() -> None:
                         "train.checkpoint_every=0",
                         f"eval.episodes={args.eval_episodes}",
                         *([f"train.init_from={args.init_from}"] if args.init_from else []),
+                        *_applicable(args.override, algo_overrides),
                     ]
                     out = run_one(overrides, Path(tmp) / f"{name}-{algo}-{seed}")
                     runs.append(
