@@ -465,12 +465,15 @@ class Trainer:
                 f"train.init_from=RUN starts from a run's weights instead)"
             )
             self.hooks.iteration_start(-1, cfg.train.iterations, len(seeds))
+            # A demonstration is a whole solved task: rollout.max_turns is the RL horizon (a training budget), so the
+            # expert plays to the env's own step limit when that is longer.
+            horizon = max(cfg.rollout.max_turns, cfg.env.max_episode_steps or 0)
             trajectories = collect_demonstrations(
                 self.env_factory,
                 self.tokenizer,
                 cfg.agent,
                 seeds,
-                cfg.rollout,
+                dataclasses.replace(cfg.rollout, max_turns=horizon),
                 env_id=self.env_id,
                 out=self.out / "warmup-data",
                 manifest={

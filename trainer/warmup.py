@@ -8,7 +8,8 @@ zero, and RL has nothing to learn from. So ``agentrl train`` can warm the policy
 first, in the same run:
 
 1. the env's expert (``info["expert_action"]``) plays ``episodes`` training tasks (seeds
-   drawn below the evaluation seeds, on the env's training split), recorded by a
+   drawn below the evaluation seeds, on the env's training split, each to the longer of
+   ``rollout.max_turns`` and the env's ``max_episode_steps``), recorded by a
    :class:`~agentrl.agents.llm_agent.DemonstrationAgent` with this run's tokenizer and
    prompt settings, so each turn holds the exact token ids a rollout will show the model
    (kept in the run folder as a dataset: ``agentrl data show RUN/warmup-data``); or the
@@ -170,7 +171,8 @@ def warm_up(
     if not turns:
         raise DatasetError(
             f"the warm-up has no turns to learn from ({len(trajectories)} episodes, "
-            f"only_successful={cfg.only_successful}, {sum(t.won for t in trajectories)} won)"
+            f"only_successful={cfg.only_successful}, {sum(t.won for t in trajectories)} won): give demonstrations "
+            "that win (train.warmup.data), train.warmup.only_successful=false, or train.warmup.episodes=0"
         )
     lengths = [len(t.prompt_ids) + len(t.response_ids) for t in turns]
     total = warmup_steps(cfg, len(turns))

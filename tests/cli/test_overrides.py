@@ -120,8 +120,15 @@ def test_every_value_rule_names_a_field_of_its_config():
 
 
 def test_an_envs_agent_block_sets_the_agents_history_window():
+    from agentrl.cli.evaluate import EvalRunConfig
+    from agentrl.cli.train import TrainRunConfig
+
     # ALFWorld's long episodes drop 5 turns at once from a full window, so that the hf backend's kept states serve
     # the next 4 prompts; an env that says nothing slides it by one turn; the command line overrides either.
-    assert load_train_config(["env=alfworld"]).agent.history_drop == 5
+    assert load("eval", ["env=alfworld"], EvalRunConfig).agent.history_drop == 5
+    assert load("train", ["env=alfworld"], TrainRunConfig).agent.history_drop == 5  # the config before its recipe
     assert load_train_config(["env=babyai"]).agent.history_drop == 1
     assert load_train_config(["env=alfworld", "agent.history_drop=2"]).agent.history_drop == 2
+    # `agentrl train env=alfworld` starts from the env's recipe: a 2-turn window sliding by one
+    recipe = load_train_config(["env=alfworld"]).agent
+    assert (recipe.history, recipe.history_drop) == (2, 1)
