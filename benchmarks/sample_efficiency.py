@@ -8,7 +8,8 @@ own loop:
   the paper's headline env, here with a scripted oracle, 20 turns, evaluated on its test
   objects) or guess the number (``--info-env guess``);
 * GiGPO vs GRPO on a grid world whose states repeat across a group (FrozenLake on
-  Gymnasium's fixed 4x4 map), where GiGPO's anchor-state step advantages apply.
+  Gymnasium's fixed 4x4 map, the default, or Sokoban: ``--grid-env sokoban``), where
+  GiGPO's anchor-state step advantages apply.
 
 For each run it reports the env steps (turns) after which the rollout success rate,
 averaged over a window of iterations, first reaches ``--target`` (null when it never
@@ -47,6 +48,15 @@ INFO_ENVS: dict[str, list[str]] = {
 }
 """The information-seeking comparison's env choices (``--info-env``): their overrides."""
 
+GRID_ENVS: dict[str, list[str]] = {
+    # Gymnasium's fixed 4x4 map: every task is the same board, so states repeat across and within groups.
+    "frozenlake": ["env=frozenlake", "+env.kwargs.map_name=4x4", "rollout.max_turns=8", "agent.show_actions=false"],
+    # A fresh 6x6 one-box room per task (the expert solves them in 4.7 pushes and moves on average); the group
+    # plays one room, so its episodes pass through the same states.
+    "sokoban": ["env=sokoban", "rollout.max_turns=15"],
+}
+"""The repeated-states comparison's env choices (``--grid-env``): their overrides."""
+
 COMPARISONS: dict[str, dict[str, Any]] = {
     "info_seeking": {
         "env": INFO_ENVS["twenty_questions"],
@@ -58,12 +68,7 @@ COMPARISONS: dict[str, dict[str, Any]] = {
         },
     },
     "grid_repeated_states": {
-        "env": [
-            "env=frozenlake",
-            "+env.kwargs.map_name=4x4",
-            "rollout.max_turns=8",
-            "agent.show_actions=false",
-        ],
+        "env": GRID_ENVS["frozenlake"],
         "algos": {"grpo": ["algo=grpo"], "gigpo": ["algo=gigpo"]},
     },
 }
@@ -124,6 +129,7 @@ def main() -> None:
     parser.add_argument(
         "--info-env", choices=sorted(INFO_ENVS), default="twenty_questions", help="the information-seeking env"
     )
+    parser.add_argument("--grid-env", choices=sorted(GRID_ENVS), default="frozenlake", help="the repeated-states env")
     parser.add_argument("--eval-episodes", type=int, default=50, help="evaluation episodes before and after training")
     parser.add_argument("--model", default="tiny", help="model config: tiny (random, a smoke run) or smollm2")
     parser.add_argument("--init-from", default="", help="start every run from these weights (an algo=sft run folder)")
@@ -137,12 +143,14 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(1)
     COMPARISONS["info_seeking"]["env"] = INFO_ENVS[args.info_env]
+    COMPARISONS["grid_repeated_states"]["env"] = GRID_ENVS[args.grid_env]
 
     report: dict[str, Any] = {
         "target_success": args.target,
         "window": args.window,
         "seeds": args.seeds,
         "info_env": args.info_env,
+        "grid_env": args.grid_env,
         "model": args.model,
         "init_from": args.init_from or None,
     }
