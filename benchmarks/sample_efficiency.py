@@ -34,6 +34,7 @@ import argparse
 import functools
 import json
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -108,12 +109,24 @@ _MISSING = object()
 def run_one(overrides: list[str], out: Path) -> dict[str, Any]:
     from agentrl.cli.train import load_train_config
     from agentrl.factory import make_from_config
-    from agentrl.trainer.loop import train
+    from agentrl.trainer.loop import Hooks, train
     from agentrl.trainer.metrics import read_metrics
+
+    class Progress(Hooks):
+        """One line on stderr per training iteration and evaluation (a run takes minutes to tens of minutes)."""
+
+        def record(self, record: dict[str, Any]) -> None:
+            if record.get("kind") in ("train", "eval"):
+                print(
+                    f"  {out.name} {record['kind']} iteration {record['iteration']}: env steps "
+                    f"{record['env_steps']}, success {record.get('success', float('nan')):.3f}",
+                    file=sys.stderr,
+                    flush=True,
+                )
 
     cfg = load_train_config([*overrides, f"train.output_dir={out}", "train.resume=never", "train.tensorboard=false"])
     start = time.perf_counter()
-    results = train(cfg, functools.partial(make_from_config, cfg.env))
+    results = train(cfg, functools.partial(make_from_config, cfg.env), Progress())
     return {"records": read_metrics(out / "metrics.jsonl"), "results": results, "seconds": time.perf_counter() - start}
 
 
