@@ -16,7 +16,9 @@ Per method it reports success averaged over seeds with a 95% Wilson interval ove
 pooled evaluation episodes, score averaged over seeds (95% interval over seeds), env steps, wall time
 and rollout tokens/s; a Markdown table and the JSON go to ``--out``. Nothing is asserted:
 the figures are what they are. On 2 CPU cores with SmolLM2-135M every run takes minutes
-(see the README's table for measured times); the defaults are the full study, e.g.::
+(see the README's table for measured times), so a finished run folder under ``--out``
+whose config is this run's is reused: rerun the same command after a stop and it goes on
+where it was. The defaults are the full study, e.g.::
 
     python benchmarks/learning.py                                   # the full table (hours on 2 cores)
     python benchmarks/learning.py --envs webshop --seeds 1 --demos 100 --methods zero_shot,sft,grpo
@@ -64,17 +66,43 @@ def wilson(successes: float, n: int) -> list[float]:
     return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
+def finished(overrides: list[str], out: Path) -> bool:
+    """Whether ``out`` holds a finished run (``results.json``) of exactly this config, so a benchmark stopped part
+    way (killed, or a run that failed) picks up where it was: a run is only redone when its settings changed."""
+    from dataclasses import asdict
+
+    from agentrl.cli.train import load_train_config
+
+    if not (out / "results.json").is_file() or not (out / "config.json").is_file():
+        return False
+    try:
+        saved = json.loads((out / "config.json").read_text())
+        json.loads((out / "results.json").read_text())
+    except (OSError, ValueError):
+        return False
+    wanted = json.loads(json.dumps(asdict(load_train_config(overrides)), default=str))
+    return bool(saved == wanted)
+
+
 def train_run(overrides: list[str], out: Path, log: Path) -> dict[str, Any]:
-    """One ``agentrl train`` in a subprocess (a fresh process per run: no state leaks between runs)."""
-    command = [sys.executable, "-m", "agentrl", "train", *overrides, f"train.output_dir={out}", "train.resume=never"]
-    log.parent.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
-    with log.open("w") as fh:
-        code = subprocess.run(command, stdout=fh, stderr=subprocess.STDOUT, check=False).returncode
-    seconds = time.perf_counter() - start
-    if code != 0:
-        raise RuntimeError(f"{' '.join(command)} failed ({code}); see {log}")
+    """One ``agentrl train`` in a subprocess (a fresh process per run: no state leaks between runs), or the figures
+    of the finished run of the same config already in ``out``."""
+    overrides = [*overrides, f"train.output_dir={out}", "train.resume=never"]
+    command = [sys.executable, "-m", "agentrl", "train", *overrides]
+    if finished(overrides, out):
+        print(f"reusing the finished run {out} (same config)", file=sys.stderr, flush=True)
+        seconds = None
+    else:
+        log.parent.mkdir(parents=True, exist_ok=True)
+        start = time.perf_counter()
+        with log.open("w") as fh:
+            code = subprocess.run(command, stdout=fh, stderr=subprocess.STDOUT, check=False).returncode
+        seconds = time.perf_counter() - start
+        if code != 0:
+            raise RuntimeError(f"{' '.join(command)} failed ({code}); see {log}")
     results = json.loads((out / "results.json").read_text())
+    if seconds is None:
+        seconds = float(results.get("seconds_this_session", float("nan")))
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
     last = results["evals"][-1]
     train = [r for r in records if r["kind"] == "train"]

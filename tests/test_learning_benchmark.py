@@ -35,3 +35,18 @@ def test_learning_benchmark_writes_every_row_and_evaluates_each_start_once(tmp_p
     # the zero-shot weights are evaluated once, and the RL run does not re-measure the SFT run's final weights
     assert phases == {"zero_shot": ["start"], "sft_4": ["warm-up"], "sft_4+grpo": ["train"]}
     assert "| guess | sft_4+grpo |" in (tmp_path / "learning.md").read_text()
+
+    # the same command again reuses every finished run; a changed setting redoes only the runs it changes
+    (tmp_path / "guess" / "sft_4+grpo-s0" / "results.json").unlink()  # as a run killed before it finished
+    again = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stderr.count("reusing the finished run") == 2
+    rerun = json.loads((tmp_path / "learning.json").read_text())["envs"]["guess"]
+    assert rerun["zero_shot"]["success"] == rows["zero_shot"]["success"] and list(rerun) == list(rows)
+    changed = [*command[: command.index("--eval-episodes") + 1], "3", *command[command.index("--eval-episodes") + 2 :]]
+    third = subprocess.run(
+        changed, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    assert third.returncode == 0 and "reusing" not in third.stderr
