@@ -68,7 +68,8 @@ def wilson(successes: float, n: int) -> list[float]:
 
 def finished(overrides: list[str], out: Path) -> bool:
     """Whether ``out`` holds a finished run (``results.json``) of exactly this config, so a benchmark stopped part
-    way (killed, or a run that failed) picks up where it was: a run is only redone when its settings changed."""
+    way (killed, or a run that failed) picks up where it was: a run is only redone when its settings changed, or
+    when the run it starts from (``train.init_from``) finished after it."""
     from dataclasses import asdict
 
     from agentrl.cli.train import load_train_config
@@ -81,7 +82,14 @@ def finished(overrides: list[str], out: Path) -> bool:
     except (OSError, ValueError):
         return False
     wanted = json.loads(json.dumps(asdict(load_train_config(overrides)), default=str))
-    return bool(saved == wanted)
+    if saved != wanted:
+        return False
+    start = saved.get("train", {}).get("init_from")  # RL from an SFT run: stale once that run was redone
+    if start:
+        source = Path(start) / "results.json" if Path(start).is_dir() else Path(start)
+        if not source.exists() or source.stat().st_mtime > (out / "results.json").stat().st_mtime:
+            return False
+    return True
 
 
 def train_run(overrides: list[str], out: Path, log: Path) -> dict[str, Any]:

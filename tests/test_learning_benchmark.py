@@ -45,8 +45,17 @@ def test_learning_benchmark_writes_every_row_and_evaluates_each_start_once(tmp_p
     assert again.stderr.count("reusing the finished run") == 2
     rerun = json.loads((tmp_path / "learning.json").read_text())["envs"]["guess"]
     assert rerun["zero_shot"]["success"] == rows["zero_shot"]["success"] and list(rerun) == list(rows)
+    # an RL row whose SFT start finished after it (the start was redone) is redone too
+    start = tmp_path / "guess" / "sft_4-s0" / "results.json"
+    later = (tmp_path / "guess" / "sft_4+grpo-s0" / "results.json").stat().st_mtime + 10
+    os.utime(start, (later, later))
+    redone = subprocess.run(
+        command, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    assert redone.returncode == 0, redone.stderr[-3000:]
+    assert redone.stderr.count("reusing the finished run") == 2 and "sft_4+grpo-s0 (same config)" not in redone.stderr
     changed = [*command[: command.index("--eval-episodes") + 1], "3", *command[command.index("--eval-episodes") + 2 :]]
-    third = subprocess.run(
+    changed_run = subprocess.run(
         changed, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
     )
-    assert third.returncode == 0 and "reusing" not in third.stderr
+    assert changed_run.returncode == 0 and "reusing" not in changed_run.stderr
