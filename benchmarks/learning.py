@@ -66,41 +66,39 @@ def wilson(successes: float, n: int) -> list[float]:
     return [max(0.0, centre - half), min(1.0, centre + half)]
 
 
-def finished(overrides: list[str], out: Path) -> bool:
-    """Whether ``out`` holds a finished run (``results.json``) of exactly this config, so a benchmark stopped part
-    way (killed, or a run that failed) picks up where it was: a run is only redone when its settings changed, or
-    when the run it starts from (``train.init_from``) finished after it."""
-    from dataclasses import asdict
-
+def finished(overrides: list[str], out: Path) -> dict[str, Any] | None:
+    """The results of a finished run in ``out`` of exactly this config (None when there is none), so a benchmark
+    stopped part way (killed, or a run that failed) picks up where it was: a run is only redone when a setting
+    changed (as a resume compares them: :func:`agentrl.trainer.resume.settings_changes`), or when the run it
+    starts from (``train.init_from``) finished after it."""
     from agentrl.cli.train import load_train_config
+    from agentrl.trainer.resume import settings_changes
 
-    if not (out / "results.json").is_file() or not (out / "config.json").is_file():
-        return False
     try:
         saved = json.loads((out / "config.json").read_text())
-        json.loads((out / "results.json").read_text())
+        results: dict[str, Any] = json.loads((out / "results.json").read_text())
     except (OSError, ValueError):
-        return False
-    wanted = json.loads(json.dumps(asdict(load_train_config(overrides)), default=str))
-    if saved != wanted:
-        return False
+        return None
+    if settings_changes(saved, load_train_config(overrides)):
+        return None
     start = saved.get("train", {}).get("init_from")  # RL from an SFT run: stale once that run was redone
     if start:
         source = Path(start) / "results.json" if Path(start).is_dir() else Path(start)
         if not source.exists() or source.stat().st_mtime > (out / "results.json").stat().st_mtime:
-            return False
-    return True
+            return None
+    return results
 
 
 def train_run(overrides: list[str], out: Path, log: Path) -> dict[str, Any]:
     """One ``agentrl train`` in a subprocess (a fresh process per run: no state leaks between runs), or the figures
     of the finished run of the same config already in ``out``."""
     overrides = [*overrides, f"train.output_dir={out}", "train.resume=never"]
-    command = [sys.executable, "-m", "agentrl", "train", *overrides]
-    if finished(overrides, out):
+    results = finished(overrides, out)
+    if results is not None:
         print(f"reusing the finished run {out} (same config)", file=sys.stderr, flush=True)
-        seconds = None
+        seconds = float(results.get("seconds_this_session", float("nan")))
     else:
+        command = [sys.executable, "-m", "agentrl", "train", *overrides]
         log.parent.mkdir(parents=True, exist_ok=True)
         start = time.perf_counter()
         with log.open("w") as fh:
@@ -108,9 +106,7 @@ def train_run(overrides: list[str], out: Path, log: Path) -> dict[str, Any]:
         seconds = time.perf_counter() - start
         if code != 0:
             raise RuntimeError(f"{' '.join(command)} failed ({code}); see {log}")
-    results = json.loads((out / "results.json").read_text())
-    if seconds is None:
-        seconds = float(results.get("seconds_this_session", float("nan")))
+        results = json.loads((out / "results.json").read_text())
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines() if line.strip()]
     last = results["evals"][-1]
     train = [r for r in records if r["kind"] == "train"]
