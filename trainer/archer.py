@@ -13,7 +13,9 @@ The actor is the token-level LM, trained by REINFORCE on the utterance log-prob 
 the critic's advantage of a fresh sample ``a'``:
 ``A = min(Q1, Q2)(s, a') - min(V1, V2)(s)`` (no gradient), loss ``-A * sum_h log pi(w'_h | s, w'_<h)``.
 
-Schedule per iteration: insert the new rollouts, ``critic_steps`` critic steps, then
+Schedule per iteration: insert the new rollouts, ``critic_steps`` critic steps (their
+batches and the actor's fresh replies for them drawn first, in one generation call: the
+actor does not move until the critic is done), then
 (after ``warmup_iterations``) ``actor_steps`` actor steps. Every pass through the actor
 or the critic's encoder holds at most ``micro_batch_size`` rows and ``micro_batch_tokens``
 padded tokens (:func:`~agentrl.trainer.batch.micro_batches`); a step accumulates the
@@ -383,6 +385,27 @@ class Archer:
         completions = self.ctx.sample(prompts)
         return [list(c.token_ids) for c in completions], [c.text for c in completions]
 
+    def critic_samples(self, batches: Sequence[Sequence[Transition]]) -> list[list[str]]:
+        """The actor's fresh reply at every transition of every critic step's batch, in one call.
+
+        The actor does not move during the critic steps and the batches are drawn from the buffer alone, so
+        sampling them all first draws what sampling step by step would: one independent reply per drawn
+        transition. One call lets the backend compute a state's prompt once for all its draws (a small buffer's
+        states are drawn many times over an iteration), so the draws of one state are sent side by side."""
+        flat = [tr for batch in batches for tr in batch]
+        state_of: dict[tuple[int, ...], int] = {}
+        states = [state_of.setdefault(tuple(tr.prompt_ids), len(state_of)) for tr in flat]
+        order = sorted(range(len(flat)), key=lambda k: states[k])  # stable: a state's draws side by side
+        _, texts = self.sample_actions([flat[k].prompt_ids for k in order])
+        replies = [""] * len(flat)
+        for k, text in zip(order, texts, strict=True):
+            replies[k] = text
+        out, start = [], 0
+        for batch in batches:
+            out.append(replies[start : start + len(batch)])
+            start += len(batch)
+        return out
+
     def _note_outcomes(self, new: Sequence[Transition]) -> None:
         for tr in new:
             if self._contrast():
@@ -407,9 +430,8 @@ class Archer:
             "baseline_loss": [],
         }
         self.critic.train()
-        for _ in range(self.cfg.critic_steps):
-            batch = self.buffer.sample(self.cfg.batch_size)
-            _, fresh = self.sample_actions([tr.prompt_ids for tr in batch])
+        batches = [self.buffer.sample(self.cfg.batch_size) for _ in range(self.cfg.critic_steps)]
+        for batch, fresh in zip(batches, self.critic_samples(batches), strict=True):
             self.critic_optimizer.zero_grad(set_to_none=True)
             q_sum, v_sum = self.critic_backward(batch, fresh)
             optimizer_step(self.critic_optimizer, self.critic_parameters, self.cfg.max_grad_norm)

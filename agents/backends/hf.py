@@ -10,6 +10,8 @@ prompt and reply are kept in a :class:`~agentrl.agents.backends.prefix_cache.Pre
 (``prefix_cache_mb``), and the next turn's prompt, which starts with them, computes only
 its new tokens. A batch is laid out exactly as without the cache (left-padded to the
 longest prompt); the kept states fill its first columns, as far as every row has them.
+A prompt that several rows of one batch share (a group's first turn, ArCHer's samples of
+one replayed state) is computed once, before the batch, and fills those rows the same way.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ class HFBackend:
         self.prefix_cache = PrefixCache(prefix_cache_mb * 2**20)
         """Kept key/value states of earlier prompts and replies (emptied whenever the weights change)."""
         self._cache_argument = cache_argument(model)
+        self._last_logits_only = "logits_to_keep" in forward_arguments(model)
 
     @property
     def device(self) -> torch.device:
@@ -97,7 +100,7 @@ class HFBackend:
         found: list[tuple[Entry | None, int]] = []
         if caching:
             self.prefix_cache.check_weights(self.model)
-            found = [self.prefix_cache.lookup(p) for p in prompts]
+            found = self._share_repeated_prompts(prompts, [self.prefix_cache.lookup(p) for p in prompts])
         # Every row feeds its last `fed` tokens (the row with the least kept states sets it); the columns before
         # come from the cache, which then holds each row's first len(prompt) - fed tokens.
         cache = None
@@ -137,6 +140,35 @@ class HFBackend:
                 self.prefix_cache.store(row_entry(cache, row, width - len(prompt), ids))
         return out
 
+    def _share_repeated_prompts(
+        self, prompts: Sequence[Sequence[int]], found: list[tuple[Entry | None, int]]
+    ) -> list[tuple[Entry | None, int]]:
+        """Compute a prompt that several rows of the batch share once, before the batch: its states (all but the
+        last token, which every row feeds) then fill each of those rows as kept states would, so the batch feeds one
+        token per such row instead of each copy computing the whole prompt (a group's first turn, ArCHer's samples
+        of one replayed state). Each distinct prompt goes through alone (no padding), from its own kept states."""
+        rows_of: dict[tuple[int, ...], list[int]] = {}
+        for row, prompt in enumerate(prompts):
+            rows_of.setdefault(tuple(prompt), []).append(row)
+        out = list(found)
+        for prompt, rows in rows_of.items():
+            entry, n = found[rows[0]]
+            if len(rows) < 2 or n >= len(prompt) - 1:
+                continue
+            cache = prefilled_cache(self.model, [(entry, n)], n) if n else None
+            ids = torch.tensor([prompt[n:-1]], dtype=torch.long, device=self.device)
+            kwargs: dict[str, Any] = {"use_cache": True}
+            if self._last_logits_only:  # only states are wanted: no vocabulary projection of every position
+                kwargs["logits_to_keep"] = 1
+            if cache is not None:
+                kwargs[self._cache_argument] = cache
+            states = getattr(self.model(input_ids=ids, **kwargs), self._cache_argument)  # named as the argument
+            shared = row_entry(states, 0, 0, prompt[:-1])
+            for row in rows:
+                out[row] = (shared, len(prompt) - 1)
+            self.prefix_cache.stats.reused_tokens += (len(prompt) - 1 - n) * (len(rows) - 1)  # every copy but one
+        return out
+
     def _finish(self, ids: list[int], logprobs: list[float], params: SamplingParams) -> Completion:
         end = next((i + 1 for i, token in enumerate(ids) if token in self.eos_ids), None)
         reason = "stop" if end is not None else "length"
@@ -156,11 +188,16 @@ class HFBackend:
         return Completion(token_ids=ids, logprobs=logprobs, text=text, finish_reason=reason)
 
 
-def cache_argument(model: Any) -> str:
-    """The name under which ``model.generate`` takes a prefilled KV cache: ``cache`` in recent transformers,
-    ``past_key_values`` before (vLLM's virtualenv pins one of those). Read from the transformers model itself: a
-    LoRA wrapper's ``forward`` takes ``**kwargs``."""
+def forward_arguments(model: Any) -> set[str]:
+    """The arguments the transformers model's ``forward`` names (read from the model itself: a LoRA wrapper's
+    ``forward`` takes ``**kwargs``)."""
     import inspect
 
     base = model.get_base_model() if hasattr(model, "get_base_model") else model
-    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+    return set(inspect.signature(base.forward).parameters)
+
+
+def cache_argument(model: Any) -> str:
+    """The name under which ``model.generate`` takes a prefilled KV cache: ``cache`` in recent transformers,
+    ``past_key_values`` before (vLLM's virtualenv pins one of those)."""
+    return "cache" if "cache" in forward_arguments(model) else "past_key_values"

@@ -146,3 +146,21 @@ def test_a_history_window_dropping_turns_in_blocks_keeps_prompts_growing_between
     assert kept == [0, 1, 2, 3, 4, 3, 4, 3, 4]  # between history - history_drop + 1 and history turns
     grows = [prompts[t + 1][: len(prompts[t])] == prompts[t] for t in range(8)]
     assert grows == [True, True, True, True, False, True, False, True]  # the window moved at turns 5 and 7
+
+
+def test_a_prompt_repeated_in_a_batch_is_computed_once_and_changes_nothing(tiny):
+    # A group's first turn or ArCHer's samples of one replayed state: the copies share the prompt's states (computed
+    # once, from the kept states where there are some) and sample as if each had computed it.
+    model, tokenizer = tiny
+    plain, cached = HFBackend(model, tokenizer, prefix_cache_mb=0), HFBackend(model, tokenizer)
+    generator = torch.Generator().manual_seed(4)
+    a, b, c = _random(30, generator), _random(17, generator), _random(22, generator)
+    cached.generate([a[:20]], SamplingParams(max_new_tokens=3, temperature=0))  # a's first 20 tokens are kept
+    before = cached.prefix_cache.stats.reused_tokens
+    prompts = [a, b, a, c, a, b]
+    for params in (SamplingParams(max_new_tokens=8, temperature=0), SamplingParams(max_new_tokens=8, seed=5)):
+        _same(plain.generate(prompts, params), cached.generate(prompts, params))
+    sampled = cached.generate(prompts, SamplingParams(max_new_tokens=8, seed=6))
+    assert len({tuple(sampled[i].token_ids) for i in (0, 2, 4)}) > 1  # the copies are sampled independently
+    # Each copy but the first reuses all but its last token (and the first of the batch reuses what was kept).
+    assert cached.prefix_cache.stats.reused_tokens - before >= 2 * (2 * 29 + 16)

@@ -209,3 +209,51 @@ def test_archer_critic_on_a_frozen_encoder_learns_the_chain_with_cached_texts(na
     want = torch.tensor([gamma**2, gamma, 1.0])
     for estimate in (v1, v2):
         assert torch.allclose(estimate, want, atol=2e-2), estimate
+
+
+def test_archer_samples_a_critic_phase_in_one_call_with_a_states_draws_side_by_side(tiny):
+    # The actor does not move during the critic steps: their batches and fresh replies are drawn first, in one
+    # generation call in which a state's draws sit side by side (the backend computes its prompt once), and each
+    # transition of each step gets a reply of its own state.
+    from agentrl.agents.generation import Completion, SamplingParams
+    from agentrl.trainer.algorithm import AlgoContext
+    from agentrl.trainer.archer import Archer, ArcherConfig
+
+    class Recording:
+        weights_shared, eos_ids = True, set()
+
+        def __init__(self):
+            self.calls, self.count = [], 0
+
+        def generate(self, prompts, params):
+            self.calls.append([tuple(p) for p in prompts])
+            out = []
+            for prompt in prompts:
+                self.count += 1
+                out.append(Completion([20], [0.0], f"{prompt[0]}:{self.count}", "stop"))
+            return out
+
+        def update_weights(self, state_dict):
+            return 0
+
+        def stats(self):
+            return {}
+
+        def close(self):
+            pass
+
+    model, _ = tiny
+    backend = Recording()
+    ctx = AlgoContext(Policy(copy.deepcopy(model)), None, backend, SamplingParams(), 0, 0, lambda: None)
+    archer = Archer(ArcherConfig(critic_steps=5, batch_size=6, actor_steps=0), ctx)
+    archer.buffer.extend([Transition(f"s{i}", "a", 0.0, "n", False, prompt_ids=[100 + i, 7]) for i in range(3)])
+    batches = [archer.buffer.sample(6) for _ in range(5)]
+    replies = archer.critic_samples(batches)
+    assert len(backend.calls) == 1 and len(backend.calls[0]) == 30
+    call = backend.calls[0]
+    assert sum(call[k] != call[k - 1] for k in range(1, 30)) == len(set(call)) - 1  # each state's draws adjacent
+    for batch, texts in zip(batches, replies, strict=True):
+        assert [int(t.split(":")[0]) for t in texts] == [tr.prompt_ids[0] for tr in batch]
+    assert len({t for texts in replies for t in texts}) == 30  # every draw its own reply
+    stats = archer.update([], 0)  # the whole update: one call for the critic phase too
+    assert len(backend.calls) == 2 and len(backend.calls[1]) == 30 and stats["buffer_size"] == 3.0
