@@ -525,13 +525,18 @@ class Trainer:
             env_id=self.env_id,
             on_episode=self.hooks.episode_done,
         )
+        phase = phase or ("start" if iteration == 0 else "train")
+        episodes = Path("evals") / f"iter-{iteration:05d}-{phase}.jsonl"  # what the policy did, to read or view
+        if self.main:
+            save_jsonl(result.trajectories, self.out / episodes)
         record = {
             "kind": "eval",
             "iteration": iteration,
-            "phase": phase or ("start" if iteration == 0 else "train"),
+            "phase": phase,
             "env_steps": self.env_steps,
             **result.record(),
             **self.eval_agent.take_prompt_stats(),
+            "trajectories": str(episodes),
         }
         self.evals.append(record)
         self._log(record)

@@ -11,6 +11,7 @@ import torch
 
 from agentrl.agents.dataset import DatasetError, open_dataset
 from agentrl.agents.llm_agent import AgentConfig, LLMAgent
+from agentrl.agents.types import load_jsonl
 from agentrl.cli import main
 from agentrl.cli.recipes import recipe_overrides
 from agentrl.cli.train import load_train_config
@@ -91,6 +92,14 @@ def test_train_warms_up_evaluates_three_times_and_resumes_after_the_warmup(tmp_p
     results = json.loads((out / "results.json").read_text())
     assert [e["phase"] for e in results["evals"]] == ["start", "warm-up", "train"]
     assert "success_after_warmup" in results
+    # Each evaluation's episodes are kept, to read or view: the held-out seeds, what the record counted.
+    for record in results["evals"]:
+        played = list(load_jsonl(out / record["trajectories"]))
+        assert len(played) == record["episodes"] and sum(t.won for t in played) == record["success"] * len(played)
+        assert [t.seed for t in played] == results["eval_seeds"]
+    assert sorted(p.name for p in (out / "evals").iterdir()) == [
+        "iter-00000-start.jsonl", "iter-00000-warm-up.jsonl", "iter-00001-train.jsonl"
+    ]  # fmt: skip
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     warm = [r for r in records if r["kind"] == "warmup"]
     assert len(warm) == 1 and warm[0]["demonstrations"] == 6

@@ -85,7 +85,8 @@ def write_run(folder: Path, seed: int, *, successes: list[float], episodes: int 
 def runs(tmp_path: Path) -> Path:
     """runs/: two seeds of one setting, an evaluation with screenshots, a dataset, and a damaged run."""
     root = tmp_path / "runs"
-    write_run(root / "train" / "toy-grpo-s0", 0, successes=[0.0, 0.25, 0.5])
+    run = write_run(root / "train" / "toy-grpo-s0", 0, successes=[0.0, 0.25, 0.5])
+    save_jsonl([make_trajectory(k, won=k == 0) for k in range(2)], run / "evals" / "iter-00003-train.jsonl")
     write_run(root / "train" / "toy-grpo-s1", 1, successes=[0.0, 0.5, 0.75])
     evaluation = root / "eval"
     trajectories = [make_trajectory(k, won=k % 2 == 0, image=PNG) for k in range(4)]

@@ -42,6 +42,7 @@ def test_run_list(server: str):
     run = sources["train/toy-grpo-s0"]
     assert run["kind"] == "train" and run["summary"]["status"] == "finished" and run["summary"]["algo"] == "grpo"
     assert run["summary"]["eval_success"]["last"] == 0.5 and run["files"][0]["label"] == "rollouts, iteration 0"
+    assert [(f["label"], f["kind"]) for f in run["files"][1:]] == [("evaluation, iteration 3 (train)", "eval")]
     assert sources["eval/Toy-v0-expert-0123abcd"]["summary"]["eval_success"]["last"] == 0.5
 
 

@@ -30,7 +30,7 @@ _RUN_FILES = ("config.json", "metrics.jsonl", STATUS_FILE, "results.json")
 """A folder holding any of these is a run folder."""
 _MAX_DEPTH = 4
 """How deep below a root folder run folders are looked for."""
-_SKIP = {"tensorboard", "wandb", "mlartifacts", "mlruns", "rollouts", "__pycache__"}
+_SKIP = {"tensorboard", "wandb", "mlartifacts", "mlruns", "rollouts", "evals", "__pycache__"}
 """Folders inside a run that hold no runs."""
 
 

@@ -5,7 +5,8 @@ A *source* is one thing the run list shows, with the trajectory files it holds:
 * ``train`` — a run folder of ``agentrl train`` (``config.json``, ``metrics.jsonl``,
   ``status.json``, ``results.json``); its trajectory files are ``rollouts/iter-N.jsonl``
   (with ``train.save_trajectories=true``; each a training batch, with the advantages the
-  update used) and the warm-up's demonstrations (``warmup-data/shard-N.jsonl``).
+  update used), each evaluation's episodes (``evals/iter-N-PHASE.jsonl``) and the warm-up's
+  demonstrations (``warmup-data/shard-N.jsonl``).
 * ``eval`` — an evaluation of ``agentrl eval``: ``NAME.json`` (results, ``"complete":
   false`` while it runs) and ``NAME.trajectories.jsonl``.
 * ``dataset`` — a folder of ``agentrl collect`` (``manifest.json`` and ``shard-N.jsonl``).
@@ -158,6 +159,10 @@ def train_source(path: Path, root: Path) -> Source:
     files = [
         TrajectoryFile(p, f"rollouts, iteration {_iteration(p)}", "batch")
         for p in sorted((path / "rollouts").glob("iter-*.jsonl"), key=_iteration)
+    ]
+    files += [  # evals/iter-N-PHASE.jsonl: each evaluation's episodes
+        TrajectoryFile(p, f"evaluation, iteration {_iteration(p)} ({p.stem.split('-', 2)[-1]})", "eval")
+        for p in sorted((path / "evals").glob("iter-*.jsonl"))
     ]
     files += [
         TrajectoryFile(p, f"warm-up demonstrations, {p.stem.replace('-', ' ')}", "dataset")
