@@ -86,7 +86,7 @@ def main() -> None:
     model = [f"model={args.model}", "env=webshop", f"rollout.max_turns={args.max_turns}"]
     collect = list(model)  # the expert and random agents write their actions: no sampling settings
     if args.model == "smollm2":
-        model.append("agent.sampling.max_new_tokens=48")
+        model.append("agent.sampling.max_new_tokens=64")  # the WebShop recipe's (configs/env/webshop.yaml)
     top = [f"policy.train_top_layers={args.top_layers}"] if args.top_layers else []
     common = [*model, f"eval.episodes={args.eval_episodes}", "train.tensorboard=false", "train.eval_every=0"]
     seconds: dict[str, float] = {}

@@ -493,7 +493,15 @@ class Trainer:
                     f"reply-token probability {stats.get('token_prob', float('nan')):.3f}"
                 )
 
-        stats = warm_up(self.policy, trajectories, warmup, pad_id=self.pad_id, seed=cfg.train.seed, on_step=step_done)
+        stats = warm_up(
+            self.policy,
+            trajectories,
+            warmup,
+            pad_id=self.pad_id,
+            seed=cfg.train.seed,
+            max_new_tokens=cfg.agent.sampling.max_new_tokens,
+            on_step=step_done,
+        )
         self.sync_weights()
         record = {
             "kind": "warmup",

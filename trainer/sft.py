@@ -161,6 +161,24 @@ def demonstration_turns(trajectories: Sequence[Trajectory], only_successful: boo
     ]
 
 
+def check_reply_budget(turns: Sequence[Turn], max_new_tokens: int) -> None:
+    """Refuse demonstrated replies longer than the policy may write (``agent.sampling.max_new_tokens``): a policy
+    trained on them is cut off before it finishes them, and a cut reply is an invalid action at every such turn.
+    A demonstrated reply ends with the end-of-turn token, which may be cut (the action before it is whole).
+
+    Raises:
+        DatasetError: saying how many replies are too long and the budget they need.
+    """
+    long = [len(t.response_ids) - 1 for t in turns if len(t.response_ids) - 1 > max_new_tokens]
+    if long:
+        raise DatasetError(
+            f"{len(long)} of {len(turns)} demonstrated replies are longer than agent.sampling.max_new_tokens="
+            f"{max_new_tokens} (the longest: {max(long)} tokens before its end token): the trained policy would be "
+            f"cut off before finishing them, and a cut reply is an invalid action. Set "
+            f"agent.sampling.max_new_tokens={max(long)} or more"
+        )
+
+
 @register_algorithm("sft", SFTConfig, summary="SFT: supervised fine-tuning on recorded (expert) trajectories")
 class SFT:
     """Supervised fine-tuning on datasets; see the module docstring.
@@ -181,6 +199,7 @@ class SFT:
             check_dataset(dataset.manifest, ctx)
             trajectories += dataset.trajectories()
         self.turns = demonstration_turns(trajectories, cfg.only_successful)
+        check_reply_budget(self.turns, ctx.sampling.max_new_tokens)
         if not self.turns:
             raise DatasetError(
                 f"{', '.join(cfg.data)} holds no turns to learn from (only_successful={cfg.only_successful})"

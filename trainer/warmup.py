@@ -46,6 +46,7 @@ from agentrl.trainer.sft import (
     SupervisedConfig,
     bucketed_batches,
     check_dataset,
+    check_reply_budget,
     demonstration_turns,
     lr_factor,
     supervised_step,
@@ -160,12 +161,15 @@ def warm_up(
     *,
     pad_id: int,
     seed: int,
+    max_new_tokens: int | None = None,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
 ) -> dict[str, float]:
     """``cfg.steps`` supervised steps on the turns of ``trajectories``; returns the last step's statistics.
 
     Raises:
-        DatasetError: when no turn is left to learn from (no won episode with ``only_successful``).
+        DatasetError: when no turn is left to learn from (no won episode with ``only_successful``), or a
+            demonstrated reply is longer than ``max_new_tokens``, the policy's reply budget
+            (:func:`~agentrl.trainer.sft.check_reply_budget`).
     """
     turns: list[Turn] = demonstration_turns(trajectories, cfg.only_successful)
     if not turns:
@@ -174,6 +178,8 @@ def warm_up(
             f"only_successful={cfg.only_successful}, {sum(t.won for t in trajectories)} won): give demonstrations "
             "that win (train.warmup.data), train.warmup.only_successful=false, or train.warmup.episodes=0"
         )
+    if max_new_tokens is not None:
+        check_reply_budget(turns, max_new_tokens)
     lengths = [len(t.prompt_ids) + len(t.response_ids) for t in turns]
     total = warmup_steps(cfg, len(turns))
     optimizer = make_optimizer(

@@ -137,6 +137,10 @@ def test_collect_then_sft_then_rl_from_its_weights(tmp_path, capsys):
                  f"collect.output={data}"]) == 0  # fmt: skip
     assert open_dataset(data).stats()["success"] == 1.0
     sft = tmp_path / "sft"
+    # A reply budget the demonstrated replies do not fit in is refused before any step, saying what to set.
+    code = main(["train", "algo=sft", "env=webshop", f"algo.data=[{data}]", "agent.sampling.max_new_tokens=8",
+                 *SMALL, f"train.output_dir={tmp_path / 'short'}"])  # fmt: skip
+    assert code == 2 and "longer than agent.sampling.max_new_tokens=8" in capsys.readouterr().err.replace("\n", " ")
     code = main(["train", "algo=sft", "env=webshop", f"algo.data=[{data}]", "algo.steps_per_iteration=2",
                  "algo.update.batch_size=4", *SMALL, f"train.output_dir={sft}"])  # fmt: skip
     assert code == 0

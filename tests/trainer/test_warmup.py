@@ -72,7 +72,12 @@ def test_warmup_raises_the_expert_replies_log_probability(tiny, tmp_path) -> Non
     before = nll()
     cfg = WarmupConfig(episodes=4, steps=6)
     cfg.update.lr = 1e-3
-    stats = warm_up(policy, trajectories, cfg, pad_id=tokenizer.pad_token_id, seed=0)
+    # Replies the policy could not write (longer than its reply budget) are refused, saying the budget they need.
+    longest = max(len(t.response_ids) for tr in trajectories if tr.won for t in tr.turns) - 1  # its end token
+    with pytest.raises(DatasetError, match=rf"longer than agent.sampling.max_new_tokens={longest - 1} .*={longest} or"):
+        warm_up(policy, trajectories, cfg, pad_id=tokenizer.pad_token_id, seed=0, max_new_tokens=longest - 1)
+    assert nll() == before  # refused before any step
+    stats = warm_up(policy, trajectories, cfg, pad_id=tokenizer.pad_token_id, seed=0, max_new_tokens=longest)
     assert stats["warmup_turns"] == sum(len(t.turns) for t in trajectories if t.won)
     assert nll() < before
 
