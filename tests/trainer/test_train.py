@@ -192,9 +192,10 @@ def test_rollouts_through_a_model_server_get_the_new_weights_each_iteration(tmp_
 @pytest.mark.slow
 def test_alfworld_training_run_evaluates_on_unseen_scenes(tmp_path, capsys):
     out = tmp_path / "alf"
+    # The recipe's reply budget (24) is SmolLM2's; the tiny model's tokenizer needs up to 34 for the expert's commands.
     command = ["train", "env=alfworld", "env.kwargs.n_games=6", "algo=grpo", "model=tiny", "train.iterations=1",
                "train.tasks_per_iteration=1", "rollout.group_size=2", "rollout.max_turns=2", "eval.episodes=2",
-               "train.tensorboard=false", f"train.output_dir={out}"]  # fmt: skip
+               "agent.sampling.max_new_tokens=48", "train.tensorboard=false", f"train.output_dir={out}"]  # fmt: skip
     assert main(command) == 0
     assert "eval seeds of the eval_unseen split" in capsys.readouterr().out
     results = json.loads((out / "results.json").read_text())
