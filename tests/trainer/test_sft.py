@@ -141,8 +141,10 @@ def test_collect_then_sft_then_rl_from_its_weights(tmp_path, capsys):
     code = main(["train", "algo=sft", "env=webshop", f"algo.data=[{data}]", "agent.sampling.max_new_tokens=8",
                  *SMALL, f"train.output_dir={tmp_path / 'short'}"])  # fmt: skip
     assert code == 2 and "longer than agent.sampling.max_new_tokens=8" in capsys.readouterr().err.replace("\n", " ")
+    # the recipe's reply budget is SmolLM2's; the tiny model's characters need up to 143 tokens (the env block's 144)
     code = main(["train", "algo=sft", "env=webshop", f"algo.data=[{data}]", "algo.steps_per_iteration=2",
-                 "algo.update.batch_size=4", *SMALL, f"train.output_dir={sft}"])  # fmt: skip
+                 "algo.update.batch_size=4", "agent.sampling.max_new_tokens=144", *SMALL,
+                 f"train.output_dir={sft}"])  # fmt: skip
     assert code == 0
     records = [json.loads(line) for line in (sft / "metrics.jsonl").read_text().splitlines()]
     assert [r["kind"] for r in records] == ["eval", "train", "eval"] and records[1]["env_steps"] == 0
