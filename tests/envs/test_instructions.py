@@ -184,3 +184,43 @@ def test_guess_keeps_the_main_jobs_agent():
     _, info = agentrl.make("guess").reset(seed=0)
     for number in info["admissible_actions"]:
         assert len(tokenizer(number, add_special_tokens=False)["input_ids"]) <= agent.max_new_tokens, number
+
+
+def _recipe_budget(name: str) -> tuple[str, int] | None:
+    """``(model, reply budget)`` an env's ``train_recipe`` sets, or None where it sets no budget."""
+    settings = dict(line.split("=", 1) for line in env_config(name).train_recipe)
+    if "agent.sampling.max_new_tokens" not in settings:
+        return None
+    return settings.get("model", ""), int(settings["agent.sampling.max_new_tokens"])
+
+
+def test_a_recipes_reply_budget_holds_the_experts_actions_for_its_model(named, tokenizers):
+    # A recipe's budget is sized for the model it picks: the warm-up refuses demonstrations longer than it.
+    name, env = named
+    recipe = _recipe_budget(name)
+    if recipe is None:
+        pytest.skip(f"{name}'s recipe sets no reply budget")
+    model, budget = recipe
+    agent = env_config(name).agent
+    for action in set().union(*(_expert_actions(env, seed) for seed in SEEDS)):
+        written = f"<action>{action}</action>" if agent.tagged_actions else action
+        assert len(tokenizers[model](written, add_special_tokens=False)["input_ids"]) <= budget, written
+
+
+def test_webshop_reply_budgets_hold_every_goals_first_search(tokenizers):
+    # The expert's longest reply is its first search, the whole instruction: 12% of the goals need more than 48
+    # SmolLM2 tokens, which two seeds do not show. Every goal of every split, both tokenizers.
+    env = agentrl.make("webshop", split="all")
+    try:
+        n_goals = len(env.unwrapped.goals)  # 2,400: test, eval and train
+        budgets = {"tiny": env_config("webshop").agent.max_new_tokens, "smollm2": _recipe_budget("webshop")[1]}
+        longest = dict.fromkeys(budgets, 0)
+        for task_id in range(n_goals):
+            _, info = env.reset(seed=0, options={"task_id": task_id})
+            written = f"<action>{info['expert_action']}</action>"
+            for label, tokenizer in tokenizers.items():
+                longest[label] = max(longest[label], len(tokenizer(written, add_special_tokens=False)["input_ids"]))
+    finally:
+        env.close()
+    assert all(longest[label] <= budgets[label] for label in budgets), (longest, budgets)
+    assert longest["smollm2"] > 48  # what the recipe's former budget cut
