@@ -211,7 +211,7 @@ def test_archer_critic_on_a_frozen_encoder_learns_the_chain_with_cached_texts(na
         assert torch.allclose(estimate, want, atol=2e-2), estimate
 
 
-def test_archer_samples_a_critic_phase_in_one_call_with_a_states_draws_side_by_side(tiny):
+def test_archer_samples_a_critic_phase_in_one_call_with_a_states_draws_side_by_side(tiny, fixed_replies):
     # The actor does not move during the critic steps: their batches and fresh replies are drawn first, in one
     # generation call in which a state's draws sit side by side (the backend computes its prompt once), and each
     # transition of each step gets a reply of its own state.
@@ -219,10 +219,11 @@ def test_archer_samples_a_critic_phase_in_one_call_with_a_states_draws_side_by_s
     from agentrl.trainer.algorithm import AlgoContext
     from agentrl.trainer.archer import Archer, ArcherConfig
 
-    class Recording:
-        weights_shared, eos_ids = True, set()
+    class Recording(fixed_replies):
+        """Answers each prompt with its first token and a running count, and records every call's prompts."""
 
         def __init__(self):
+            super().__init__([20])
             self.calls, self.count = [], 0
 
         def generate(self, prompts, params):
@@ -232,15 +233,6 @@ def test_archer_samples_a_critic_phase_in_one_call_with_a_states_draws_side_by_s
                 self.count += 1
                 out.append(Completion([20], [0.0], f"{prompt[0]}:{self.count}", "stop"))
             return out
-
-        def update_weights(self, state_dict):
-            return 0
-
-        def stats(self):
-            return {}
-
-        def close(self):
-            pass
 
     model, _ = tiny
     backend = Recording()
