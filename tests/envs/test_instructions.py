@@ -194,15 +194,24 @@ def _recipe_budget(name: str) -> tuple[str, int] | None:
     return settings.get("model", ""), int(settings["agent.sampling.max_new_tokens"])
 
 
-def test_a_recipes_reply_budget_holds_the_experts_actions_for_its_model(named, tokenizers):
+RECIPE_BUDGETS = [name for name in NAMES if _recipe_budget(name) is not None]
+"""The envs whose recipe sets a reply budget (ALFWorld, WebShop)."""
+
+
+@pytest.mark.parametrize(
+    "name", [pytest.param(n, marks=[pytest.mark.slow] if n in SLOW else []) for n in RECIPE_BUDGETS]
+)
+def test_a_recipes_reply_budget_holds_the_experts_actions_for_its_model(name, tokenizers):
     # A recipe's budget is sized for the model it picks: the warm-up refuses demonstrations longer than it.
-    name, env = named
-    recipe = _recipe_budget(name)
-    if recipe is None:
-        pytest.skip(f"{name}'s recipe sets no reply budget")
-    model, budget = recipe
+    model, budget = _recipe_budget(name)
     agent = env_config(name).agent
-    for action in set().union(*(_expert_actions(env, seed) for seed in SEEDS)):
+    env = agentrl.make(name)
+    try:
+        actions = set().union(*(_expert_actions(env, seed) for seed in SEEDS))
+    finally:
+        env.close()
+    assert actions
+    for action in actions:
         written = f"<action>{action}</action>" if agent.tagged_actions else action
         assert len(tokenizers[model](written, add_special_tokens=False)["input_ids"]) <= budget, written
 
