@@ -85,39 +85,63 @@ def load_checkpoint(path: str | Path) -> dict[str, Any]:
         raise ValueError(f"cannot read checkpoint {path}: {err}") from err
 
 
-def load_init_weights(model: torch.nn.Module, source: str | Path) -> Path:
+def checkpoint_of(source: str | Path, setting: str = "train.init_from") -> Path:
+    """The checkpoint ``source`` names: a run folder's newest, or the file itself (``setting`` names the setting in
+    the error when there is none)."""
+    path = Path(source)
+    if path.is_dir():
+        found = checkpoints(path)
+        if not found:
+            raise ValueError(f"{setting}={source}: the folder holds no checkpoint (ckpt-*.pt)")
+        return found[-1]
+    if not path.is_file():
+        raise ValueError(f"{setting}={source}: no such run folder or checkpoint file")
+    return path
+
+
+def run_settings(source: str | Path) -> dict[str, Any] | None:
+    """The settings (``config.json``) of the training run ``source`` belongs to (a run folder, or a checkpoint file
+    in one); None for a checkpoint with no run folder around it."""
+    import json
+
+    path = Path(source)
+    config_file = (path if path.is_dir() else path.parent) / "config.json"
+    if not config_file.is_file():
+        return None
+    try:
+        settings: dict[str, Any] = json.loads(config_file.read_text())
+    except (OSError, ValueError) as err:
+        raise ValueError(f"cannot read the run's settings {config_file}: {err}") from err
+    return settings
+
+
+def load_init_weights(model: torch.nn.Module, source: str | Path, setting: str = "train.init_from") -> Path:
     """Load another run's policy weights into ``model`` (``train.init_from``); returns the checkpoint used.
 
     ``source`` is a run folder (its newest checkpoint) or a checkpoint file. A run trained
     with LoRA has its adapters merged into the base weights (its ``config.json`` says how
     they were built), so the new run starts from the fine-tuned model whether or not it
-    uses LoRA itself. The source must have been trained from the same model.
+    uses LoRA itself. The source must have been trained from the same model. Errors name
+    ``setting`` (``train.init_from``, ``prove.init_from``, ``init_from`` of ``agentrl eval``).
     """
     import copy
-    import json
 
     from agentrl.agents.models import load_weights
     from agentrl.trainer.policy import Policy, PolicyConfig
 
-    path = Path(source)
-    if path.is_dir():
-        found = checkpoints(path)
-        if not found:
-            raise ValueError(f"train.init_from={source}: the folder holds no checkpoint (ckpt-*.pt)")
-        path = found[-1]
-    elif not path.is_file():
-        raise ValueError(f"train.init_from={source}: no such run folder or checkpoint file")
+    path = checkpoint_of(source, setting)
     state = load_checkpoint(path)
     if "policy" not in state:
-        raise ValueError(f"train.init_from={source}: {path} is not an agentrl training checkpoint")
+        raise ValueError(f"{setting}={source}: {path} is not an agentrl training checkpoint")
     weights: dict[str, torch.Tensor] = state["policy"]
-    config_file = path.parent / "config.json"
+    settings = run_settings(path) or {}
     lora = any("lora_" in name for name in weights)
     if lora:
-        if not config_file.is_file():
-            raise ValueError(f"train.init_from={source}: LoRA weights without {config_file} to say how they were built")
-        saved = json.loads(config_file.read_text())["policy"]
-        fields = {k: v for k, v in saved.items() if k in PolicyConfig.__dataclass_fields__}
+        if "policy" not in settings:
+            raise ValueError(
+                f"{setting}={source}: LoRA weights without {path.parent / 'config.json'} to say how they were built"
+            )
+        fields = {k: v for k, v in settings["policy"].items() if k in PolicyConfig.__dataclass_fields__}
         donor = Policy(copy.deepcopy(model), PolicyConfig(**fields))
         donor.load_trainable_state({k: v for k, v in weights.items() if not k.startswith("value_head.")})
         merged = donor.merged_state_dict()
@@ -127,5 +151,7 @@ def load_init_weights(model: torch.nn.Module, source: str | Path) -> Path:
     try:
         load_weights(model, merged)
     except ValueError as err:
-        raise ValueError(f"train.init_from={source}: {err}: it was trained from another model") from err
+        trained = settings.get("model", {}).get("name")
+        other = f" (model.name={trained})" if trained else ""
+        raise ValueError(f"{setting}={source}: {err}: it was trained from another model{other}") from err
     return path

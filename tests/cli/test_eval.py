@@ -80,3 +80,64 @@ def test_eval_split_overrides():
     assert eval_env_overrides(env, EvalConfig(env_kwargs=kwargs)) == ("test", {"n_products": 50, "split": "test"})
     # An env without splits is evaluated as configured (on seeds apart from training's).
     assert eval_env_overrides(EnvConfig(id="agentrl/Sokoban-v0"), EvalConfig()) == (None, {})
+
+
+def test_eval_of_a_training_run_plays_its_policy_as_the_run_evaluated_it(tmp_path, capsys):
+    from agentrl.agents.models import ModelConfig, fingerprint, load_model
+    from agentrl.cli import main
+    from agentrl.trainer.checkpoint import checkpoints, load_init_weights
+
+    run = tmp_path / "run"
+    # guess, the tiny model and 3 turns: none of them eval's defaults, so each must come from the run
+    # (a warm-up on expert episodes moves the weights; no RL iteration)
+    assert main(["train", "env=guess", "model=tiny", "model.seed=3", "train.iterations=0", "train.warmup.episodes=6",
+                 "train.warmup.steps=2", "eval.episodes=4", "rollout.max_turns=3", "agent.sampling.max_new_tokens=6",
+                 "train.tensorboard=false", f"train.output_dir={run}"]) == 0  # fmt: skip
+    last = json.loads((run / "results.json").read_text())["evals"][-1]
+    capsys.readouterr()
+    out = tmp_path / "eval"
+    assert main(["eval", f"init_from={run}", "eval.episodes=4", f"eval.output_dir={out}"]) == 0
+    captured = capsys.readouterr()
+    assert f"evaluating the weights of {checkpoints(run)[-1]}" in captured.err.replace("\n", "")
+    assert "agentrl/GuessNumber-v0" in captured.out and "| run |" in captured.out
+    (result_file,) = out.glob("*.json")
+    results = json.loads(result_file.read_text())
+    assert results["model"]["name"] == "tiny" and results["model"]["init_from"] == str(checkpoints(run)[-1])
+    assert results["rollout"]["max_turns"] == 3 and results["agent"]["sampling"]["max_new_tokens"] == 6
+    assert results["agent"]["sampling"]["temperature"] == 0.0  # greedy, as the run's evaluations
+    # the trained weights, not the packaged ones
+    trained, _ = load_model(ModelConfig(name="tiny", seed=3))
+    packaged = fingerprint(trained)
+    load_init_weights(trained, run)
+    assert results["model"]["fingerprint"] == fingerprint(trained) != packaged
+    # the same episodes as the run's own final evaluation, action by action
+    ours = [json.loads(line) for line in Path(results["trajectories"]).read_text().splitlines()]
+    theirs = [json.loads(line) for line in (run / last["trajectories"]).read_text().splitlines()]
+    assert [[t["response_ids"] for t in e["turns"]] for e in ours] == [
+        [t["response_ids"] for t in e["turns"]] for e in theirs
+    ]
+    assert results["success"]["mean"] == last["success"] and results["return"]["mean"] == last["return"]
+    # a setting given on the command line wins over the run's
+    # (env.* settings are checked against the run's env file, not eval's default env's)
+    assert main(["eval", f"init_from={run}", "eval.episodes=1", "rollout.max_turns=2",
+                 "agent.sampling.max_new_tokens=5", "env.kwargs.high=20", "~env.kwargs.low",
+                 f"eval.output_dir={tmp_path / 'other'}"]) == 0  # fmt: skip
+    (other_file,) = (tmp_path / "other").glob("*.json")
+    other = json.loads(other_file.read_text())
+    assert other["rollout"]["max_turns"] == 2 and other["agent"]["sampling"]["max_new_tokens"] == 5
+    assert other["env"]["config"]["kwargs"] == {"high": 20}
+    assert other["model"]["name"] == "tiny" and other["env"]["id"] == "agentrl/GuessNumber-v0"
+
+
+def test_eval_init_from_errors_say_what_to_do(tmp_path, capsys):
+    from agentrl.cli import main
+
+    assert main(["eval", f"init_from={tmp_path / 'missing'}"]) == 2
+    assert f"init_from={tmp_path / 'missing'}: no such run folder" in capsys.readouterr().err.replace("\n", "")
+    assert main(["eval", f"init_from={tmp_path}"]) == 2
+    assert "holds no checkpoint" in capsys.readouterr().err
+    (tmp_path / "ckpt-000001.pt").write_bytes(b"")
+    assert main(["eval", f"init_from={tmp_path}", "agent=expert", "env=guess"]) == 2
+    assert "agent=llm" in capsys.readouterr().err
+    assert main(["eval", f"init_from={tmp_path}", "env=guess", "model=tiny"]) == 2  # not a checkpoint
+    assert "cannot read checkpoint" in capsys.readouterr().err

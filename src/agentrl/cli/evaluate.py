@@ -6,6 +6,7 @@
     agentrl eval env=alfworld agent=random         # chance level
     agentrl eval env=alfworld eval.split=train     # another split than the env's held-out one
     agentrl eval env=webshop memory=on             # with a case memory (docs/memory.md)
+    agentrl eval init_from=runs/train/webshop-sft  # a training run's weights, as its own evaluations play them
 
 The second form plays through any OpenAI-compatible server (``agentrl serve-model``,
 vLLM, llama.cpp's Python server); only the model's tokenizer is loaded here. The env
@@ -14,6 +15,13 @@ is evaluated on its held-out split where it has one (``eval.split=auto``: ALFWor
 and score with 95% intervals and writes a results JSON (env, split, env arguments,
 agent, model, sampling, seeds, version, git revision) and the trajectories (JSONL)
 under ``eval.output_dir``.
+
+``init_from`` evaluates a training run's policy (a run folder's newest checkpoint, or a
+checkpoint file; LoRA adapters merged): the env, model, agent and rollout settings are
+the run's own (its ``config.json``; the agent decodes greedily, as the run's evaluations
+do), so the figures are comparable with the run's, and any of them given on the command
+line wins (``env=NAME`` or ``agent=NAME`` replaces the run's group, ``agent.X=...`` one
+setting of it).
 
 Both files are written as episodes finish (``"complete": false`` in the results until
 the end), so a killed evaluation keeps what it played, and running the same command
@@ -29,6 +37,7 @@ from __future__ import annotations
 import argparse
 import functools
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,9 +71,88 @@ class EvalRunConfig:
     """Episodes, seeds and where results go."""
     memory: MemoryConfig = field(default_factory=MemoryConfig)
     """AgentFly's case memory (``memory=on``): cases retrieved into the prompt, one written after every episode."""
+    init_from: str = ""
+    """A training run's folder (its newest checkpoint) or checkpoint file whose policy weights are evaluated, with the
+    run's env, model, agent (greedy) and rollout settings unless given here (empty: the model as packaged)."""
 
 
 store("eval_schema", EvalRunConfig)
+
+RUN_GROUPS = {"env": EnvConfig, "model": ModelConfig, "agent": AgentConfig, "rollout": RolloutConfig}
+"""The settings ``init_from`` takes from the training run (those the policy was trained and evaluated with)."""
+
+
+def with_run_settings(cfg: EvalRunConfig, saved: dict[str, Any], overrides: list[str]) -> list[str]:
+    """Put the training run's ``saved`` settings of :data:`RUN_GROUPS` into ``cfg`` under the command line's:
+    a group the command line selects (``env=webshop``) stays as composed, and each ``GROUP.KEY=VALUE`` given is
+    applied on top of the run's. The agent decodes greedily, as the run's own evaluations, unless
+    ``agent.sampling.temperature`` is given. Returns the groups taken from the run."""
+    from omegaconf import DictConfig, OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    from agentrl.cli import validate
+
+    parsed = [o for o in validate.parse(overrides) if not o.is_sweep_override()]
+    taken = []
+    for group, schema in RUN_GROUPS.items():
+        if group not in saved or any(o.key_or_group == group for o in parsed):
+            continue
+        if group == "agent" and not isinstance(cfg.agent, AgentConfig):
+            continue
+        try:
+            node = OmegaConf.merge(OmegaConf.structured(schema), saved[group])
+            if group == "agent":
+                node.sampling.temperature = 0.0
+            for o in parsed:
+                key = o.key_or_group
+                if not key.startswith(group + "."):
+                    continue
+                if o.is_delete():
+                    parent, _, last = key[len(group) + 1 :].rpartition(".")
+                    container = OmegaConf.select(node, parent) if parent else node
+                    if isinstance(container, DictConfig) and last in container:
+                        del container[last]
+                else:
+                    OmegaConf.update(node, key[len(group) + 1 :], o.value(), merge=True)
+            setattr(cfg, group, OmegaConf.to_object(node))
+        except OmegaConfBaseException as err:
+            raise ValueError(
+                f"init_from={cfg.init_from}: the run's {group} settings do not fit this version of agentrl "
+                f"({validate.hydra_message(err)}); give {group}=NAME to evaluate with the packaged ones"
+            ) from err
+        taken.append(group)
+    validate.check_values(cfg)
+    return taken
+
+
+def load_eval_config(
+    overrides: list[str], config_dirs: Sequence[str] = ()
+) -> tuple[EvalRunConfig, Path | None, list[str] | None]:
+    """The settings of ``agentrl eval``; with ``init_from``, also the checkpoint it names and the groups taken from
+    its run (None: the checkpoint has no run folder's ``config.json`` beside it)."""
+    from agentrl.cli import validate
+    from agentrl.factory import short_name_of
+    from agentrl.trainer.checkpoint import checkpoint_of, run_settings
+
+    parsed = validate.parse(overrides)
+    given = [str(o.value()) for o in parsed if o.key_or_group == "init_from" and not o.is_delete()]
+    if not (given and given[-1]):
+        return load("eval", overrides, EvalRunConfig, config_dirs=config_dirs), None, None
+    checkpoint = checkpoint_of(given[-1], "init_from")
+    saved = run_settings(given[-1])
+    # Compose over the run's env file (when it is a shipped one), so that the command line's env.* settings are
+    # checked against the env the run trained on, not eval's default one.
+    env_id = (saved or {}).get("env", {}).get("id")
+    name = short_name_of(env_id) if isinstance(env_id, str) else None
+    picks_env = any(o.key_or_group in ("env", "env.id") for o in parsed)
+    selection = [f"env={name}"] if name and not picks_env else []
+    cfg = load("eval", [*selection, *overrides], EvalRunConfig, config_dirs=config_dirs)
+    if not isinstance(cfg.agent, AgentConfig):
+        raise ValueError("init_from evaluates a policy's weights: it needs agent=llm (the default)")
+    if cfg.backend.name != "hf":
+        raise ValueError("init_from loads weights into an in-process model: use backend.name=hf (the default)")
+    taken = with_run_settings(cfg, saved, overrides) if saved is not None else None
+    return cfg, checkpoint, taken
 
 
 def add_parser(sub: Any) -> None:
@@ -104,11 +192,17 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     )
 
     load_plugins(args.plugin)
-    cfg = load("eval", overrides, EvalRunConfig, config_dirs=args.config_dir)
+    cfg, checkpoint, taken = load_eval_config(overrides, args.config_dir)
     if args.print_config:
         print_config(cfg)
         return 0
     console = Console(stderr=True)
+    if checkpoint is not None:
+        console.print(
+            f"evaluating the weights of {checkpoint}"
+            + (f", with the run's {', '.join(taken)} settings" if taken else "")
+            + (" (no config.json beside it: the settings are this command's)" if taken is None else "")
+        )
     env_factory = functools.partial(make_from_config, cfg.env)
     env_id = single_agent_env_id(env_factory, cfg.env.id, "agentrl eval")
     seeds = eval_seeds(cfg.eval)
@@ -118,11 +212,21 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         where = f" (generating through {cfg.backend.url})" if cfg.backend.name == "openai" else ""
         console.print(f"loading {cfg.model.name}{where} ...")
         backend, tokenizer, model = load_backend(cfg.backend, cfg.model)
-        agent: Any = LLMAgent(backend, tokenizer, cfg.agent)
         who, kind = cfg.model.name, "llm"
+        if checkpoint is not None:
+            from agentrl.trainer.checkpoint import load_init_weights
+
+            try:  # the hf backend generates with this very model object
+                load_init_weights(model, cfg.init_from, "init_from")
+            except ValueError:
+                backend.close()
+                raise
+            who = checkpoint.parent.name if checkpoint.parent.name else who
+        agent: Any = LLMAgent(backend, tokenizer, cfg.agent)
         model_info: dict[str, Any] | None = {
             **asdict(cfg.model),
             "fingerprint": fingerprint(model) if model is not None else None,
+            **({"init_from": str(checkpoint)} if checkpoint is not None else {}),
         }
     else:
         agent = make_scripted(cfg.agent)

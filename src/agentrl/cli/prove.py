@@ -175,8 +175,6 @@ def make_proposer(cfg: ProveRunConfig) -> tuple[Any, Any, str | None]:
     backend, tokenizer, model = load_backend(cfg.backend, cfg.model)
     weights = cfg.model.name
     if cfg.prove.init_from:
-        try:  # the hf backend generates with this very model object
-            weights = str(load_init_weights(model, cfg.prove.init_from))
-        except ValueError as err:
-            raise ValueError(str(err).replace("train.init_from", "prove.init_from")) from err
+        # the hf backend generates with this very model object
+        weights = str(load_init_weights(model, cfg.prove.init_from, "prove.init_from"))
     return ModelProposer(backend, tokenizer, cfg.proposer), backend.close, weights
