@@ -60,6 +60,10 @@ class AgentConfig:
     """Ask for the action inside ``<action>...</action>`` (untagged replies still parse)."""
     show_actions: bool = True
     """List the env's admissible actions under each observation."""
+    history_actions: bool = True
+    """Keep each past turn's list of admissible actions in the prompt (with ``show_actions``). False: only the latest
+    observation lists them and past turns keep what was observed and done (verl-agent's prompts), so a long list is
+    not repeated once per turn of the history window."""
     system_prompt: str | None = None
     """Replace the env's own instructions (``info["instructions"]``) in the system prompt."""
     sampling: SamplingParams = field(default_factory=SamplingParams)
@@ -134,11 +138,13 @@ class PromptedAgent(abc.ABC):
         )
         if conversation.stats.truncated_system:
             self._tell("system", "the instructions and task take over half of the prompt budget: cut in the middle")
-        self._observe(conversation, self.format_observation(start.observation, start.info))
+        self._observe(conversation, start.observation, start.info)
         return conversation
 
-    def _observe(self, conversation: Conversation, text: str) -> None:
-        if conversation.observe(text):
+    def _observe(self, conversation: Conversation, observation: str, info: dict[str, Any]) -> None:
+        text = self.format_observation(observation, info)
+        past = observation if not self.config.history_actions and text != observation else None
+        if conversation.observe(text, past):
             self._tell("observation", "an observation alone overflows the prompt budget: cut in the middle")
 
     def _prompt(self, conversation: Conversation) -> list[int]:
@@ -163,7 +169,7 @@ class PromptedAgent(abc.ABC):
     def observe(self, episode: Conversation, step: AgentStep, observation: str, info: dict[str, Any]) -> None:
         """Append the reply and the env's answer to the conversation."""
         episode.reply(step.completion.token_ids)
-        self._observe(episode, self.format_observation(observation, info))
+        self._observe(episode, observation, info)
 
     def end_episode(self, episode: Conversation, trajectory: Trajectory) -> None:
         """Count the episode's prompts in :attr:`prompt_stats` (the trajectory holds the rest)."""

@@ -160,6 +160,7 @@ class Conversation:
     _head: list[int] = field(default_factory=list)
     _turns: list[tuple[list[int], list[int], list[int]]] = field(default_factory=list)
     _pending: list[int] = field(default_factory=list)
+    _pending_past: list[int] | None = None
 
     def __post_init__(self) -> None:
         if self.max_tokens is not None and self.max_tokens < MIN_PROMPT_TOKENS:
@@ -182,18 +183,23 @@ class Conversation:
         # verbose=False: a long observation is measured here before it is cut, which is no error
         return list(self.tokenizer(text, add_special_tokens=False, verbose=False)["input_ids"])
 
-    def observe(self, text: str) -> bool:
-        """Add a user message (an observation) that the next prompt ends with; True when it had to be cut."""
+    def observe(self, text: str, past: str | None = None) -> bool:
+        """Add a user message (an observation) that the next prompt ends with; True when it had to be cut.
+
+        ``past`` is the message as later prompts show it, once it is a past turn (None: ``text`` itself), e.g. the
+        observation without its list of admissible actions."""
 
         def wrap(body: str) -> list[int]:
             return self._ids(self.pieces.user_prefix + body + self.pieces.user_suffix)
 
         if self.max_tokens is None:
             self._pending = wrap(text)
+            self._pending_past = wrap(past) if past is not None else None
             return False
         room = self.max_tokens - len(self._head)
         kept = cut_middle(text, lambda body: len(wrap(body)) <= room)
         self._pending = wrap(kept)
+        self._pending_past = wrap(cut_middle(past, lambda body: len(wrap(body)) <= room)) if past is not None else None
         self.stats.truncated_observations += int(kept != text)
         return kept != text
 
@@ -243,5 +249,6 @@ class Conversation:
             # The model already emitted the end-of-turn token: keep only what follows it.
             end_text = self.tokenizer.decode([response_ids[-1]])
             closing = closing[len(end_text) :] if closing.startswith(end_text) else closing
-        self._turns.append((self._pending, list(response_ids), self._ids(closing) if closing else []))
-        self._pending = []
+        user = self._pending if self._pending_past is None else self._pending_past
+        self._turns.append((user, list(response_ids), self._ids(closing) if closing else []))
+        self._pending, self._pending_past = [], None

@@ -17,6 +17,8 @@ class AgentDefaults:
     """Ask for the action inside <action>...</action>."""
     show_actions: bool = True
     """List the admissible actions under each observation."""
+    history_actions: bool = True
+    """Keep past turns' lists of admissible actions in the prompt (False: only the latest observation lists them)."""
     history: int | None = 10
     """Past turns kept in the prompt (None: the whole episode); the prompt's token budget may keep fewer."""
     history_drop: int = 1

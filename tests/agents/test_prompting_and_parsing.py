@@ -89,3 +89,35 @@ def test_system_prompt_is_the_envs_own_instructions(tiny):
     # agent.system_prompt replaces the env's instructions.
     custom = LLMAgent(agent.backend, tokenizer, AgentConfig(system_prompt="Mine.", tagged_actions=False))
     assert custom.start_episode(EpisodeStart("x", 0, "o", info)).system == "Mine.\nYour task: find the key"
+
+
+def test_past_turns_lose_their_action_lists_unless_history_actions(tiny):
+    from agentrl.agents.backends import HFBackend
+    from agentrl.agents.base import AgentStep, EpisodeStart
+    from agentrl.agents.generation import Completion
+    from agentrl.agents.llm_agent import AgentConfig, LLMAgent
+
+    model, tokenizer = tiny
+    backend = HFBackend(model, tokenizer)
+
+    def play(history_actions: bool) -> tuple[str, list[list[int]]]:
+        agent = LLMAgent(backend, tokenizer, AgentConfig(history=None, history_actions=history_actions))
+        info = {"task": "t", "admissible_actions": ["go north", "go south"]}
+        conversation = agent.start_episode(EpisodeStart("x", 0, "room 0", info))
+        prompts = [conversation.prompt_ids()]
+        for i in range(1, 3):
+            ids = tokenizer("<action>go north</action>", add_special_tokens=False)["input_ids"]
+            step = AgentStep(prompts[-1], Completion(ids, [0.0] * len(ids), "", "stop"), "go north")
+            agent.observe(conversation, step, f"room {i}", {**info, "admissible_actions": [f"look {i}"]})
+            prompts.append(conversation.prompt_ids())
+        return tokenizer.decode(prompts[-1]), prompts
+
+    text, prompts = play(history_actions=False)
+    assert text.count("Valid actions:") == 1
+    assert text.endswith("room 2\nValid actions: look 2<|im_end|>\n<|im_start|>assistant\n")
+    assert "room 0<|im_end|>" in text and "room 1<|im_end|>" in text  # past observations and replies stay
+    # each prompt starts with the one before up to its latest observation (kept states serve all but that message)
+    before = tokenizer.decode(prompts[1])
+    assert tokenizer.decode(prompts[2]).startswith(before[: before.rindex("room 1")] + "room 1<|im_end|>")
+    kept, _ = play(history_actions=True)
+    assert kept.count("Valid actions:") == 3 and "room 0\nValid actions: go north, go south<|im_end|>" in kept

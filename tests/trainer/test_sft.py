@@ -58,6 +58,24 @@ def test_collected_token_ids_are_what_a_rollout_produces(tiny):
     assert first.response_text.startswith("<action>") and first.response_ids[-1] == tokenizer.eos_token_id
 
 
+@pytest.mark.parametrize("env", ["alfworld", "textworld", "webshop", "sokoban", "guess"])
+def test_collect_builds_prompts_with_the_settings_a_rollout_uses(env):
+    """`agentrl collect`'s prompt settings are those of the llm agent that `agentrl eval` / `train` compose for the
+    same env (its agent block): history window and its drop, tags, action lists, reply budget."""
+    import dataclasses
+
+    from agentrl.cli.collect import CollectRunConfig
+    from agentrl.cli.config import load
+    from agentrl.cli.evaluate import EvalRunConfig
+
+    collect_cfg = load("collect", [f"env={env}", "model=tiny"], CollectRunConfig)
+    agent = load("eval", [f"env={env}", "model=tiny"], EvalRunConfig).agent
+    assert isinstance(agent, AgentConfig)
+    prompt_fields = [f.name for f in dataclasses.fields(AgentConfig) if f.name != "sampling"]
+    assert {k: getattr(collect_cfg.prompt, k) for k in prompt_fields} == {k: getattr(agent, k) for k in prompt_fields}
+    assert collect_cfg.prompt.sampling.max_new_tokens == agent.sampling.max_new_tokens
+
+
 def _turn(prompt, response, reward=0.0, won=False):
     return Turn(prompt, response, [0.0] * len(response), "a", "o", reward, True, False, info={"won": won})
 
