@@ -97,8 +97,6 @@ def with_run_settings(cfg: EvalRunConfig, saved: dict[str, Any], overrides: list
     for group, schema in RUN_GROUPS.items():
         if group not in saved or any(o.key_or_group == group for o in parsed):
             continue
-        if group == "agent" and not isinstance(cfg.agent, AgentConfig):
-            continue
         try:
             node = OmegaConf.merge(OmegaConf.structured(schema), saved[group])
             if group == "agent":
@@ -221,7 +219,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
             except ValueError:
                 backend.close()
                 raise
-            who = checkpoint.parent.name if checkpoint.parent.name else who
+            who = checkpoint.parent.name or who
         agent: Any = LLMAgent(backend, tokenizer, cfg.agent)
         model_info: dict[str, Any] | None = {
             **asdict(cfg.model),
