@@ -27,6 +27,8 @@ the same env, or whose seeds reach the evaluation seeds.
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ from typing import Any
 import torch
 
 from agentrl.agents.dataset import DatasetError, open_dataset
+from agentrl.agents.llm_agent import AgentConfig
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.trainer.algorithm import AlgoContext, Needs, optimizer_step, register_algorithm
 from agentrl.trainer.batch import micro_batches, turn_batch
@@ -42,6 +45,7 @@ from agentrl.trainer.pg import make_optimizer
 from agentrl.trainer.policy import LowerCache, Policy
 
 SCHEDULES = ("constant", "linear", "cosine")
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -197,6 +201,20 @@ class SFT:
         for path in cfg.data:
             dataset = open_dataset(path)
             check_dataset(dataset.manifest, ctx)
+            config = getattr(ctx.agent, "config", None)
+            prompt = dataset.manifest.prompt or {}
+            changed = prompt_differences(prompt, config) if isinstance(config, AgentConfig) else {}
+            if changed:
+                described = ", ".join(f"{k}={was!r} (this run: {now!r})" for k, (was, now) in changed.items())
+                env_block = [(k, was) for k, (was, _) in changed.items() if k in ENV_AGENT_FIELDS]
+                fix = " ".join(f"env.agent.{k}={_value(was)}" for k, was in env_block)
+                logger.warning(
+                    "%s was collected with other prompt settings than this run's agent: %s. Training on it teaches "
+                    "prompts this run's rollouts never show; collect it again with this run's settings%s",
+                    path,
+                    described,
+                    f" (or train with {fix})" if fix else "",
+                )
             trajectories += dataset.trajectories()
         self.turns = demonstration_turns(trajectories, cfg.only_successful)
         check_reply_budget(self.turns, ctx.sampling.max_new_tokens)
@@ -256,6 +274,29 @@ class SFT:
         self.optimizer.load_state_dict(state["optimizer"])
         self.generator.set_state(state["generator"])
         self.step, self._queue = int(state["step"]), [list(b) for b in state["queue"]]
+
+
+PROMPT_FIELDS = tuple(f.name for f in dataclasses.fields(AgentConfig) if f.name != "sampling")
+"""The agent settings that shape a prompt's token ids (the sampling settings shape only the replies)."""
+ENV_AGENT_FIELDS = ("history", "history_drop", "tagged_actions", "show_actions", "history_actions")
+"""Those an env's ``agent`` block sets (``env.agent.X``)."""
+
+
+def prompt_differences(prompt: dict[str, Any], config: AgentConfig) -> dict[str, tuple[Any, Any]]:
+    """The prompt-shaping settings (:data:`PROMPT_FIELDS`) in which a dataset's ``prompt`` (its manifest's) differs
+    from ``config``: ``{name: (dataset's, config's)}``; a setting the dataset predates counts as its default."""
+    defaults = AgentConfig()
+    out = {}
+    for name in PROMPT_FIELDS:
+        was, now = prompt.get(name, getattr(defaults, name)), getattr(config, name)
+        if was != now:
+            out[name] = (was, now)
+    return out
+
+
+def _value(value: Any) -> str:
+    """``value`` as an override writes it."""
+    return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
 def check_dataset(manifest: Any, ctx: AlgoContext) -> None:

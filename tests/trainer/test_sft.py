@@ -76,6 +76,23 @@ def test_collect_builds_prompts_with_the_settings_a_rollout_uses(env):
     assert collect_cfg.prompt.sampling.max_new_tokens == agent.sampling.max_new_tokens
 
 
+def test_sft_on_data_with_other_prompt_settings_says_so(tmp_path, caplog):
+    from agentrl.trainer.sft import prompt_differences
+
+    assert prompt_differences({"history": 4}, AgentConfig(history=4)) == {}
+    # a dataset from before a setting existed counts as its default
+    assert prompt_differences({}, AgentConfig(history_actions=False)) == {"history_actions": (True, False)}
+    data = tmp_path / "demos"
+    assert main(["collect", "env=guess", "agent=expert", "model=tiny", "collect.episodes=2",
+                 f"collect.output={data}"]) == 0  # fmt: skip
+    common = ["train", "algo=sft", "env=guess", f"algo.data=[{data}]", "algo.steps_per_iteration=1", *SMALL]
+    with caplog.at_level("WARNING", logger="agentrl.trainer.sft"):
+        assert main([*common, f"train.output_dir={tmp_path / 'same'}"]) == 0
+        assert "other prompt settings" not in caplog.text
+        assert main([*common, "env.agent.history=1", f"train.output_dir={tmp_path / 'other'}"]) == 0
+    assert "history=None (this run: 1)" in caplog.text and "train with env.agent.history=null" in caplog.text
+
+
 def _turn(prompt, response, reward=0.0, won=False):
     return Turn(prompt, response, [0.0] * len(response), "a", "o", reward, True, False, info={"won": won})
 
