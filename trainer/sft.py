@@ -39,6 +39,7 @@ import torch
 from agentrl.agents.dataset import DatasetError, open_dataset
 from agentrl.agents.llm_agent import AgentConfig
 from agentrl.agents.types import Trajectory, Turn
+from agentrl.envs.config import AgentDefaults
 from agentrl.trainer.algorithm import AlgoContext, Needs, optimizer_step, register_algorithm
 from agentrl.trainer.batch import micro_batches, turn_batch
 from agentrl.trainer.pg import make_optimizer
@@ -198,10 +199,10 @@ class SFT:
             raise ValueError("algo=sft needs data: algo.data=[DATASET_DIR, ...] (make one with agentrl collect)")
         self.cfg, self.ctx = cfg, ctx
         trajectories: list[Trajectory] = []
+        config = getattr(ctx.agent, "config", None)
         for path in cfg.data:
             dataset = open_dataset(path)
             check_dataset(dataset.manifest, ctx)
-            config = getattr(ctx.agent, "config", None)
             prompt = dataset.manifest.prompt or {}
             changed = prompt_differences(prompt, config) if isinstance(config, AgentConfig) else {}
             if changed:
@@ -278,7 +279,7 @@ class SFT:
 
 PROMPT_FIELDS = tuple(f.name for f in dataclasses.fields(AgentConfig) if f.name != "sampling")
 """The agent settings that shape a prompt's token ids (the sampling settings shape only the replies)."""
-ENV_AGENT_FIELDS = ("history", "history_drop", "tagged_actions", "show_actions", "history_actions")
+ENV_AGENT_FIELDS = frozenset(f.name for f in dataclasses.fields(AgentDefaults))
 """Those an env's ``agent`` block sets (``env.agent.X``)."""
 
 

@@ -214,8 +214,9 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         if checkpoint is not None:
             from agentrl.trainer.checkpoint import load_init_weights
 
-            try:  # the hf backend generates with this very model object
-                load_init_weights(model, cfg.init_from, "init_from")
+            try:  # the hf backend generates with this very model object; the checkpoint resolved above, even if the
+                # run has written a newer one since
+                load_init_weights(model, checkpoint, "init_from")
             except ValueError:
                 backend.close()
                 raise
