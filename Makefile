@@ -53,12 +53,16 @@ lint:
 type:
 	mypy
 
+# The tests run in TEST_WORKERS processes (pytest-xdist; one torch thread each; 32 minutes for the whole suite
+# on 2 cores). Each worker sets up its own fixtures; `make test TEST_WORKERS=0` runs them in one process.
+# --durations lists the slowest tests, to keep CI's time in sight.
+TEST_WORKERS ?= 2
 test:
-	pytest -q
+	pytest -q -n $(TEST_WORKERS) --dist worksteal --durations=25
 
 # The tests without those marked slow (over ~20 s each); `make test` (CI) runs them all.
 test-fast:
-	pytest -q -m "not slow"
+	pytest -q -n $(TEST_WORKERS) --dist worksteal -m "not slow"
 
 bench:
 	$(PYTHON) benchmarks/env_step.py

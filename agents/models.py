@@ -16,10 +16,13 @@ The tokenizers these return carry the model's context length as ``model_max_leng
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.util
 import json
 import logging
+import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -259,8 +262,13 @@ def model_dir(cfg: ModelConfig, model: Any, tokenizer: Any) -> str:
     if cfg.name == "tiny":
         target = cache_dir("models") / f"tiny-seed{cfg.seed}"
         if not (target / "config.json").is_file():
-            model.save_pretrained(target)
-            tokenizer.save_pretrained(target)
+            # Saved beside, then renamed: another process (a parallel test, a second run) never reads half a folder.
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with tempfile.TemporaryDirectory(dir=target.parent, prefix=f".{target.name}-") as tmp:
+                model.save_pretrained(tmp)
+                tokenizer.save_pretrained(tmp)
+                with contextlib.suppress(OSError):  # another process got there first: its copy is the same
+                    os.rename(tmp, target)
         return str(target)
     return cfg.name
 

@@ -25,7 +25,10 @@ command runs: a driver without ``CAP_SYS_RESOURCE`` cannot set limits of a proce
 another uid. Each command's ``bwrap`` is started early and placed in its cgroup before it
 makes any process (see :mod:`agentrl.sandboxes.bwrap_process`), so the command is born
 limited on cgroup v1 and v2 alike and pays no cgroup move; the driver forks nothing of
-its own (``vfork``, no ``preexec_fn``). A timeout kills the sandbox's first process (the
+its own (``vfork``, no ``preexec_fn``). The early ``bwrap`` is started by one thread that lives as long as the
+sandbox: ``--die-with-parent`` ties a ``bwrap`` to the *thread* that started it (``PR_SET_PDEATHSIG``), so a
+short-lived arming thread that was still exiting when ``bwrap`` read its arguments killed the command
+(``bwrap`` exit -9, rare, under load). A timeout kills the sandbox's first process (the
 pid namespace dies with it) and everything left in the cgroup, so nothing outlives the
 call.
 """
@@ -42,6 +45,7 @@ import tempfile
 import threading
 import weakref
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -146,7 +150,9 @@ class BubblewrapSandbox:
         self._closed = True  # until the work dir exists: close() has nothing to remove
         self._lock = threading.Lock()
         self._armed: ArmedBwrap | None = None
-        self._arming: threading.Thread | None = None
+        # One long-lived thread starts every early bwrap (see the module docstring: a bwrap dies with its thread).
+        self._armer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="agentrl-bwrap-arm")
+        self._arming: Future[None] | None = None
         self._removing: threading.Thread | None = None
         as_root = os.geteuid() == 0
         self.host_uid, self.host_gid = (NOBODY, NOBODY) if as_root else (os.getuid(), os.getgid())
@@ -308,12 +314,13 @@ class BubblewrapSandbox:
             logger.debug("could not arm the next bwrap: %s", error)
 
     def _start_arming(self) -> None:
-        self._arming = threading.Thread(target=self._arm_in_background, name="agentrl-bwrap-arm", daemon=True)
-        self._arming.start()
+        # On the sandbox's own arming thread, which outlives the bwrap it starts (a thread pool's worker stays
+        # until shutdown): a bwrap started by a thread that exits while it runs is killed.
+        self._arming = self._armer.submit(self._arm_in_background)
 
     def _take_armed(self) -> ArmedBwrap:
         if self._arming is not None:
-            self._arming.join()
+            self._arming.result()
             self._arming = None
         armed, self._armed = self._armed, None
         return armed if armed is not None else self._arm()
@@ -360,11 +367,12 @@ class BubblewrapSandbox:
             return
         self._closed = True
         if self._arming is not None:
-            self._arming.join()
+            self._arming.result()
             self._arming = None
         if self._armed is not None:
             self._armed.discard()
             self._armed = None
+        self._armer.shutdown(wait=True)
         if self._removing is not None:
             self._removing.join()
             self._removing = None

@@ -24,7 +24,7 @@ from agentrl.sandboxes.base import ExecResult, Sandbox, SandboxConfig, SandboxEr
 from agentrl.sandboxes.bubblewrap import BubblewrapSandbox
 from agentrl.sandboxes.docker import DockerSandbox, docker_client
 from agentrl.sandboxes.workdir import unmount
-from tests.sandboxes.conftest import NOBODY, nobody_command
+from tests.sandboxes.conftest import NOBODY, backend_or_skip, nobody_command
 
 
 def _descendants() -> set[int]:
@@ -166,6 +166,40 @@ def test_close_is_idempotent_and_final(backend):
     box.close()
     with pytest.raises(RuntimeError):
         box.run("true")
+
+
+def test_every_bwrap_is_started_by_a_thread_that_outlives_its_command(monkeypatch):
+    """``--die-with-parent`` ties a bwrap to the thread that started it: when that thread exits while the bwrap
+    runs, the kernel kills the command (seen as a rare ``bwrap could not start the sandbox (exit -9)`` under load,
+    when a one-shot arming thread was still exiting after ``join``). Every bwrap must come from a thread that is
+    alive until its command has ended."""
+    backend_or_skip("bubblewrap")
+    import agentrl.sandboxes.bwrap_process as bwrap_process
+
+    starters: dict[int, threading.Thread] = {}
+    popen = subprocess.Popen
+
+    def recording_popen(argv, *args, **kwargs):
+        process = popen(argv, *args, **kwargs)
+        starters[process.pid] = threading.current_thread()
+        return process
+
+    run_armed = bwrap_process.run_armed
+    checked = []
+
+    def checking_run(armed, *args, **kwargs):
+        result = run_armed(armed, *args, **kwargs)
+        starter = starters[armed.proc.pid]
+        checked.append((starter.name, starter.is_alive()))
+        return result
+
+    monkeypatch.setattr(bwrap_process.subprocess, "Popen", recording_popen)
+    monkeypatch.setattr("agentrl.sandboxes.bubblewrap.run_armed", checking_run)
+    with make_sandbox(SandboxConfig(backend="bubblewrap")) as box:
+        for _ in range(4):
+            assert box.run("true").exit_code == 0
+    assert len(checked) == 4
+    assert all(alive for _, alive in checked), checked
 
 
 def test_no_process_or_container_left_after_100_runs(backend):
