@@ -10,10 +10,13 @@ on the same batches three ways, in this order, each on a fresh copy of the polic
 * ``cached``: with the cache, the same batches again (every later epoch).
 
 It prints seconds per step (median) of each and ``speedup`` = full / cached as JSON, with the
-model, the trainable blocks and the mean tokens per turn.
+model, the trainable blocks and the mean tokens per turn. ``--mixed-precision bf16`` times the
+three ways again under ``policy.mixed_precision=bf16`` (autocast) and adds ``bf16_speedup_*``,
+float32's time over bfloat16's, way by way.
 
     python benchmarks/sft_cache.py                              # SmolLM2 on WebShop, top 8 of 30 blocks
     python benchmarks/sft_cache.py --model tiny --top-layers 1 --episodes 4 --steps 3
+    python benchmarks/sft_cache.py --threads 1 --mixed-precision bf16   # float32 against bf16 autocast
 """
 
 from __future__ import annotations
@@ -47,6 +50,12 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--steps", type=int, default=4, help="steps timed per way")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--mixed-precision",
+        default="no",
+        choices=["no", "bf16"],
+        help="also time every way under policy.mixed_precision=bf16 (figures *_bf16 and bf16_speedup_*)",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -79,22 +88,31 @@ def main() -> None:
         return seconds
 
     figures: dict[str, float] = {}
-    for way in ("full", "cached"):
-        policy = Policy(copy.deepcopy(model), PolicyConfig(train_top_layers=args.top_layers))
-        policy.train()
-        optimizer = torch.optim.AdamW([p for _, p in policy.trainable_named_parameters()], lr=1e-5)
-        if way == "full":
-            figures["full_s_per_step"] = statistics.median(timed(policy, None, optimizer))
-        else:
-            cache = LowerCache(policy, cfg.lower_cache_mb)
-            timed(policy, cache, optimizer)  # the first batch also pays the one-off check against the whole model
-            policy = Policy(copy.deepcopy(model), PolicyConfig(train_top_layers=args.top_layers))
-            optimizer = torch.optim.AdamW([p for _, p in policy.trainable_named_parameters()], lr=1e-5)
-            cache = LowerCache(policy, cfg.lower_cache_mb)
-            cache.checked = True  # checked above on the same model
-            figures["first_pass_s_per_step"] = statistics.median(timed(policy, cache, optimizer))
-            figures["cached_s_per_step"] = statistics.median(timed(policy, cache, optimizer))
-            figures["cached_turns"] = len(cache)
+    for precision in dict.fromkeys(["no", args.mixed_precision]):
+        suffix = "" if precision == "no" else f"_{precision}"
+
+        def fresh(precision: str = precision) -> tuple[Policy, torch.optim.Optimizer]:
+            policy = Policy(
+                copy.deepcopy(model), PolicyConfig(train_top_layers=args.top_layers, mixed_precision=precision)
+            )
+            policy.train()
+            return policy, torch.optim.AdamW([p for _, p in policy.trainable_named_parameters()], lr=1e-5)
+
+        policy, optimizer = fresh()
+        figures[f"full{suffix}_s_per_step"] = statistics.median(timed(policy, None, optimizer))
+        policy, optimizer = fresh()
+        cache = LowerCache(policy, cfg.lower_cache_mb)
+        timed(policy, cache, optimizer)  # the first batch also pays the one-off check against the whole model
+        policy, optimizer = fresh()
+        cache = LowerCache(policy, cfg.lower_cache_mb)
+        cache.checked = True  # checked above on the same model
+        figures[f"first_pass{suffix}_s_per_step"] = statistics.median(timed(policy, cache, optimizer))
+        figures[f"cached{suffix}_s_per_step"] = statistics.median(timed(policy, cache, optimizer))
+        figures["cached_turns"] = len(cache)
+    if args.mixed_precision != "no":
+        name = args.mixed_precision
+        for way in ("full", "first_pass", "cached"):
+            figures[f"{name}_speedup_{way}"] = figures[f"{way}_s_per_step"] / figures[f"{way}_{name}_s_per_step"]
     blocks = policy.frozen_blocks() + args.top_layers
     print(
         json.dumps(

@@ -78,3 +78,29 @@ def test_train_top_layers_freezes_the_rest(tiny) -> None:
     assert any(".layers.0." in n for n, _ in everything.trainable_named_parameters())
     with pytest.raises(ValueError, match="at least 1"):
         Policy(copy.deepcopy(model), PolicyConfig(train_top_layers=-1))
+
+
+def test_bf16_mixed_precision_runs_the_products_in_bfloat16_and_keeps_float32_weights(tiny) -> None:
+    model, tokenizer = tiny
+    batch = _batch([(30, 5), (12, 9)], len(tokenizer))
+    mask = batch.response_mask
+    seen: dict[str, set[torch.dtype]] = {}
+    out: dict[str, torch.Tensor] = {}
+    for precision in ("no", "bf16"):
+        policy = Policy(copy.deepcopy(model), PolicyConfig(mixed_precision=precision), reference=True)
+        linear = next(m for m in policy.model.modules() if isinstance(m, torch.nn.Linear))
+        seen[precision] = set()
+        linear.register_forward_hook(lambda _m, _i, output, s=seen[precision]: s.add(output.dtype))
+        logprobs = policy.forward_batch(batch).logprobs
+        out[precision] = logprobs
+        assert logprobs.dtype == torch.float32
+        (-(logprobs * mask).sum()).backward()
+        assert all(p.dtype == torch.float32 for p in policy.parameters())
+        assert all(p.grad is not None and p.grad.dtype == torch.float32 for _, p in policy.trainable_named_parameters())
+        torch.testing.assert_close(policy.reference_logprobs(batch) * mask, logprobs.detach() * mask)
+    assert seen == {"no": {torch.float32}, "bf16": {torch.bfloat16}}
+    # bfloat16 keeps ~3 significant digits: the log-probs move a little and no more
+    gap = ((out["bf16"] - out["no"]).abs() * mask).max()
+    assert 0 < gap < 0.1
+    with pytest.raises(ValueError, match=r"policy\.mixed_precision must be one of no, bf16"):
+        Policy(copy.deepcopy(model), PolicyConfig(mixed_precision="fp16"))

@@ -144,6 +144,24 @@ def test_sft_step_raises_the_log_probability_of_the_demonstrated_replies(tiny):
     assert last["sft_loss"] < first["sft_loss"] and last["token_prob"] > first["token_prob"]
 
 
+def test_bf16_sft_steps_learn_and_keep_the_frozen_block_cache(tiny):
+    """Under ``policy.mixed_precision=bf16`` supervised steps still raise the demonstrated replies' probability, and
+    the frozen-block cache passes its self-check (both of its paths run in bfloat16)."""
+    from agentrl.trainer.policy import LowerCache, PolicyConfig
+
+    model, tokenizer = tiny
+    turns, pad = _cache_turns(tokenizer), int(tokenizer.pad_token_id)
+    policy = Policy(copy.deepcopy(model), PolicyConfig(train_top_layers=1, mixed_precision="bf16"))
+    cache = LowerCache(policy, 64)
+    optimizer = torch.optim.AdamW([p for _, p in policy.trainable_named_parameters()], lr=1e-2)
+    cfg = SupervisedConfig(micro_batch_size=2)
+    first = supervised_step(policy, optimizer, turns, cfg, pad, 1e-2, cache)
+    for _ in range(4):
+        last = supervised_step(policy, optimizer, turns, cfg, pad, 1e-2, cache)
+    assert cache.enabled and len(cache) == len(turns)
+    assert last["sft_loss"] < first["sft_loss"] and last["token_prob"] > first["token_prob"]
+
+
 def test_learning_rate_schedule():
     cfg = SupervisedConfig(warmup_steps=2, schedule="cosine")
     factors = [lr_factor(step, 10, cfg) for step in range(10)]

@@ -111,6 +111,7 @@ add_rules(
 )
 add_rules("agentrl.agents.llm_agent:AgentConfig", history=at_least(0), history_drop=at_least(1))
 add_rules("agentrl.agents.models:ModelConfig", dtype=one_of("float32", "bfloat16", "float16"))
+add_rules("agentrl.trainer.policy:PolicyConfig", mixed_precision=one_of("no", "bf16"))
 add_rules(
     "agentrl.agents.backends:BackendConfig",
     name=one_of("hf", "openai", "vllm"),
