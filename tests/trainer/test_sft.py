@@ -162,6 +162,21 @@ def test_bf16_sft_steps_learn_and_keep_the_frozen_block_cache(tiny):
     assert last["sft_loss"] < first["sft_loss"] and last["token_prob"] > first["token_prob"]
 
 
+def test_bf16_from_the_command_line(tmp_path, capsys):
+    """`policy.mixed_precision=bf16` reaches the run (its config records it, and the run trains to the end); a value
+    that is not a choice is refused before anything loads."""
+    data = tmp_path / "demos"
+    assert main(["collect", "env=guess", "agent=expert", "model=tiny", "collect.episodes=2",
+                 f"collect.output={data}"]) == 0  # fmt: skip
+    run = tmp_path / "run"
+    common = ["train", "algo=sft", "env=guess", f"algo.data=[{data}]", "algo.steps_per_iteration=2", *SMALL]
+    assert main([*common, "policy.mixed_precision=bf16", f"train.output_dir={run}"]) == 0
+    assert json.loads((run / "config.json").read_text())["policy"]["mixed_precision"] == "bf16"
+    capsys.readouterr()
+    assert main([*common, "policy.mixed_precision=fp16", f"train.output_dir={tmp_path / 'bad'}"]) != 0
+    assert "policy.mixed_precision must be one of: no, bf16" in capsys.readouterr().err
+
+
 def test_learning_rate_schedule():
     cfg = SupervisedConfig(warmup_steps=2, schedule="cosine")
     factors = [lr_factor(step, 10, cfg) for step in range(10)]
