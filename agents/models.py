@@ -185,11 +185,8 @@ def build_tiny_model(seed: int = 0, *, hidden: int = 64, layers: int = 2, dtype:
 
 def load_model(cfg: ModelConfig) -> tuple[Any, Any]:
     """The ``(model, tokenizer)`` a :class:`ModelConfig` names, in eval mode on its device."""
-    import torch
 
-    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}.get(cfg.dtype)
-    if dtype is None:
-        raise ValueError(f"model.dtype must be float32, bfloat16 or float16, got {cfg.dtype!r}")
+    dtype = torch_dtype(cfg.dtype, "model.dtype")
     if cfg.name == "smollm2":
         model, tokenizer = _load_smollm2(dtype)
     elif cfg.name == "tiny":
@@ -209,6 +206,35 @@ def load_model(cfg: ModelConfig) -> tuple[Any, Any]:
     set_context_length(tokenizer, context_length(model.config))
     model.to(cfg.device).eval()
     return model, tokenizer
+
+
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+def torch_dtype(name: str, setting: str) -> Any:
+    """The torch dtype ``name`` names (one of :data:`DTYPES`); ``setting`` names the config field in the error."""
+    import torch
+
+    if name not in DTYPES:
+        raise ValueError(f"{setting} must be one of {', '.join(DTYPES)}, got {name!r}")
+    return getattr(torch, name)
+
+
+def native_bf16(device: Any) -> str | None:
+    """What gives ``device`` (a ``torch.device``) native bfloat16 matrix products, in words (``None``: nothing, so
+    bfloat16 would be emulated, slower than float32): a CUDA GPU that supports it (Ampere and later), or a CPU with
+    AMX tiles or AVX-512 BF16."""
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device) if torch.cuda.is_bf16_supported() else None
+    if device.type != "cpu":
+        return None
+    for probe, name in (("_is_amx_tile_supported", "AMX"), ("_is_avx512_bf16_supported", "AVX-512 BF16")):
+        check = getattr(torch.cpu, probe, None)  # torch's own CPU probes (private, so looked up defensively)
+        if check is not None and check():
+            return f"a CPU with {name}"
+    return None
 
 
 def context_length(config: Any) -> int | None:

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agentrl.agents.backends import BackendConfig, make_backend
+from agentrl.agents.backends import BackendConfig, generation_dtype_name, make_backend
 from agentrl.agents.generation import GenerationBackend, SamplingParams
 from agentrl.agents.llm_agent import AgentConfig, LLMAgent
 from agentrl.agents.models import ModelConfig, fingerprint, load_model
@@ -279,11 +279,15 @@ class Trainer:
         self.fsdp = cfg.train.strategy == "fsdp" and ranks > 1
         rollout_model = copy.deepcopy(model) if self.fsdp and cfg.backend.name == "hf" else model
         self.policy = Policy(model, cfg.policy, value_head=needs.value_head, reference=needs.reference)
+        if cfg.policy.mixed_precision == "auto":
+            self.hooks.message(self.policy.precision_reason)
         if self.fsdp:
             sharded.check_supported(cfg.policy)
             distributed.broadcast_parameters(p for _, p in self.policy.trainable_named_parameters())
             sharded.shard_policy(self.policy, cfg.model.device)
         self.backend: GenerationBackend = make_backend(cfg.backend, cfg.model, tokenizer, rollout_model)
+        if cfg.backend.dtype == "auto":
+            self.hooks.message(f"backend.dtype=auto: generating in {generation_dtype_name(self.backend)}")
         if self.fsdp and cfg.backend.name == "hf":
             self.backend.weights_shared = False  # it generates with its own full copy; sync_weights fills it
         self.agent = LLMAgent(self.backend, tokenizer, cfg.agent)
@@ -639,6 +643,8 @@ class Trainer:
             "env": {"id": self.env_id, "config": asdict(cfg.env)},
             "model": {**asdict(cfg.model), "fingerprint": fingerprint(weights)},
             "algo": asdict(cfg.algo),
+            "mixed_precision": self.policy.precision,
+            "generation_dtype": generation_dtype_name(self.backend),
             "iterations": cfg.train.iterations,
             "iterations_done": max((r["iteration"] + 1 for r in records if r["kind"] == "train"), default=0),
             "env_steps": self.env_steps,

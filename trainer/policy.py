@@ -22,14 +22,29 @@ from typing import Any
 import torch
 from torch import nn
 
+from agentrl.agents.models import native_bf16
 from agentrl.agents.types import Turn
 from agentrl.trainer.batch import TokenBatch
 from agentrl.trainer.core_algos import entropy_from_logits, logprobs_from_logits
 
 log = logging.getLogger(__name__)
 
-# policy.mixed_precision: the autocast dtype of each choice (None: no autocast).
+# policy.mixed_precision: the autocast dtype of each choice (None: no autocast); ``auto`` resolves to one of them.
 MIXED_PRECISION: dict[str, torch.dtype | None] = {"no": None, "bf16": torch.bfloat16}
+PRECISION_CHOICES = ("no", "bf16", "auto")
+
+
+def resolve_precision(choice: str, device: torch.device) -> tuple[str, str]:
+    """The precision ``policy.mixed_precision=choice`` runs in on ``device`` and why: ``auto`` is ``bf16`` where the
+    device computes bfloat16 natively (:func:`native_bf16`) and ``no`` (float32) elsewhere."""
+    if choice not in PRECISION_CHOICES:
+        raise ValueError(f"policy.mixed_precision must be one of {', '.join(PRECISION_CHOICES)}, got {choice!r}")
+    if choice != "auto":
+        return choice, "set by policy.mixed_precision"
+    hardware = native_bf16(device)
+    if hardware is None:
+        return "no", f"policy.mixed_precision=auto: float32, {device.type} has no native bfloat16"
+    return "bf16", f"policy.mixed_precision=auto: bf16 autocast on {hardware}"
 
 
 @dataclass
@@ -56,8 +71,10 @@ class PolicyConfig:
     """``bf16``: the training passes (log-probs, the loss's forward and backward, the frozen blocks' output) run their
     matrix products in bfloat16 under ``torch.autocast``, while the weights, gradients and optimiser state stay
     float32; on a CPU with AVX-512 BF16 or AMX, and on recent GPUs, a step takes much less time
-    (``benchmarks/sft_cache.py --mixed-precision bf16`` measures it). ``no``: float32 throughout. Sampling
-    (rollouts) is unaffected."""
+    (``benchmarks/sft_cache.py --mixed-precision bf16`` measures it). ``no``: float32 throughout. ``auto``: ``bf16``
+    where the device computes bfloat16 natively (a CPU with AVX-512 BF16 or AMX, a CUDA GPU that supports it), ``no``
+    elsewhere (emulated bfloat16 is slower than float32); the run says and records which. Sampling (rollouts) is
+    unaffected."""
 
 
 @dataclass
@@ -98,9 +115,10 @@ class Policy(nn.Module):
                 task_type="CAUSAL_LM",
             )
             model = get_peft_model(model, lora)
-        if self.config.mixed_precision not in MIXED_PRECISION:
-            choices = ", ".join(MIXED_PRECISION)
-            raise ValueError(f"policy.mixed_precision must be one of {choices}, got {self.config.mixed_precision!r}")
+        self.precision, self.precision_reason = resolve_precision(
+            self.config.mixed_precision, next(model.parameters()).device
+        )
+        """The precision the training passes run in (``no`` or ``bf16``; ``auto`` resolved for this device), and why."""
         if self.config.train_top_layers:
             freeze_below(model, self.config.train_top_layers)
         if reference and not self.config.lora:
@@ -130,7 +148,7 @@ class Policy(nn.Module):
 
     def autocast(self) -> contextlib.AbstractContextManager[Any]:
         """The precision context of a training pass (``policy.mixed_precision``)."""
-        dtype = MIXED_PRECISION[self.config.mixed_precision]
+        dtype = MIXED_PRECISION[self.precision]
         if dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=self.device.type, dtype=dtype)

@@ -12,10 +12,18 @@ its new tokens. A batch is laid out exactly as without the cache (left-padded to
 longest prompt); the kept states fill its first columns, as far as every row has them.
 A prompt that several rows of one batch share (a group's first turn, ArCHer's samples of
 one replayed state) is computed once, before the batch, and fills those rows the same way.
+
+With ``dtype`` (``backend.dtype=bfloat16``) it generates with its own copy of the weights
+in that dtype, refreshed from the model it was given whenever that model's weights
+changed (the trainer's in-place optimiser steps bump their version counters), much as a
+trainer in float32 pushes its weights to a bfloat16 inference engine: on hardware with
+native bfloat16 generation takes much less time (``benchmarks/rollout.py --dtype``), and
+the sampled log-probs are the copy's (the trainer computes its own before an update).
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -34,10 +42,25 @@ class HFBackend:
         tokenizer: Its tokenizer (decodes completions; supplies pad and end tokens).
         max_batch_size: Split larger batches into chunks of this many prompts.
         prefix_cache_mb: Memory for the key/value states kept between turns (0: recompute every prompt whole).
+        dtype: Generate with a copy of ``model``'s weights in this torch dtype, refreshed whenever ``model``'s weights
+            change (``None``, or the model's own dtype: generate with ``model`` itself).
     """
 
-    def __init__(self, model: Any, tokenizer: Any, *, max_batch_size: int = 64, prefix_cache_mb: int = 1024):
-        self.model = model
+    def __init__(
+        self,
+        model: Any,
+        tokenizer: Any,
+        *,
+        max_batch_size: int = 64,
+        prefix_cache_mb: int = 1024,
+        dtype: torch.dtype | None = None,
+    ):
+        self.source = model
+        """The model whose weights are generated with (the trainer's, shared)."""
+        own = next(model.parameters()).dtype
+        self.model = model if dtype is None or dtype == own else cast_copy(model, dtype)
+        """What generates: ``source`` itself, or its copy in ``dtype``."""
+        self._source_weights = self._weights_of_source() if self.model is not model else ()
         self.tokenizer = tokenizer
         self.max_batch_size = max_batch_size
         eos = model.generation_config.eos_token_id
@@ -60,7 +83,7 @@ class HFBackend:
 
     def update_weights(self, state_dict: Mapping[str, Any]) -> int:
         """Load ``state_dict`` into the model (the trainer never needs to: it shares the model, ``weights_shared``)."""
-        load_weights(self.model, state_dict)
+        load_weights(self.source, state_dict)
         self._weight_version += 1
         return self._weight_version
 
@@ -78,10 +101,28 @@ class HFBackend:
         """Complete every prompt; see :class:`~agentrl.agents.generation.GenerationBackend`."""
         if params.seed is not None:
             torch.manual_seed(params.seed)
+        self._refresh_copy()
         out: list[Completion] = []
         for start in range(0, len(prompts), self.max_batch_size):
             out.extend(self._generate_batch(prompts[start : start + self.max_batch_size], params))
         return out
+
+    @torch.no_grad()
+    def _refresh_copy(self) -> None:
+        """Copy ``source``'s weights into the generating copy if any changed since the last copy (in-place updates
+        bump a tensor's version counter; a replaced tensor has another address). The copy's own version counters
+        move with it, so the prefix cache then drops states the old weights computed."""
+        if self.model is self.source:
+            return
+        weights = self._weights_of_source()
+        if weights == self._source_weights:
+            return
+        for source, target in zip(self.source.parameters(), self.model.parameters(), strict=True):
+            target.copy_(source)
+        self._source_weights = weights
+
+    def _weights_of_source(self) -> tuple[tuple[int, int], ...]:
+        return tuple((p.data_ptr(), p._version) for p in self.source.parameters())
 
     @torch.no_grad()
     def _generate_batch(self, prompts: Sequence[Sequence[int]], params: SamplingParams) -> list[Completion]:
@@ -186,6 +227,24 @@ class HFBackend:
                     text = self.tokenizer.decode(ids, skip_special_tokens=True)
                     break
         return Completion(token_ids=ids, logprobs=logprobs, text=text, finish_reason=reason)
+
+
+def cast_copy(model: Any, dtype: torch.dtype) -> Any:
+    """A copy of ``model`` for generating only (eval mode, no gradients) whose parameters are in ``dtype``. Buffers
+    keep their dtype (rotary frequencies stay float32, as a model loaded in bfloat16 computes them); tied weights stay
+    tied (one parameter, cast once)."""
+    grads = {name: p.grad for name, p in model.named_parameters()}
+    for p in model.parameters():
+        p.grad = None  # not copied along
+    try:
+        twin = copy.deepcopy(model)
+    finally:
+        for name, p in model.named_parameters():
+            p.grad = grads[name]
+    twin.eval().requires_grad_(False)
+    for p in twin.parameters():
+        p.data = p.data.to(dtype)
+    return twin
 
 
 def forward_arguments(model: Any) -> set[str]:

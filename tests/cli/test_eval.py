@@ -141,3 +141,31 @@ def test_eval_init_from_errors_say_what_to_do(tmp_path, capsys):
     assert "agent=llm" in capsys.readouterr().err
     assert main(["eval", f"init_from={tmp_path}", "env=guess", "model=tiny"]) == 2  # not a checkpoint
     assert "cannot read checkpoint" in capsys.readouterr().err
+
+
+def test_train_and_eval_generate_with_a_bfloat16_copy(tmp_path, capsys):
+    """``backend.dtype``: a GRPO run generates (rollouts and evaluations) with a bfloat16 copy of the weights it
+    trains in float32 and records it; ``auto`` says what it resolved to; eval takes it too; a bad value is refused."""
+    from agentrl.cli import main
+
+    run = tmp_path / "run"
+    common = ["train", "env=guess", "model=tiny", "algo=grpo", "train.iterations=2", "train.tasks_per_iteration=2",
+              "rollout.group_size=2", "rollout.max_turns=2", "agent.sampling.max_new_tokens=4", "eval.episodes=2",
+              "train.tensorboard=false"]  # fmt: skip
+    assert main([*common, "backend.dtype=bfloat16", f"train.output_dir={run}"]) == 0
+    results = json.loads((run / "results.json").read_text())
+    assert results["generation_dtype"] == "bfloat16" and results["mixed_precision"] == "no"
+    assert results["iterations_done"] == 2 and results["env_steps"] > 0
+    capsys.readouterr()
+    assert main([*common, "backend.dtype=auto", "train.iterations=0", f"train.output_dir={tmp_path / 'auto'}"]) == 0
+    resolved = json.loads((tmp_path / "auto" / "results.json").read_text())["generation_dtype"]
+    assert resolved in {"float32", "bfloat16"} and f"backend.dtype=auto: generating in {resolved}" in (
+        capsys.readouterr().err
+    )
+    out = tmp_path / "eval"
+    assert main(["eval", f"init_from={run}", "backend.dtype=bfloat16", "eval.episodes=2", f"eval.output_dir={out}"]) == 0
+    (result_file,) = out.glob("*.json")
+    assert json.loads(result_file.read_text())["backend"]["dtype"] == "bfloat16"
+    capsys.readouterr()
+    assert main([*common, "backend.dtype=fp8", f"train.output_dir={tmp_path / 'bad'}"]) != 0
+    assert "backend.dtype must be one of: auto, float32, bfloat16, float16" in capsys.readouterr().err

@@ -102,5 +102,32 @@ def test_bf16_mixed_precision_runs_the_products_in_bfloat16_and_keeps_float32_we
     # bfloat16 keeps ~3 significant digits: the log-probs move a little and no more
     gap = ((out["bf16"] - out["no"]).abs() * mask).max()
     assert 0 < gap < 0.1
-    with pytest.raises(ValueError, match=r"policy\.mixed_precision must be one of no, bf16"):
+    with pytest.raises(ValueError, match=r"policy\.mixed_precision must be one of no, bf16, auto"):
         Policy(copy.deepcopy(model), PolicyConfig(mixed_precision="fp16"))
+
+
+@pytest.mark.parametrize(
+    ("amx", "avx512_bf16", "precision", "why"),
+    [
+        (False, False, "no", "cpu has no native bfloat16"),
+        (False, True, "bf16", "a CPU with AVX-512 BF16"),
+        (True, False, "bf16", "a CPU with AMX"),
+    ],
+)
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_natively(
+    tiny, monkeypatch, amx, avx512_bf16, precision, why
+) -> None:
+    """``policy.mixed_precision=auto`` follows the CPU's own bfloat16 support (emulated bf16 runs slower than float32),
+    and the policy's passes then run in what it resolved to."""
+    model, tokenizer = tiny
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    policy = Policy(copy.deepcopy(model), PolicyConfig(mixed_precision="auto"))
+    assert policy.precision == precision and why in policy.precision_reason
+    linear = next(m for m in policy.model.modules() if isinstance(m, torch.nn.Linear))
+    seen: set[torch.dtype] = set()
+    linear.register_forward_hook(lambda _m, _i, output: seen.add(output.dtype))
+    policy.forward_batch(_batch([(8, 4)], len(tokenizer)))
+    assert seen == {torch.bfloat16 if precision == "bf16" else torch.float32}
+    # an explicit choice is never second-guessed
+    assert Policy(copy.deepcopy(model), PolicyConfig(mixed_precision="no")).precision == "no"

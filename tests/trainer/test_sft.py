@@ -174,7 +174,16 @@ def test_bf16_from_the_command_line(tmp_path, capsys):
     assert json.loads((run / "config.json").read_text())["policy"]["mixed_precision"] == "bf16"
     capsys.readouterr()
     assert main([*common, "policy.mixed_precision=fp16", f"train.output_dir={tmp_path / 'bad'}"]) != 0
-    assert "policy.mixed_precision must be one of: no, bf16" in capsys.readouterr().err
+    assert "policy.mixed_precision must be one of: no, bf16, auto" in capsys.readouterr().err
+    # auto: the run says what it resolved to on this machine and records it in results.json
+    auto = tmp_path / "auto"
+    assert main([*common, "policy.mixed_precision=auto", f"train.output_dir={auto}"]) == 0
+    resolved = json.loads((auto / "results.json").read_text())["mixed_precision"]
+    assert resolved in {"no", "bf16"}
+    assert f"policy.mixed_precision=auto: {'bf16 autocast' if resolved == 'bf16' else 'float32'}" in (
+        capsys.readouterr().err
+    )
+    assert json.loads((run / "results.json").read_text())["mixed_precision"] == "bf16"
 
 
 def test_learning_rate_schedule():

@@ -111,12 +111,17 @@ add_rules(
 )
 add_rules("agentrl.agents.llm_agent:AgentConfig", history=at_least(0), history_drop=at_least(1))
 add_rules("agentrl.agents.models:ModelConfig", dtype=one_of("float32", "bfloat16", "float16"))
-add_rules("agentrl.trainer.policy:PolicyConfig", mixed_precision=one_of("no", "bf16"))
+add_rules("agentrl.trainer.policy:PolicyConfig", mixed_precision=one_of("no", "bf16", "auto"))
 add_rules(
     "agentrl.agents.backends:BackendConfig",
     name=one_of("hf", "openai", "vllm"),
     max_concurrency=at_least(1),
     prefix_cache_mb=at_least(0),
+    dtype=lambda v: (
+        None
+        if v in ("", "auto", "float32", "bfloat16", "float16")
+        else "must be one of: auto, float32, bfloat16, float16 (or empty: the model's own dtype)"
+    ),
 )
 add_rules("agentrl.agents.scripted:ScriptedAgentConfig", kind=one_of("expert", "random"))
 add_rules(
