@@ -163,7 +163,8 @@ def test_train_and_eval_generate_with_a_bfloat16_copy(tmp_path, capsys):
         capsys.readouterr().err
     )
     out = tmp_path / "eval"
-    assert main(["eval", f"init_from={run}", "backend.dtype=bfloat16", "eval.episodes=2", f"eval.output_dir={out}"]) == 0
+    evaluate = ["eval", f"init_from={run}", "backend.dtype=bfloat16", "eval.episodes=2", f"eval.output_dir={out}"]
+    assert main(evaluate) == 0
     (result_file,) = out.glob("*.json")
     assert json.loads(result_file.read_text())["backend"]["dtype"] == "bfloat16"
     capsys.readouterr()
