@@ -185,7 +185,6 @@ def build_tiny_model(seed: int = 0, *, hidden: int = 64, layers: int = 2, dtype:
 
 def load_model(cfg: ModelConfig) -> tuple[Any, Any]:
     """The ``(model, tokenizer)`` a :class:`ModelConfig` names, in eval mode on its device."""
-
     dtype = torch_dtype(cfg.dtype, "model.dtype")
     if cfg.name == "smollm2":
         model, tokenizer = _load_smollm2(dtype)

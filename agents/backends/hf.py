@@ -230,21 +230,12 @@ class HFBackend:
 
 
 def cast_copy(model: Any, dtype: torch.dtype) -> Any:
-    """A copy of ``model`` for generating only (eval mode, no gradients) whose parameters are in ``dtype``. Buffers
-    keep their dtype (rotary frequencies stay float32, as a model loaded in bfloat16 computes them); tied weights stay
-    tied (one parameter, cast once)."""
-    grads = {name: p.grad for name, p in model.named_parameters()}
-    for p in model.parameters():
-        p.grad = None  # not copied along
-    try:
-        twin = copy.deepcopy(model)
-    finally:
-        for name, p in model.named_parameters():
-            p.grad = grads[name]
-    twin.eval().requires_grad_(False)
-    for p in twin.parameters():
-        p.data = p.data.to(dtype)
-    return twin
+    """A copy of ``model`` for generating only (eval mode, no gradients) whose parameters are in ``dtype``: each
+    parameter is cast straight into the copy (no full-precision copy is made, no gradient copied), tied weights stay
+    tied (one parameter, cast once), and buffers keep their dtype (rotary frequencies stay float32, as a model loaded
+    in bfloat16 computes them)."""
+    cast = {id(p): torch.nn.Parameter(p.detach().to(dtype), requires_grad=False) for p in model.parameters()}
+    return copy.deepcopy(model, memo=cast).eval()
 
 
 def forward_arguments(model: Any) -> set[str]:
