@@ -181,7 +181,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--envs", default="webshop,alfworld", help="comma-separated env config names")
     parser.add_argument("--model", default="smollm2")
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="how many training seeds")
+    parser.add_argument(
+        "--first-seed",
+        type=int,
+        default=0,
+        help="the first training seed (seeds first-seed .. first-seed+seeds-1): two processes can share the seeds "
+        "of one --out, and a last run over all of them reuses their runs and writes the whole table",
+    )
     parser.add_argument(
         "--demos", default="50,200,500", help="expert episodes of the SFT runs (the last one is RL's start)"
     )
@@ -217,7 +224,7 @@ def main() -> None:
 
         if "zero_shot" in methods:  # greedy decoding: the same for every training seed
             run("zero_shot", 0, ["train.iterations=0", "train.warmup.episodes=0"])
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             start = None
             for n in demos if "sft" in methods else demos[-1:] if any(m in RL for m in methods) else []:
                 start = run(
