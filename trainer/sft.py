@@ -42,6 +42,7 @@ from agentrl.agents.types import Trajectory, Turn
 from agentrl.envs.config import AgentDefaults
 from agentrl.trainer.algorithm import AlgoContext, Needs, optimizer_step, register_algorithm
 from agentrl.trainer.batch import micro_batches, turn_batch
+from agentrl.trainer.core_algos import aggregate_loss
 from agentrl.trainer.pg import make_optimizer
 from agentrl.trainer.policy import LowerCache, Policy
 
@@ -70,6 +71,11 @@ class SupervisedConfig:
     length; a turn longer than this goes through alone."""
     max_grad_norm: float = 1.0
     """Gradient-norm clip."""
+    loss_agg: str = "token-mean"
+    """How the reply tokens' losses make a step's loss: ``token-mean`` (every demonstrated token weighs alike, so a
+    50-token search query weighs ten times a 5-token click) or ``seq-mean-token-mean`` (each reply's mean, then the
+    mean over replies: every turn weighs alike, so a one-word choice counts as much as a long query) or
+    ``seq-mean-token-sum`` (each reply's sum, then the mean over replies)."""
     lower_cache_mb: int = 2048
     """Memory (MiB) for the output of the frozen lower blocks (``policy.train_top_layers``) of the turns seen so far,
     so later epochs skip those blocks; turns beyond it run the whole model every time (0: no cache)."""
@@ -130,8 +136,9 @@ def supervised_step(
     lr: float,
     cache: LowerCache | None = None,
 ) -> dict[str, float]:
-    """One optimiser step of ``-mean log pi(reply token | prompt, earlier reply tokens)`` over ``turns``
-    (the frozen lower blocks' output from ``cache`` where it holds it)."""
+    """One optimiser step of ``-mean log pi(reply token | prompt, earlier reply tokens)`` over ``turns``, the mean
+    taken as ``cfg.loss_agg`` says (the frozen lower blocks' output from ``cache`` where it holds it). The logged
+    ``sft_loss`` and ``token_prob`` are per-token means whatever the aggregation, so runs compare."""
     for group in optimizer.param_groups:
         group["lr"] = lr
     lengths = [len(t.prompt_ids) + len(t.response_ids) for t in turns]
@@ -147,9 +154,10 @@ def supervised_step(
         lower = cache.lower(chunk, batch) if cache is not None else None
         out = policy.forward_batch(batch, 1.0, lower=lower)
         mask = batch.response_mask
-        nll = -(out.logprobs * mask).sum()
-        (nll / total).backward()
-        loss_sum += float(nll.detach())
+        # Each micro-batch weighs its share of the step (tokens or turns), so the sum is the step's mean.
+        share = float(mask.sum()) / total if cfg.loss_agg == "token-mean" else len(chunk) / len(turns)
+        (aggregate_loss(-out.logprobs, mask, cfg.loss_agg) * share).backward()
+        loss_sum += float(-(out.logprobs.detach() * mask).sum())
         correct += float((out.logprobs.detach().exp() * mask).sum())
     norm = optimizer_step(optimizer, parameters, cfg.max_grad_norm)
     return {"sft_loss": loss_sum / total, "token_prob": correct / total, "grad_norm": norm, "lr": lr}

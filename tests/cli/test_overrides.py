@@ -72,6 +72,17 @@ def test_a_bad_range_fails_before_any_work(tmp_path, capsys):
     assert "rollout.group_size must be at least 1" in err and not out.exists()
     err = error_of(capsys, "train", "--print-config", "train.resume=maybe")
     assert "train.resume must be one of: auto, force, never" in err
+    # the loss aggregations: the warm-up's and SFT's supervised update, and the policy-gradient update
+    err = error_of(capsys, "train", "--print-config", "train.warmup.update.loss_agg=turn-mean", "algo.pg.loss_agg=x")
+    assert "train.warmup.update.loss_agg must be one of: token-mean, seq-mean-token-sum, seq-mean-token-mean" in err
+    assert "algo.pg.loss_agg must be one of" in err
+
+
+def test_the_checked_loss_aggregations_are_the_ones_the_losses_know():
+    from agentrl.cli.validate import LOSS_AGGREGATIONS
+    from agentrl.trainer.core_algos import AGGREGATIONS
+
+    assert LOSS_AGGREGATIONS == AGGREGATIONS
 
 
 @pytest.mark.parametrize(

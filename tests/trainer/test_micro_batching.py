@@ -221,7 +221,8 @@ def test_frozen_lower_blocks_run_only_in_the_scoring_pass_of_a_pg_update(tiny, f
     assert any(not torch.equal(plain[name], start[name]) for name in start)  # the update changed the top block
 
 
-def test_micro_batched_sft_step_equals_the_one_pass_step(tiny):
+@pytest.mark.parametrize("loss_agg", ["token-mean", "seq-mean-token-mean"])
+def test_micro_batched_sft_step_equals_the_one_pass_step(tiny, loss_agg):
     model, _ = tiny
     turns = [turn for t in long_history() for turn in t.turns]
     results = []
@@ -229,7 +230,7 @@ def test_micro_batched_sft_step_equals_the_one_pass_step(tiny):
         policy = Policy(copy.deepcopy(model))
         parameters = [p for _, p in policy.trainable_named_parameters()]
         optimizer = torch.optim.SGD(parameters, lr=0.0)  # the step leaves the gradients to compare
-        cfg = SupervisedConfig(micro_batch_size=rows, micro_batch_tokens=tokens, max_grad_norm=1e9)
+        cfg = SupervisedConfig(micro_batch_size=rows, micro_batch_tokens=tokens, max_grad_norm=1e9, loss_agg=loss_agg)
         stats = supervised_step(policy, optimizer, turns, cfg, pad_id=0, lr=0.0)
         results.append((stats, _grads(parameters)))
     (small, small_grads), (whole, whole_grads) = results

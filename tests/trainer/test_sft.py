@@ -144,6 +144,38 @@ def test_sft_step_raises_the_log_probability_of_the_demonstrated_replies(tiny):
     assert last["sft_loss"] < first["sft_loss"] and last["token_prob"] > first["token_prob"]
 
 
+@pytest.mark.parametrize("loss_agg", ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"])
+def test_sft_loss_aggregation_weighs_tokens_or_turns(tiny, loss_agg):
+    """``token-mean`` weighs every reply token alike; ``seq-mean-token-mean`` every turn alike (a short click as much
+    as a long query); ``seq-mean-token-sum`` sums a turn's tokens. The step's gradient is that of the loss computed
+    by hand from the model's own log-probabilities, and the logged loss is the per-token mean in every mode."""
+    model, tokenizer = tiny
+    turns = _cache_turns(tokenizer)
+    turns[0] = _turn(turns[0].prompt_ids, turns[0].response_ids * 3)  # one reply three times as long as the others
+    policy = Policy(copy.deepcopy(model))
+    parameters = [p for _, p in policy.trainable_named_parameters()]
+    per_turn = []
+    for turn in turns:  # each turn alone: -log pi(reply token | prompt, earlier reply tokens)
+        ids = torch.tensor([turn.prompt_ids + turn.response_ids])
+        logits = policy.model(ids).logits[0, len(turn.prompt_ids) - 1 : -1]
+        per_turn.append(-torch.log_softmax(logits.float(), -1).gather(1, torch.tensor(turn.response_ids)[:, None]))
+    tokens = sum(len(t) for t in per_turn)
+    expected = {
+        "token-mean": sum(t.sum() for t in per_turn) / tokens,
+        "seq-mean-token-mean": sum(t.mean() for t in per_turn) / len(turns),
+        "seq-mean-token-sum": sum(t.sum() for t in per_turn) / len(turns),
+    }[loss_agg]
+    expected.backward()
+    hand = [p.grad.clone() for p in parameters]
+    logged = float(sum(t.detach().sum() for t in per_turn) / tokens)
+    optimizer = torch.optim.SGD(parameters, lr=0.0)  # the step leaves its gradients to compare
+    cfg = SupervisedConfig(micro_batch_size=2, max_grad_norm=1e9, loss_agg=loss_agg)
+    stats = supervised_step(policy, optimizer, turns, cfg, int(tokenizer.pad_token_id), 0.0)
+    assert stats["sft_loss"] == pytest.approx(logged, rel=1e-5)
+    for p, g in zip(parameters, hand, strict=True):
+        torch.testing.assert_close(p.grad, g, atol=1e-6, rtol=1e-4)
+
+
 def test_bf16_sft_steps_learn_and_keep_the_frozen_block_cache(tiny):
     """Under ``policy.mixed_precision=bf16`` supervised steps still raise the demonstrated replies' probability, and
     the frozen-block cache passes its self-check (both of its paths run in bfloat16)."""

@@ -123,6 +123,15 @@ add_rules(
         else "must be one of: auto, float32, bfloat16, float16 (or empty: the model's own dtype)"
     ),
 )
+# core_algos.AGGREGATIONS, spelt out so that checking a config does not import torch (a test keeps them equal)
+LOSS_AGGREGATIONS = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean")
+add_rules(
+    "agentrl.trainer.sft:SupervisedConfig",
+    schedule=one_of("constant", "linear", "cosine"),
+    loss_agg=one_of(*LOSS_AGGREGATIONS),
+    batch_size=at_least(1),
+)
+add_rules("agentrl.trainer.pg:PGConfig", loss_agg=one_of(*LOSS_AGGREGATIONS))
 add_rules("agentrl.agents.scripted:ScriptedAgentConfig", kind=one_of("expert", "random"))
 add_rules(
     "agentrl.envs.config:EnvConfig",
