@@ -95,6 +95,7 @@ class FilteredBC:
         steps_per_epoch = math.ceil(len(turns) / self.cfg.update.batch_size)
         total = steps_per_epoch * self.cfg.epochs * max(self.ctx.iterations, 1)  # an estimate: kept counts vary
         losses: list[float] = []
+        exact: list[float] = []
         self.ctx.policy.train()
         # The kept turns change every iteration: their frozen-block output is reused across this update's epochs.
         cache = LowerCache(self.ctx.policy, self.cfg.update.lower_cache_mb if self.cfg.epochs > 1 else 0)
@@ -113,7 +114,10 @@ class FilteredBC:
                 self.step += 1
                 if out:
                     losses.append(out["sft_loss"])
+                    exact.append(out["reply_exact"])
         stats["sft_loss"] = sum(losses) / len(losses) if losses else 0.0
+        if exact:
+            stats["reply_exact"] = sum(exact) / len(exact)
         return stats
 
     def state_dict(self) -> dict[str, Any]:

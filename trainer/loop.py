@@ -494,7 +494,8 @@ class Trainer:
             if (step + 1) % 10 == 0 or step + 1 == total:
                 self.hooks.message(
                     f"warm-up step {step + 1}/{total}: loss {stats.get('sft_loss', float('nan')):.3f}, "
-                    f"reply-token probability {stats.get('token_prob', float('nan')):.3f}"
+                    f"reply-token probability {stats.get('token_prob', float('nan')):.3f}, "
+                    f"replies written exactly {stats.get('reply_exact', float('nan')):.2f}"
                 )
 
         stats = warm_up(

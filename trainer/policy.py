@@ -84,6 +84,9 @@ class Forward:
     logprobs: torch.Tensor
     entropy: torch.Tensor
     values: torch.Tensor | None = None
+    greedy: torch.Tensor | None = None
+    """1 where the label is the most likely next token (at the pass's temperature), else 0: the tokens greedy
+    decoding would write, given the labels before them."""
 
 
 class Policy(nn.Module):
@@ -207,7 +210,8 @@ class Policy(nn.Module):
             value = self.value_head(hidden if value_grad else hidden.detach()).squeeze(-1)
         logprobs = _left_pad(logprobs_from_logits(logits, labels), start)
         entropy = _left_pad(entropy_from_logits(logits), start)
-        return Forward(logprobs, entropy, value)
+        greedy = _left_pad((logits.detach().argmax(-1) == labels).to(logprobs.dtype), start)
+        return Forward(logprobs, entropy, value, greedy)
 
     def frozen_blocks(self) -> int:
         """How many of the lowest transformer blocks hold no trainable weight, the embeddings frozen too (0 when

@@ -138,7 +138,10 @@ def supervised_step(
 ) -> dict[str, float]:
     """One optimiser step of ``-mean log pi(reply token | prompt, earlier reply tokens)`` over ``turns``, the mean
     taken as ``cfg.loss_agg`` says (the frozen lower blocks' output from ``cache`` where it holds it). The logged
-    ``sft_loss`` and ``token_prob`` are per-token means whatever the aggregation, so runs compare."""
+    ``sft_loss`` and ``token_prob`` are per-token means whatever the aggregation, so runs compare; ``reply_exact`` is
+    the share of the replies whose every token is the model's most likely one (greedy decoding would write the reply
+    given its prompt), measured before the step: a mean token probability near 1 can hide a short, decisive reply
+    the model never writes."""
     for group in optimizer.param_groups:
         group["lr"] = lr
     lengths = [len(t.prompt_ids) + len(t.response_ids) for t in turns]
@@ -147,7 +150,7 @@ def supervised_step(
         return {}
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     optimizer.zero_grad(set_to_none=True)
-    loss_sum, correct = 0.0, 0.0
+    loss_sum, correct, exact = 0.0, 0.0, 0.0
     for rows in micro_batches(lengths, cfg.micro_batch_size, cfg.micro_batch_tokens):
         chunk = [turns[i] for i in rows]
         batch = turn_batch(chunk, pad_id).to(policy.device)
@@ -159,8 +162,16 @@ def supervised_step(
         (aggregate_loss(-out.logprobs, mask, cfg.loss_agg) * share).backward()
         loss_sum += float(-(out.logprobs.detach() * mask).sum())
         correct += float((out.logprobs.detach().exp() * mask).sum())
+        assert out.greedy is not None
+        exact += float(((out.greedy * mask).sum(-1) == mask.sum(-1)).sum())
     norm = optimizer_step(optimizer, parameters, cfg.max_grad_norm)
-    return {"sft_loss": loss_sum / total, "token_prob": correct / total, "grad_norm": norm, "lr": lr}
+    return {
+        "sft_loss": loss_sum / total,
+        "token_prob": correct / total,
+        "reply_exact": exact / len(turns),
+        "grad_norm": norm,
+        "lr": lr,
+    }
 
 
 def demonstration_turns(trajectories: Sequence[Trajectory], only_successful: bool) -> list[Turn]:

@@ -16,6 +16,7 @@ from agentrl.agents.llm_agent import AgentConfig, DemonstrationAgent, LLMAgent
 from agentrl.agents.scripted import ExpertAgent
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.cli import main
+from agentrl.trainer.batch import turn_batch
 from agentrl.trainer.filtered_bc import top_share
 from agentrl.trainer.policy import Policy
 from agentrl.trainer.rollout import RolloutConfig, collect
@@ -135,13 +136,28 @@ def test_sft_step_raises_the_log_probability_of_the_demonstrated_replies(tiny):
     model, tokenizer = tiny
     policy = Policy(copy.deepcopy(model))
     ids = tokenizer("<action>search[red shoes]</action>", add_special_tokens=False)["input_ids"]
-    turns = [_turn(tokenizer("find red shoes", add_special_tokens=False)["input_ids"], [*ids, tokenizer.eos_token_id])]
+    ids_eos = [*ids, tokenizer.eos_token_id]
+    turns = [_turn(tokenizer("find red shoes", add_special_tokens=False)["input_ids"], ids_eos)]
     cfg = SupervisedConfig(micro_batch_size=1)
     optimizer = torch.optim.AdamW(policy.parameters(), lr=1e-3)
     first = supervised_step(policy, optimizer, turns, cfg, int(tokenizer.pad_token_id), 1e-3)
     for _ in range(5):
         last = supervised_step(policy, optimizer, turns, cfg, int(tokenizer.pad_token_id), 1e-3)
     assert last["sft_loss"] < first["sft_loss"] and last["token_prob"] > first["token_prob"]
+    # A reply is written exactly when greedy decoding, fed the reply's own earlier tokens, writes every token of it.
+    batch = turn_batch(turns, int(tokenizer.pad_token_id))
+    with torch.no_grad():
+        out = policy.forward_batch(batch)
+        logits = policy.model(batch.input_ids, attention_mask=batch.attention_mask).logits[0]
+    argmax = logits[len(turns[0].prompt_ids) - 1 : -1].argmax(-1).tolist()
+    assert out.greedy is not None
+    greedy = out.greedy[0][batch.response_mask[0].bool()].tolist()
+    assert greedy == [float(a == b) for a, b in zip(argmax, ids_eos, strict=True)]
+    again = supervised_step(policy, optimizer, turns, cfg, int(tokenizer.pad_token_id), 0.0)  # measures, moves nothing
+    assert again["reply_exact"] == float(argmax == ids_eos)
+    assert first["reply_exact"] == 0.0  # the random tiny model does not write it
+    memorised = [supervised_step(policy, optimizer, turns, cfg, int(tokenizer.pad_token_id), 1e-2) for _ in range(30)]
+    assert memorised[-1]["reply_exact"] == 1.0  # more steps, and the model writes the whole reply
 
 
 @pytest.mark.parametrize("loss_agg", ["token-mean", "seq-mean-token-mean", "seq-mean-token-sum"])
@@ -354,7 +370,6 @@ def test_the_lower_block_cache_turns_itself_off_where_it_would_be_wrong(tiny, ca
     the lower blocks' output, and the embeddings train; the cache notices on its first pass and stays off."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    from agentrl.trainer.batch import turn_batch
     from agentrl.trainer.policy import LowerCache, PolicyConfig
 
     _, tokenizer = tiny
