@@ -518,6 +518,7 @@ class Trainer:
             **stats,
             "collect_seconds": demo_seconds,
             "seconds": time.perf_counter() - tick,
+            **peak_memory(self.cfg.model.device),  # the process's peak so far: each phase's record says if it rose
         }
         self._log(record)
         return record
@@ -549,6 +550,7 @@ class Trainer:
             "env_steps": self.env_steps,
             **result.record(),
             **self.eval_agent.take_prompt_stats(),
+            **peak_memory(self.cfg.model.device),
             "trajectories": str(episodes),
         }
         self.evals.append(record)

@@ -108,6 +108,10 @@ def test_train_warms_up_evaluates_three_times_and_resumes_after_the_warmup(tmp_p
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     warm = [r for r in records if r["kind"] == "warmup"]
     assert len(warm) == 1 and warm[0]["demonstrations"] == 6
+    # The warm-up's and each evaluation's record say the process's peak memory so far, which never falls.
+    peaks = [r["cpu_peak_rss_gb"] for r in records if r["kind"] in ("eval", "warmup", "train")]
+    assert len(peaks) == 5 and all(p > 0 for p in peaks) and peaks == sorted(peaks)
+    assert 0 <= warm[0]["reply_exact"] <= 1  # the share of the last batch's replies greedy decoding writes whole
     data = open_dataset(out / "warmup-data")
     assert data.manifest.env["id"] == "agentrl/GuessNumber-v0" and len(data) == 6
     # The demonstrations' prompts are what the run's agent builds for the same episode.
