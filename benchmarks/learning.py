@@ -89,11 +89,14 @@ def finished(overrides: list[str], out: Path) -> dict[str, Any] | None:
     return results
 
 
-def train_run(overrides: list[str], out: Path, log: Path) -> dict[str, Any]:
+def train_run(overrides: list[str], out: Path, log: Path, report_only: bool = False) -> dict[str, Any] | None:
     """One ``agentrl train`` in a subprocess (a fresh process per run: no state leaks between runs), or the figures
-    of the finished run of the same config already in ``out``."""
+    of the finished run of the same config already in ``out`` (with ``report_only``, None when there is none)."""
     overrides = [*overrides, f"train.output_dir={out}", "train.resume=never"]
     results = finished(overrides, out)
+    if results is None and report_only:
+        print(f"not finished, left out of the table: {out}", file=sys.stderr, flush=True)
+        return None
     if results is not None:
         print(f"reusing the finished run {out} (same config)", file=sys.stderr, flush=True)
         seconds = float(results.get("seconds_this_session", float("nan")))
@@ -168,10 +171,14 @@ def run_method(
     name: str,
     seed: int,
     overrides: list[str],
+    report_only: bool = False,
 ) -> Path:
     """Train ``name`` on ``env`` with ``seed``; its figures go to ``rows[name]``; returns the run folder."""
     out = root / env / f"{name}-s{seed}"
-    result = train_run([*common, f"train.seed={seed}", *overrides], out, root / env / f"{name}-s{seed}.log")
+    log = root / env / f"{name}-s{seed}.log"
+    result = train_run([*common, f"train.seed={seed}", *overrides], out, log, report_only)
+    if result is None:
+        return out
     rows.setdefault(name, []).append(result)
     print(json.dumps({"env": env, "method": name, "seed": seed, **result}), flush=True)
     return out
@@ -199,6 +206,11 @@ def main() -> None:
     parser.add_argument(
         "--rl-lr", type=float, default=1e-5, help="the policy's RL learning rate for a pretrained --model (not tiny)"
     )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="train nothing: write the table of the runs already finished under --out (others are left out)",
+    )
     parser.add_argument("--extra", action="append", default=[], help="an override for every run (repeatable)")
     parser.add_argument("--out", default="benchmarks/results/learning", help="folder for runs, logs and the report")
     args = parser.parse_args()
@@ -220,7 +232,7 @@ def main() -> None:
             common: list[str] = common,
             rows: dict[str, list[dict[str, Any]]] = rows,
         ) -> Path:
-            return run_method(root, env, common, rows, name, seed, overrides)
+            return run_method(root, env, common, rows, name, seed, overrides, args.report_only)
 
         if "zero_shot" in methods:  # greedy decoding: the same for every training seed
             run("zero_shot", 0, ["train.iterations=0", "train.warmup.episodes=0"])

@@ -54,6 +54,17 @@ def test_learning_benchmark_writes_every_row_and_evaluates_each_start_once(tmp_p
     )
     assert redone.returncode == 0, redone.stderr[-3000:]
     assert redone.stderr.count("reusing the finished run") == 2 and "sft_4+grpo-s0 (same config)" not in redone.stderr
+    # --report-only trains nothing: seed 1 has no finished run, so the table is seed 0's
+    seeds = command.index("--seeds") + 1
+    report_only = [*command[:seeds], "2", *command[seeds + 1 :], "--report-only"]
+    reported = subprocess.run(
+        report_only, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
+    )
+    assert reported.returncode == 0, reported.stderr[-3000:]
+    assert reported.stderr.count("not finished, left out of the table") == 2  # seed 1's SFT and RL runs
+    assert not (tmp_path / "guess" / "sft_4-s1").exists()
+    table = json.loads((tmp_path / "learning.json").read_text())["envs"]["guess"]
+    assert list(table) == list(rows) and all(row["seeds"] == 1 for row in table.values())
     changed = [*command[: command.index("--eval-episodes") + 1], "3", *command[command.index("--eval-episodes") + 2 :]]
     changed_run = subprocess.run(
         changed, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
