@@ -85,8 +85,8 @@ class Forward:
     entropy: torch.Tensor
     values: torch.Tensor | None = None
     greedy: torch.Tensor | None = None
-    """1 where the label is the most likely next token (at the pass's temperature), else 0: the tokens greedy
-    decoding would write, given the labels before them."""
+    """1 where the label is the most likely next token, else 0: the tokens greedy decoding would write, given the
+    labels before them."""
 
 
 class Policy(nn.Module):
