@@ -86,7 +86,7 @@ class Forward:
     values: torch.Tensor | None = None
     greedy: torch.Tensor | None = None
     """1 where the label is the most likely next token, else 0: the tokens greedy decoding would write, given the
-    labels before them."""
+    labels before them (only when asked for: ``forward_batch(greedy=True)``)."""
 
 
 class Policy(nn.Module):
@@ -183,12 +183,13 @@ class Policy(nn.Module):
         values: bool = False,
         value_grad: bool = True,
         lower: torch.Tensor | None = None,
+        greedy: bool = False,
     ) -> Forward:
         """Log-probs and entropies of every next token (and values), label-aligned.
 
         ``value_grad=False`` trains the value head alone: its loss does not reach the LM.
         ``lower``: the batch's :meth:`lower_hidden` (from an earlier pass); only the blocks above the frozen
-        ones then run.
+        ones then run. ``greedy=True`` also marks the labels that are the most likely token (``Forward.greedy``).
         """
         batch = batch.to(self.device)
         start = response_start(batch)
@@ -210,8 +211,8 @@ class Policy(nn.Module):
             value = self.value_head(hidden if value_grad else hidden.detach()).squeeze(-1)
         logprobs = _left_pad(logprobs_from_logits(logits, labels), start)
         entropy = _left_pad(entropy_from_logits(logits), start)
-        greedy = _left_pad((logits.detach().argmax(-1) == labels).to(logprobs.dtype), start)
-        return Forward(logprobs, entropy, value, greedy)
+        marks = _left_pad((logits.detach().argmax(-1) == labels).to(logprobs.dtype), start) if greedy else None
+        return Forward(logprobs, entropy, value, marks)
 
     def frozen_blocks(self) -> int:
         """How many of the lowest transformer blocks hold no trainable weight, the embeddings frozen too (0 when

@@ -155,7 +155,7 @@ def supervised_step(
         chunk = [turns[i] for i in rows]
         batch = turn_batch(chunk, pad_id).to(policy.device)
         lower = cache.lower(chunk, batch) if cache is not None else None
-        out = policy.forward_batch(batch, 1.0, lower=lower)
+        out = policy.forward_batch(batch, 1.0, lower=lower, greedy=True)
         mask = batch.response_mask
         # Each micro-batch weighs its share of the step (tokens or turns), so the sum is the step's mean.
         share = float(mask.sum()) / total if cfg.loss_agg == "token-mean" else len(chunk) / len(turns)

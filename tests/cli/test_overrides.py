@@ -78,11 +78,13 @@ def test_a_bad_range_fails_before_any_work(tmp_path, capsys):
     assert "algo.pg.loss_agg must be one of" in err
 
 
-def test_the_checked_loss_aggregations_are_the_ones_the_losses_know():
-    from agentrl.cli.validate import LOSS_AGGREGATIONS
+def test_the_checked_choices_are_the_ones_the_trainer_knows():
+    from agentrl.cli.validate import LOSS_AGGREGATIONS, SCHEDULES
+    from agentrl.trainer import sft
     from agentrl.trainer.core_algos import AGGREGATIONS
 
     assert LOSS_AGGREGATIONS == AGGREGATIONS
+    assert SCHEDULES == sft.SCHEDULES
 
 
 @pytest.mark.parametrize(

@@ -147,7 +147,7 @@ def test_sft_step_raises_the_log_probability_of_the_demonstrated_replies(tiny):
     # A reply is written exactly when greedy decoding, fed the reply's own earlier tokens, writes every token of it.
     batch = turn_batch(turns, int(tokenizer.pad_token_id))
     with torch.no_grad():
-        out = policy.forward_batch(batch)
+        out = policy.forward_batch(batch, greedy=True)
         logits = policy.model(batch.input_ids, attention_mask=batch.attention_mask).logits[0]
     argmax = logits[len(turns[0].prompt_ids) - 1 : -1].argmax(-1).tolist()
     assert out.greedy is not None

@@ -123,11 +123,13 @@ add_rules(
         else "must be one of: auto, float32, bfloat16, float16 (or empty: the model's own dtype)"
     ),
 )
-# core_algos.AGGREGATIONS, spelt out so that checking a config does not import torch (a test keeps them equal)
+# core_algos.AGGREGATIONS and sft.SCHEDULES, spelt out so that checking a config does not import torch (a test
+# keeps them equal)
 LOSS_AGGREGATIONS = ("token-mean", "seq-mean-token-sum", "seq-mean-token-mean")
+SCHEDULES = ("constant", "linear", "cosine")
 add_rules(
     "agentrl.trainer.sft:SupervisedConfig",
-    schedule=one_of("constant", "linear", "cosine"),
+    schedule=one_of(*SCHEDULES),
     loss_agg=one_of(*LOSS_AGGREGATIONS),
     batch_size=at_least(1),
 )
