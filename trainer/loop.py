@@ -34,7 +34,7 @@ from agentrl.agents.backends import BackendConfig, generation_dtype_name, make_b
 from agentrl.agents.generation import GenerationBackend, SamplingParams
 from agentrl.agents.llm_agent import AgentConfig, LLMAgent
 from agentrl.agents.models import ModelConfig, fingerprint, load_model
-from agentrl.agents.types import Trajectory, save_jsonl
+from agentrl.agents.types import Trajectory, Turn, save_jsonl
 from agentrl.envs.config import EnvConfig
 from agentrl.memory import CaseMemory, MemoryAgent, with_memory
 from agentrl.memory.config import MemoryConfig
@@ -67,10 +67,12 @@ from agentrl.trainer.policy import Policy, PolicyConfig
 from agentrl.trainer.ppo import PPO
 from agentrl.trainer.resume import RESUME_MODES, check_resume, config_changes, record_changes
 from agentrl.trainer.rollout import RolloutConfig, collect
+from agentrl.trainer.sft import demonstration_fit, demonstration_turns
 from agentrl.trainer.trackers import MLflowConfig, WandbConfig, check_trackers, open_trackers
 from agentrl.trainer.warmup import (
     WarmupConfig,
     collect_demonstrations,
+    heldout_seeds,
     load_demonstrations,
     warm_up,
     warmup_seeds,
@@ -458,28 +460,20 @@ class Trainer:
         """Fine-tune on expert demonstrations (collected now, or ``train.warmup.data``) before RL."""
         cfg, warmup = self.cfg, self.cfg.train.warmup
         tick = time.perf_counter()
-        if warmup.data:
-            self.hooks.message(f"warming up on the demonstrations of {', '.join(warmup.data)}")
-            trajectories = load_demonstrations(warmup.data, self.algorithm_context)
-        else:
-            seeds = warmup_seeds(cfg.train.seed, warmup.episodes, cfg.eval.seed)
-            self.hooks.message(
-                f"warming up: {self.env_id}'s expert plays {warmup.episodes} training tasks, then "
-                f"supervised steps on its turns (train.warmup.episodes=0 skips this; "
-                f"train.init_from=RUN starts from a run's weights instead)"
-            )
+
+        def expert_plays(seeds: list[int], folder: str) -> list[Trajectory]:
             self.hooks.iteration_start(-1, cfg.train.iterations, len(seeds))
             # A demonstration is a whole solved task: rollout.max_turns is the RL horizon (a training budget), so the
             # expert plays to the env's own step limit when that is longer.
             horizon = max(cfg.rollout.max_turns, cfg.env.max_episode_steps or 0)
-            trajectories = collect_demonstrations(
+            return collect_demonstrations(
                 self.env_factory,
                 self.tokenizer,
                 cfg.agent,
                 seeds,
                 dataclasses.replace(cfg.rollout, max_turns=horizon),
                 env_id=self.env_id,
-                out=self.out / "warmup-data",
+                out=self.out / folder,
                 manifest={
                     "env": {"id": self.env_id, "split": cfg.env.kwargs.get("split"), "config": asdict(cfg.env)},
                     "agent": {"kind": "expert"},
@@ -487,6 +481,25 @@ class Trainer:
                 },
                 on_episode=self.hooks.episode_done,
             )
+
+        if warmup.data:
+            self.hooks.message(f"warming up on the demonstrations of {', '.join(warmup.data)}")
+            trajectories = load_demonstrations(warmup.data, self.algorithm_context)
+        else:
+            self.hooks.message(
+                f"warming up: {self.env_id}'s expert plays {warmup.episodes} training tasks, then "
+                f"supervised steps on its turns (train.warmup.episodes=0 skips this; "
+                f"train.init_from=RUN starts from a run's weights instead)"
+            )
+            trajectories = expert_plays(warmup_seeds(cfg.train.seed, warmup.episodes, cfg.eval.seed), "warmup-data")
+        heldout: list[Turn] = []
+        fit_before: dict[str, float] = {}
+        if warmup.heldout_episodes:
+            demonstrated = {t.seed for t in trajectories}
+            seeds = heldout_seeds(cfg.train.seed, warmup.heldout_episodes, cfg.eval.seed, demonstrated)
+            self.hooks.message(f"held out: the expert plays {len(seeds)} other training tasks, never trained on")
+            heldout = demonstration_turns(expert_plays(seeds, "warmup-heldout"), warmup.only_successful)
+            fit_before = demonstration_fit(self.policy, heldout, warmup.update, self.pad_id) if heldout else {}
         demo_seconds = time.perf_counter() - tick
         total = warmup_steps(warmup, sum(len(t.turns) for t in trajectories if t.won or not warmup.only_successful))
 
@@ -508,6 +521,15 @@ class Trainer:
             on_step=step_done,
         )
         self.sync_weights()
+        if heldout:
+            fit = demonstration_fit(self.policy, heldout, warmup.update, self.pad_id)
+            self.hooks.message(
+                f"held-out demonstrations ({len(heldout)} turns): loss {fit_before['loss']:.3f} -> {fit['loss']:.3f}, "
+                f"replies written exactly {fit_before['reply_exact']:.2f} -> {fit['reply_exact']:.2f}"
+            )
+            stats.update({f"heldout_{key}": value for key, value in fit.items()})
+            stats.update({f"heldout_{key}_before": value for key, value in fit_before.items()})
+            stats["heldout_turns"] = float(len(heldout))
         record = {
             "kind": "warmup",
             "iteration": 0,

@@ -44,7 +44,7 @@ from agentrl.trainer.algorithm import AlgoContext, Needs, optimizer_step, regist
 from agentrl.trainer.batch import micro_batches, turn_batch
 from agentrl.trainer.core_algos import aggregate_loss
 from agentrl.trainer.pg import make_optimizer
-from agentrl.trainer.policy import LowerCache, Policy
+from agentrl.trainer.policy import Forward, LowerCache, Policy
 
 SCHEDULES = ("constant", "linear", "cosine")
 logger = logging.getLogger(__name__)
@@ -89,6 +89,11 @@ class SFTConfig:
     """Algorithm name (``algo=NAME`` picks a file of ``configs/algo``)."""
     data: list[str] = field(default_factory=list)
     """Dataset folders (``agentrl collect``); their token ids must come from this run's tokenizer."""
+    heldout_data: list[str] = field(default_factory=list)
+    """Dataset folders never trained on: their teacher-forced fit is logged every iteration (``heldout_loss``,
+    ``heldout_token_prob``, ``heldout_reply_exact``), so over-fitting shows. Collect them on other seeds of the
+    training split than ``data`` (``agentrl collect ... collect.seed=N``); data that shares an episode with ``data``
+    is refused."""
     only_successful: bool = True
     """Train on won episodes only (expert data with failures would teach the failures)."""
     steps_per_iteration: int = 20
@@ -150,7 +155,7 @@ def supervised_step(
         return {}
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     optimizer.zero_grad(set_to_none=True)
-    loss_sum, correct, exact = 0.0, 0.0, 0.0
+    sums = [0.0, 0.0, 0.0]  # reply-token loss, reply-token probability, replies written whole
     for rows in micro_batches(lengths, cfg.micro_batch_size, cfg.micro_batch_tokens):
         chunk = [turns[i] for i in rows]
         batch = turn_batch(chunk, pad_id).to(policy.device)
@@ -160,18 +165,47 @@ def supervised_step(
         # Each micro-batch weighs its share of the step (tokens or turns), so the sum is the step's mean.
         share = float(mask.sum()) / total if cfg.loss_agg == "token-mean" else len(chunk) / len(turns)
         (aggregate_loss(-out.logprobs, mask, cfg.loss_agg) * share).backward()
-        loss_sum += float(-(out.logprobs.detach() * mask).sum())
-        correct += float((out.logprobs.detach().exp() * mask).sum())
-        assert out.greedy is not None
-        exact += float(((out.greedy * mask).sum(-1) == mask.sum(-1)).sum())
+        sums = [a + b for a, b in zip(sums, _fit_sums(out, mask), strict=True)]
     norm = optimizer_step(optimizer, parameters, cfg.max_grad_norm)
     return {
-        "sft_loss": loss_sum / total,
-        "token_prob": correct / total,
-        "reply_exact": exact / len(turns),
+        "sft_loss": sums[0] / total,
+        "token_prob": sums[1] / total,
+        "reply_exact": sums[2] / len(turns),
         "grad_norm": norm,
         "lr": lr,
     }
+
+
+def _fit_sums(out: Forward, mask: torch.Tensor) -> tuple[float, float, float]:
+    """A pass's summed reply-token loss and probability, and its count of replies greedy decoding writes whole."""
+    assert out.greedy is not None
+    logprobs = out.logprobs.detach()
+    exact = ((out.greedy * mask).sum(-1) == mask.sum(-1)).sum()
+    return float(-(logprobs * mask).sum()), float((logprobs.exp() * mask).sum()), float(exact)
+
+
+@torch.no_grad()
+def demonstration_fit(policy: Policy, turns: Sequence[Turn], cfg: SupervisedConfig, pad_id: int) -> dict[str, float]:
+    """How well the policy fits demonstrated ``turns`` it is not trained on, teacher-forced (nothing is updated):
+    ``loss`` (mean negative log-probability of a reply token), ``token_prob`` (mean probability) and
+    ``reply_exact`` (the share of replies greedy decoding would write whole), as :func:`supervised_step` logs
+    them for the turns it trains on. A training loss that falls while these stall or turn back is over-fitting:
+    memorised replies (a product id copied from a training page) rather than the rule that writes them."""
+    total = sum(len(t.response_ids) for t in turns)
+    if total == 0:
+        return {}
+    was_training = policy.training
+    policy.eval()
+    sums = [0.0, 0.0, 0.0]
+    lengths = [len(t.prompt_ids) + len(t.response_ids) for t in turns]
+    try:
+        for rows in micro_batches(lengths, cfg.micro_batch_size, cfg.micro_batch_tokens):
+            batch = turn_batch([turns[i] for i in rows], pad_id).to(policy.device)
+            out = policy.forward_batch(batch, 1.0, greedy=True)
+            sums = [a + b for a, b in zip(sums, _fit_sums(out, batch.response_mask), strict=True)]
+    finally:
+        policy.train(was_training)
+    return {"loss": sums[0] / total, "token_prob": sums[1] / total, "reply_exact": sums[2] / len(turns)}
 
 
 def demonstration_turns(trajectories: Sequence[Trajectory], only_successful: bool) -> list[Turn]:
@@ -219,9 +253,11 @@ class SFT:
         self.cfg, self.ctx = cfg, ctx
         trajectories: list[Trajectory] = []
         config = getattr(ctx.agent, "config", None)
+        trained: set[tuple[Any, Any, int]] = set()
         for path in cfg.data:
             dataset = open_dataset(path)
             check_dataset(dataset.manifest, ctx)
+            trained |= dataset_episodes(dataset.manifest)
             prompt = dataset.manifest.prompt or {}
             changed = prompt_differences(prompt, config) if isinstance(config, AgentConfig) else {}
             if changed:
@@ -242,13 +278,9 @@ class SFT:
             raise DatasetError(
                 f"{', '.join(cfg.data)} holds no turns to learn from (only_successful={cfg.only_successful})"
             )
-        vocab = len(ctx.tokenizer)
-        if max(max(t.prompt_ids + t.response_ids) for t in self.turns) >= vocab:
-            raise DatasetError(
-                f"{', '.join(cfg.data)}: token ids beyond this tokenizer's vocabulary ({vocab}): "
-                "the data was collected for another model; collect it with model=<this run's model>"
-            )
+        check_vocabulary(self.turns, len(ctx.tokenizer), ", ".join(cfg.data))
         self.lengths = [len(t.prompt_ids) + len(t.response_ids) for t in self.turns]
+        self.heldout = load_heldout(cfg.heldout_data, ctx, trained, cfg.only_successful)
         self.cache = LowerCache(ctx.policy, cfg.update.lower_cache_mb)
         params = (p for _, p in ctx.policy.trainable_named_parameters())
         self.optimizer = make_optimizer(params, cfg.update.lr, cfg.update.weight_decay)
@@ -280,6 +312,9 @@ class SFT:
                 stats.setdefault(key, []).append(value)
         result = {key: sum(v) / len(v) for key, v in stats.items()}
         result["sft_turns"] = float(len(self.turns))
+        if self.heldout:
+            fit = demonstration_fit(self.ctx.policy, self.heldout, self.cfg.update, self.ctx.pad_id)
+            result.update({f"heldout_{key}": value for key, value in fit.items()})
         return result
 
     def state_dict(self) -> dict[str, Any]:
@@ -317,6 +352,50 @@ def prompt_differences(prompt: dict[str, Any], config: AgentConfig) -> dict[str,
 def _value(value: Any) -> str:
     """``value`` as an override writes it."""
     return "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def check_vocabulary(turns: Sequence[Turn], vocab: int, source: str) -> None:
+    """Refuse ``turns`` (from ``source``) holding token ids beyond a vocabulary of ``vocab``: data collected for
+    another model."""
+    if max(max(t.prompt_ids + t.response_ids) for t in turns) >= vocab:
+        raise DatasetError(
+            f"{source}: token ids beyond this tokenizer's vocabulary ({vocab}): the data was collected for another "
+            "model; collect it with model=<this run's model>"
+        )
+
+
+def dataset_episodes(manifest: Any) -> set[tuple[Any, Any, int]]:
+    """A dataset's episodes as ``(env id, split, seed)``: two datasets share an episode when they share one."""
+    return {(manifest.env.get("id"), manifest.env.get("split"), int(seed)) for seed in manifest.seeds}
+
+
+def load_heldout(
+    paths: Sequence[str], ctx: AlgoContext, trained: set[tuple[Any, Any, int]], only_successful: bool
+) -> list[Turn]:
+    """The turns of the held-out datasets ``paths`` (the same turns training would take from them).
+
+    Raises:
+        DatasetError: a dataset that shares an episode with the training data ``trained`` (it would not be held
+            out), that would leak into the evaluation (:func:`check_dataset`), whose token ids this tokenizer
+            does not have, or that holds no turn.
+    """
+    turns: list[Turn] = []
+    for path in paths:
+        dataset = open_dataset(path)
+        check_dataset(dataset.manifest, ctx)
+        shared = dataset_episodes(dataset.manifest) & trained
+        if shared:
+            seeds = sorted(seed for _, _, seed in shared)
+            raise DatasetError(
+                f"{path} shares {len(shared)} episodes with the training data (seeds {seeds[0]}..{seeds[-1]}), so it "
+                "is not held out: collect it on other seeds (agentrl collect ... collect.seed=N)"
+            )
+        found = demonstration_turns(dataset.trajectories(), only_successful)
+        if not found:
+            raise DatasetError(f"{path} holds no turns to score (only_successful={only_successful})")
+        check_vocabulary(found, len(ctx.tokenizer), path)
+        turns += found
+    return turns
 
 
 def check_dataset(manifest: Any, ctx: AlgoContext) -> None:

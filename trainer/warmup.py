@@ -74,6 +74,10 @@ class WarmupConfig:
     steps), so the step count follows the amount of data."""
     only_successful: bool = True
     """Fine-tune on won episodes only."""
+    heldout_episodes: int = 0
+    """Expert episodes on other training tasks than the demonstrations', never trained on: how well the policy fits
+    them (teacher-forced loss and the share of replies greedy decoding writes whole) before and after the warm-up
+    goes in the warm-up's record and on screen, so over-fitting shows (0: none)."""
     update: SupervisedConfig = field(default_factory=_warmup_update)
     """Learning rate, schedule and batching of the supervised steps (as ``algo=sft``'s ``update``)."""
 
@@ -95,6 +99,23 @@ def warmup_seeds(seed: int, episodes: int, below: int) -> list[int]:
         )
     rng = np.random.default_rng([seed, 0x5EED])
     return sorted(int(s) for s in rng.choice(below, size=episodes, replace=False))
+
+
+def heldout_seeds(seed: int, episodes: int, below: int, exclude: set[int]) -> list[int]:
+    """``episodes`` distinct task seeds below ``below`` and outside ``exclude`` (the demonstrations'), drawn from
+    ``seed`` (another stream than :func:`warmup_seeds`', which they leave as they are).
+
+    Raises:
+        ValueError: when fewer than ``episodes`` such seeds are left.
+    """
+    free = [s for s in range(below) if s not in exclude]
+    if episodes > len(free):
+        raise ValueError(
+            f"train.warmup.heldout_episodes={episodes} needs as many training seeds below eval.seed={below} besides "
+            f"the demonstrations' {len(exclude)}: lower it or raise eval.seed"
+        )
+    rng = np.random.default_rng([seed, 0x5EED, 1])
+    return sorted(free[i] for i in rng.choice(len(free), size=episodes, replace=False))
 
 
 def collect_demonstrations(

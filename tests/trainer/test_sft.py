@@ -292,6 +292,42 @@ def test_collect_then_sft_then_rl_from_its_weights(tmp_path, capsys):
     assert all(torch.equal(own[k.removeprefix("model.")], v) for k, v in trained.items() if k.startswith("model."))
 
 
+def test_demonstration_fit_measures_what_the_step_measures_and_moves_nothing(tiny):
+    from agentrl.trainer.sft import demonstration_fit
+
+    model, tokenizer = tiny
+    policy = Policy(copy.deepcopy(model))
+    encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
+    turns = [_turn(encode(f"find {w} shoes"), [*encode(f"<action>search[{w}]</action>"), tokenizer.eos_token_id])
+             for w in ("red", "blue", "green tall")]  # fmt: skip
+    cfg = SupervisedConfig(micro_batch_size=2)
+    before = copy.deepcopy(policy.state_dict())
+    policy.train()
+    fit = demonstration_fit(policy, turns, cfg, int(tokenizer.pad_token_id))
+    assert policy.training and all(torch.equal(v, before[k]) for k, v in policy.state_dict().items())
+    optimizer = torch.optim.AdamW(policy.parameters(), lr=0.0)
+    step = supervised_step(policy, optimizer, turns, cfg, int(tokenizer.pad_token_id), 0.0)
+    assert fit["loss"] == pytest.approx(step["sft_loss"], rel=1e-5)
+    assert fit["token_prob"] == pytest.approx(step["token_prob"], rel=1e-5)
+    assert fit["reply_exact"] == step["reply_exact"]
+
+
+def test_sft_logs_its_fit_on_held_out_data_and_refuses_data_it_trains_on(tmp_path, capsys):
+    train, held = tmp_path / "train", tmp_path / "held"
+    for out, seed in ((train, 0), (held, 50)):
+        assert main(["collect", "env=guess", "agent=expert", "model=tiny", "collect.episodes=3",
+                     f"collect.seed={seed}", f"collect.output={out}"]) == 0  # fmt: skip
+    common = ["train", "algo=sft", "env=guess", f"algo.data=[{train}]", "algo.steps_per_iteration=2", *SMALL]
+    run = tmp_path / "run"
+    assert main([*common, f"algo.heldout_data=[{held}]", f"train.output_dir={run}"]) == 0
+    records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    [record] = [r for r in records if r["kind"] == "train"]
+    assert {"heldout_loss", "heldout_token_prob", "heldout_reply_exact"} <= set(record)
+    code = main([*common, f"algo.heldout_data=[{held},{train}]", f"train.output_dir={tmp_path / 'again'}"])
+    err = capsys.readouterr().err.replace("\n", " ")
+    assert code == 2 and "shares 3 episodes with the training data (seeds 0..2), so it is not held out" in err
+
+
 def test_data_from_the_evaluation_split_or_seeds_is_refused(tmp_path, capsys):
     assert main(["collect", "env=webshop", "agent=expert", "model=tiny", "env.kwargs.split=test",
                  f"collect.output={tmp_path / 'a'}"]) == 2  # fmt: skip

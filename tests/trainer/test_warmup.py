@@ -17,7 +17,7 @@ from agentrl.cli.recipes import recipe_overrides
 from agentrl.cli.train import load_train_config
 from agentrl.trainer.checkpoint import checkpoints
 from agentrl.trainer.policy import Policy
-from agentrl.trainer.warmup import WarmupConfig, warm_up, warmup_seeds
+from agentrl.trainer.warmup import WarmupConfig, heldout_seeds, warm_up, warmup_seeds
 
 SMALL = [
     "env=guess",
@@ -39,6 +39,33 @@ def test_warmup_seeds_are_distinct_training_seeds() -> None:
     assert seeds == warmup_seeds(0, 50, 60) != warmup_seeds(1, 50, 60)
     with pytest.raises(ValueError, match=r"eval\.seed"):
         warmup_seeds(0, 61, 60)
+
+
+def test_heldout_seeds_are_other_training_seeds_and_leave_the_warmups_as_they_were() -> None:
+    demonstrated = set(warmup_seeds(0, 50, 60))
+    held = heldout_seeds(0, 8, 60, demonstrated)
+    assert len(set(held)) == 8 and max(held) < 60 and not set(held) & demonstrated
+    assert held == heldout_seeds(0, 8, 60, demonstrated) != heldout_seeds(1, 8, 60, demonstrated)
+    assert heldout_seeds(0, 10, 60, demonstrated) == sorted(set(range(60)) - demonstrated)  # all that is left
+    with pytest.raises(ValueError, match=r"heldout_episodes=11 .*eval\.seed=60 besides the demonstrations' 50"):
+        heldout_seeds(0, 11, 60, demonstrated)
+
+
+def test_warmup_reports_its_fit_on_held_out_demonstrations(tmp_path, capsys) -> None:
+    """The expert plays other training tasks, never trained on; the record has their fit before and after."""
+    out = tmp_path / "run"
+    fit = ["train.warmup.heldout_episodes=4", "train.warmup.steps=10", "train.warmup.update.lr=1e-3"]
+    assert main(["train", *SMALL, *fit, "train.iterations=0", f"train.output_dir={out}"]) == 0
+    assert "held-out demonstrations (" in capsys.readouterr().err
+    records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    [warm] = [r for r in records if r["kind"] == "warmup"]
+    held, demos = open_dataset(out / "warmup-heldout"), open_dataset(out / "warmup-data")
+    assert len(held) == 4 and not set(held.manifest.seeds) & set(demos.manifest.seeds)
+    assert warm["heldout_turns"] == sum(len(t.turns) for t in held.trajectories() if t.won)
+    assert warm["heldout_loss"] < warm["heldout_loss_before"]  # guessing numbers generalises to other numbers
+    assert 0 <= warm["heldout_reply_exact"] <= 1 and 0 < warm["heldout_token_prob"] < 1
+    err = main(["train", "--print-config", "train.warmup.heldout_episodes=-1"])
+    assert err == 2 and "train.warmup.heldout_episodes must be at least 0" in capsys.readouterr().err
 
 
 def test_warmup_raises_the_expert_replies_log_probability(tiny, tmp_path) -> None:

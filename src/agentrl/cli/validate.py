@@ -134,6 +134,7 @@ add_rules(
     batch_size=at_least(1),
 )
 add_rules("agentrl.trainer.pg:PGConfig", loss_agg=one_of(*LOSS_AGGREGATIONS))
+add_rules("agentrl.trainer.warmup:WarmupConfig", episodes=at_least(0), heldout_episodes=at_least(0))
 add_rules("agentrl.agents.scripted:ScriptedAgentConfig", kind=one_of("expert", "random"))
 add_rules(
     "agentrl.envs.config:EnvConfig",
