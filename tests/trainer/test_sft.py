@@ -323,6 +323,18 @@ def test_sft_logs_its_fit_on_held_out_data_and_refuses_data_it_trains_on(tmp_pat
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     [record] = [r for r in records if r["kind"] == "train"]
     assert {"heldout_loss", "heldout_token_prob", "heldout_reply_exact"} <= set(record)
+    # `agentrl data score` gives the same figures for the run's weights, and per turn number
+    capsys.readouterr()
+    assert main(["data", "score", str(held), "--init-from", str(run), "--by-turn", "--json"]) == 0
+    [scored] = json.loads(capsys.readouterr().out)["datasets"]
+    assert scored["loss"] == pytest.approx(record["heldout_loss"], rel=1e-4)
+    assert scored["reply_exact"] == pytest.approx(record["heldout_reply_exact"])
+    assert sum(g["turns"] for g in scored["by_turn"].values()) == scored["turns"] == open_dataset(held).manifest.turns
+    assert main(["data", "score", str(held), "--model", "tiny"]) == 0
+    assert "tiny as packaged" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="2"):  # who scores it must be said
+        main(["data", "score", str(held)])
+    assert "one of the arguments --init-from --model is required" in capsys.readouterr().err
     code = main([*common, f"algo.heldout_data=[{held},{train}]", f"train.output_dir={tmp_path / 'again'}"])
     err = capsys.readouterr().err.replace("\n", " ")
     assert code == 2 and "shares 3 episodes with the training data (seeds 0..2), so it is not held out" in err

@@ -1,4 +1,4 @@
-"""``agentrl collect``: play episodes and save them as a trajectory dataset; ``agentrl data``: inspect and merge.
+"""``agentrl collect``: play episodes and save them as a trajectory dataset; ``agentrl data``: inspect, merge, score.
 
     agentrl collect env=webshop agent=expert model=smollm2 collect.episodes=200
     agentrl collect env=alfworld agent=random collect.episodes=50 collect.output=datasets/alf-random
@@ -6,6 +6,7 @@
     agentrl data stats datasets/webshop-expert-smollm2-s0
     agentrl data show datasets/webshop-expert-smollm2-s0 --episode 3
     agentrl data merge OUT IN1 IN2 ...
+    agentrl data score datasets/webshop-heldout --init-from runs/train/webshop-sft --by-turn
 
 A dataset's turns hold the exact prompt and reply token ids that ``model``'s prompt
 builder produces with the prompt settings (``prompt``, which default to the env's
@@ -14,7 +15,8 @@ teacher's actions are written as the model would write them, so ``algo=sft`` on 
 dataset trains on what a rollout will show the model. Episodes are played on training
 seeds ``collect.seed ...`` of the env as configured; the evaluation split and seeds are
 refused. Shards are written as episodes finish, so a killed collection keeps what it
-finished.
+finished. ``data score`` gives a model's teacher-forced fit on datasets' replies (as the
+warm-up's held-out figures), for a run's weights or a packaged model, per turn number too.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -104,6 +107,16 @@ def add_parser(sub: Any) -> None:
     merge.add_argument("output", help="the new dataset folder")
     merge.add_argument("inputs", nargs="+", help="dataset folders")
     merge.add_argument("--overwrite", action="store_true", help="replace a dataset already in OUTPUT")
+    score = verbs.add_parser(
+        "score",
+        help="how well a model fits datasets' replies, teacher-forced: loss, token probability, replies written whole",
+    )
+    score.add_argument("paths", nargs="+", help="dataset folders")
+    who = score.add_mutually_exclusive_group(required=True)
+    who.add_argument("--init-from", help="a training run's folder (its newest checkpoint) or a checkpoint file")
+    who.add_argument("--model", help="a packaged model as it is (a configs/model name: smollm2, tiny)")
+    score.add_argument("--by-turn", action="store_true", help="also per turn number (0: each episode's first turn)")
+    score.add_argument("--json", action="store_true", help="print JSON")
     data.set_defaults(run=run_data)
 
 
@@ -209,6 +222,8 @@ def run_data(args: argparse.Namespace, overrides: list[str]) -> int:
                 f"| seeds {row['seeds']}"
             )
         return 0
+    if args.verb == "score":
+        return score_datasets(args)
     if args.verb == "show":
         dataset = open_dataset(args.path)
         if not 0 <= args.episode < len(dataset):
@@ -229,3 +244,78 @@ def run_data(args: argparse.Namespace, overrides: list[str]) -> int:
     path = merge_datasets(args.inputs, args.output, overwrite=args.overwrite)
     print(f"merged {len(args.inputs)} datasets into {path}")
     return 0
+
+
+def score_datasets(args: argparse.Namespace) -> int:
+    """``agentrl data score``: the teacher-forced fit of a model (a run's weights, or a packaged model) on datasets'
+    replies, as the warm-up's held-out figures (:func:`agentrl.trainer.sft.demonstration_fit`); nothing is trained."""
+    from collections import defaultdict
+
+    from agentrl.agents.dataset import open_dataset
+    from agentrl.agents.models import load_model
+    from agentrl.cli.evaluate import load_eval_config
+    from agentrl.trainer.checkpoint import load_init_weights
+    from agentrl.trainer.policy import Policy
+    from agentrl.trainer.sft import SupervisedConfig, check_vocabulary, demonstration_fit, prompt_differences
+
+    datasets = [open_dataset(path) for path in args.paths]  # a corrupt or foreign dataset fails before the model loads
+    source = f"init_from={args.init_from}" if args.init_from else f"model={args.model}"
+    cfg, checkpoint, _ = load_eval_config([source])
+    model, tokenizer = load_model(cfg.model)
+    if checkpoint is not None:
+        load_init_weights(model, checkpoint, "--init-from")
+    policy = Policy(model)
+    rows = []
+    for path, dataset in zip(args.paths, datasets, strict=True):
+        by_turn: dict[int, list[Any]] = defaultdict(list)
+        for trajectory in dataset.trajectories():
+            for number, turn in enumerate(trajectory.turns):
+                if turn.prompt_ids and turn.response_ids:
+                    by_turn[number].append(turn)
+        turns = [turn for number in sorted(by_turn) for turn in by_turn[number]]
+        if not turns:
+            raise ValueError(f"{path} holds no turn with a reply to score")
+        check_vocabulary(turns, len(tokenizer), path)
+        # a run's prompts are its agent's; a packaged model has no prompt settings of its own to compare with
+        changed = prompt_differences(dataset.manifest.prompt or {}, cfg.agent) if checkpoint is not None else {}
+        if changed:
+            described = ", ".join(f"{k}={was!r} (the run's: {now!r})" for k, (was, now) in changed.items())
+            print(f"warning: {path} was built with other prompt settings than the run's: {described}", file=sys.stderr)
+        pad_id = int(tokenizer.pad_token_id)
+        groups = {
+            number: {"turns": len(group), **demonstration_fit(policy, group, SupervisedConfig(), pad_id)}
+            for number, group in sorted(by_turn.items())
+        }
+        tokens = {number: sum(len(t.response_ids) for t in group) for number, group in by_turn.items()}
+        row: dict[str, Any] = {
+            "path": path,
+            "turns": len(turns),
+            **{  # the whole dataset's figures: per token, and per reply for reply_exact
+                key: sum(g[key] * (g["turns"] if key == "reply_exact" else tokens[n]) for n, g in groups.items())
+                / (len(turns) if key == "reply_exact" else sum(tokens.values()))
+                for key in ("loss", "token_prob", "reply_exact")
+            },
+        }
+        if args.by_turn:
+            row["by_turn"] = groups
+        rows.append(row)
+    scored = str(checkpoint) if checkpoint is not None else f"{cfg.model.name} as packaged"
+    if args.json:
+        print(json.dumps({"model": scored, "datasets": rows}, indent=2))
+        return 0
+    print(
+        f"scored by {scored} (teacher-forced: loss and probability per reply token, share of replies greedy "
+        "decoding writes whole)"
+    )
+    for row in rows:
+        print(f"{row['path']}: {_fit_line(row)}")
+        for number, fit in row.get("by_turn", {}).items():
+            print(f"  turn {number}: {_fit_line(fit)}")
+    return 0
+
+
+def _fit_line(fit: dict[str, Any]) -> str:
+    return (
+        f"{fit['turns']} turns | loss {fit['loss']:.3f} | token probability {fit['token_prob']:.3f} | "
+        f"replies written whole {fit['reply_exact']:.2f}"
+    )
