@@ -67,7 +67,7 @@ from agentrl.trainer.policy import Policy, PolicyConfig
 from agentrl.trainer.ppo import PPO
 from agentrl.trainer.resume import RESUME_MODES, check_resume, config_changes, record_changes
 from agentrl.trainer.rollout import RolloutConfig, collect
-from agentrl.trainer.sft import demonstration_fit, demonstration_turns
+from agentrl.trainer.sft import demonstration_fit, demonstration_turns, unseen_turns
 from agentrl.trainer.trackers import MLflowConfig, WandbConfig, check_trackers, open_trackers
 from agentrl.trainer.warmup import (
     WarmupConfig,
@@ -498,7 +498,13 @@ class Trainer:
             demonstrated = {t.seed for t in trajectories}
             seeds = heldout_seeds(cfg.train.seed, warmup.heldout_episodes, cfg.eval.seed, demonstrated)
             self.hooks.message(f"held out: the expert plays {len(seeds)} other training tasks, never trained on")
-            heldout = demonstration_turns(expert_plays(seeds, "warmup-heldout"), warmup.only_successful)
+            played = demonstration_turns(expert_plays(seeds, "warmup-heldout"), warmup.only_successful)
+            trained = demonstration_turns(trajectories, warmup.only_successful)
+            heldout = unseen_turns(played, trained)
+            if len(heldout) < len(played):
+                self.hooks.message(
+                    f"{len(played) - len(heldout)} of their {len(played)} turns repeat a demonstrated turn"
+                )
             fit_before = demonstration_fit(self.policy, heldout, warmup.update, self.pad_id) if heldout else {}
         demo_seconds = time.perf_counter() - tick
         total = warmup_steps(warmup, sum(len(t.turns) for t in trajectories if t.won or not warmup.only_successful))

@@ -190,7 +190,7 @@ def demonstration_fit(policy: Policy, turns: Sequence[Turn], cfg: SupervisedConf
     ``loss`` (mean negative log-probability of a reply token), ``token_prob`` (mean probability) and
     ``reply_exact`` (the share of replies greedy decoding would write whole), as :func:`supervised_step` logs
     them for the turns it trains on. A training loss that falls while these stall or turn back is over-fitting:
-    memorised replies (a product id copied from a training page) rather than the rule that writes them."""
+    memorised replies rather than the rule that writes them."""
     total = sum(len(t.response_ids) for t in turns)
     if total == 0:
         return {}
@@ -206,6 +206,14 @@ def demonstration_fit(policy: Policy, turns: Sequence[Turn], cfg: SupervisedConf
     finally:
         policy.train(was_training)
     return {"loss": sums[0] / total, "token_prob": sums[1] / total, "reply_exact": sums[2] / len(turns)}
+
+
+def unseen_turns(turns: Sequence[Turn], trained: Sequence[Turn]) -> list[Turn]:
+    """The ``turns`` whose prompt and reply are not those of a ``trained`` turn. Held-out episodes on other seeds
+    can still repeat trained turns: an env may map several seeds to one task (WebShop's seed modulo its split's
+    size), and episodes of different tasks can open alike (guess-the-number's first guess)."""
+    seen = {(tuple(t.prompt_ids), tuple(t.response_ids)) for t in trained}
+    return [t for t in turns if (tuple(t.prompt_ids), tuple(t.response_ids)) not in seen]
 
 
 def demonstration_turns(trajectories: Sequence[Trajectory], only_successful: bool) -> list[Turn]:
@@ -280,7 +288,9 @@ class SFT:
             )
         check_vocabulary(self.turns, len(ctx.tokenizer), ", ".join(cfg.data))
         self.lengths = [len(t.prompt_ids) + len(t.response_ids) for t in self.turns]
-        self.heldout = load_heldout(cfg.heldout_data, ctx, trained, cfg.only_successful)
+        self.heldout = unseen_turns(load_heldout(cfg.heldout_data, ctx, trained, cfg.only_successful), self.turns)
+        if cfg.heldout_data and not self.heldout:
+            raise DatasetError(f"every turn of {', '.join(cfg.heldout_data)} is also in the training data")
         self.cache = LowerCache(ctx.policy, cfg.update.lower_cache_mb)
         params = (p for _, p in ctx.policy.trainable_named_parameters())
         self.optimizer = make_optimizer(params, cfg.update.lr, cfg.update.weight_decay)
@@ -313,6 +323,7 @@ class SFT:
         result = {key: sum(v) / len(v) for key, v in stats.items()}
         result["sft_turns"] = float(len(self.turns))
         if self.heldout:
+            result["heldout_turns"] = float(len(self.heldout))
             fit = demonstration_fit(self.ctx.policy, self.heldout, self.cfg.update, self.ctx.pad_id)
             result.update({f"heldout_{key}": value for key, value in fit.items()})
         return result

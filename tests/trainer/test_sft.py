@@ -314,15 +314,17 @@ def test_demonstration_fit_measures_what_the_step_measures_and_moves_nothing(tin
 
 def test_sft_logs_its_fit_on_held_out_data_and_refuses_data_it_trains_on(tmp_path, capsys):
     train, held = tmp_path / "train", tmp_path / "held"
-    for out, seed in ((train, 0), (held, 50)):
-        assert main(["collect", "env=guess", "agent=expert", "model=tiny", "collect.episodes=3",
+    for out, seed in ((train, 0), (held, 50)):  # WebShop: every goal's prompts differ, so no turn is shared
+        assert main(["collect", "env=webshop", "agent=expert", "model=tiny", "collect.episodes=3",
                      f"collect.seed={seed}", f"collect.output={out}"]) == 0  # fmt: skip
-    common = ["train", "algo=sft", "env=guess", f"algo.data=[{train}]", "algo.steps_per_iteration=2", *SMALL]
+    common = ["train", "algo=sft", "env=webshop", f"algo.data=[{train}]", "algo.steps_per_iteration=2",
+              "agent.sampling.max_new_tokens=144", *SMALL]  # fmt: skip
     run = tmp_path / "run"
     assert main([*common, f"algo.heldout_data=[{held}]", f"train.output_dir={run}"]) == 0
     records = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     [record] = [r for r in records if r["kind"] == "train"]
     assert {"heldout_loss", "heldout_token_prob", "heldout_reply_exact"} <= set(record)
+    assert record["heldout_turns"] == open_dataset(held).manifest.turns
     # `agentrl data score` gives the same figures for the run's weights, and per turn number
     capsys.readouterr()
     assert main(["data", "score", str(held), "--init-from", str(run), "--by-turn", "--json"]) == 0

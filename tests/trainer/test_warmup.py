@@ -61,7 +61,11 @@ def test_warmup_reports_its_fit_on_held_out_demonstrations(tmp_path, capsys) -> 
     [warm] = [r for r in records if r["kind"] == "warmup"]
     held, demos = open_dataset(out / "warmup-heldout"), open_dataset(out / "warmup-data")
     assert len(held) == 4 and not set(held.manifest.seeds) & set(demos.manifest.seeds)
-    assert warm["heldout_turns"] == sum(len(t.turns) for t in held.trajectories() if t.won)
+    # turns the demonstrations hold too (the first guess of every game) are not held out
+    trained = {(tuple(t.prompt_ids), tuple(t.response_ids)) for e in demos.trajectories() for t in e.turns}
+    unseen = [t for e in held.trajectories() if e.won for t in e.turns
+              if (tuple(t.prompt_ids), tuple(t.response_ids)) not in trained]  # fmt: skip
+    assert 0 < warm["heldout_turns"] == len(unseen) < sum(len(e.turns) for e in held.trajectories())
     assert warm["heldout_loss"] < warm["heldout_loss_before"]  # guessing numbers generalises to other numbers
     assert 0 <= warm["heldout_reply_exact"] <= 1 and 0 < warm["heldout_token_prob"] < 1
     err = main(["train", "--print-config", "train.warmup.heldout_episodes=-1"])
