@@ -155,7 +155,7 @@ def supervised_step(
         return {}
     parameters = [p for group in optimizer.param_groups for p in group["params"]]
     optimizer.zero_grad(set_to_none=True)
-    sums = [0.0, 0.0, 0.0]  # reply-token loss, reply-token probability, replies written whole
+    fits = []
     for rows in micro_batches(lengths, cfg.micro_batch_size, cfg.micro_batch_tokens):
         chunk = [turns[i] for i in rows]
         batch = turn_batch(chunk, pad_id).to(policy.device)
@@ -165,47 +165,60 @@ def supervised_step(
         # Each micro-batch weighs its share of the step (tokens or turns), so the sum is the step's mean.
         share = float(mask.sum()) / total if cfg.loss_agg == "token-mean" else len(chunk) / len(turns)
         (aggregate_loss(-out.logprobs, mask, cfg.loss_agg) * share).backward()
-        sums = [a + b for a, b in zip(sums, _fit_sums(out, mask), strict=True)]
+        fits.append(_row_fits(out, mask))
     norm = optimizer_step(optimizer, parameters, cfg.max_grad_norm)
+    fit = fit_figures(torch.cat(fits))
     return {
-        "sft_loss": sums[0] / total,
-        "token_prob": sums[1] / total,
-        "reply_exact": sums[2] / len(turns),
+        "sft_loss": fit["loss"],
+        "token_prob": fit["token_prob"],
+        "reply_exact": fit["reply_exact"],
         "grad_norm": norm,
         "lr": lr,
     }
 
 
-def _fit_sums(out: Forward, mask: torch.Tensor) -> tuple[float, float, float]:
-    """A pass's summed reply-token loss and probability, and its count of replies greedy decoding writes whole."""
+def _row_fits(out: Forward, mask: torch.Tensor) -> torch.Tensor:
+    """Per row of a pass: its reply tokens' summed loss and probability, 1 if greedy decoding writes the reply whole
+    (else 0), and its reply tokens (columns of :func:`fit_figures`' input)."""
     assert out.greedy is not None
-    logprobs = out.logprobs.detach()
-    exact = ((out.greedy * mask).sum(-1) == mask.sum(-1)).sum()
-    return float(-(logprobs * mask).sum()), float((logprobs.exp() * mask).sum()), float(exact)
+    logprobs = out.logprobs.detach().float()
+    tokens = mask.sum(-1).float()
+    whole = ((out.greedy * mask).sum(-1) == tokens).float()
+    return torch.stack([-(logprobs * mask).sum(-1), (logprobs.exp() * mask).sum(-1), whole, tokens], -1).cpu()
+
+
+def fit_figures(fits: torch.Tensor) -> dict[str, float]:
+    """``loss`` and ``token_prob`` per reply token, ``reply_exact`` per reply, of rows of :func:`turn_fits`."""
+    loss, prob, whole, tokens = fits.sum(0).tolist()
+    return {"loss": loss / tokens, "token_prob": prob / tokens, "reply_exact": whole / len(fits)}
 
 
 @torch.no_grad()
+def turn_fits(policy: Policy, turns: Sequence[Turn], cfg: SupervisedConfig, pad_id: int) -> torch.Tensor:
+    """The teacher-forced fit of each of ``turns`` (a row each, in their order; nothing is updated): any subset of
+    the rows gives its figures through :func:`fit_figures`, so a grouping (by turn number) costs no second pass."""
+    was_training = policy.training
+    policy.eval()
+    fits = torch.zeros(len(turns), 4)
+    lengths = [len(t.prompt_ids) + len(t.response_ids) for t in turns]
+    try:
+        for rows in micro_batches(lengths, cfg.micro_batch_size, cfg.micro_batch_tokens):
+            batch = turn_batch([turns[i] for i in rows], pad_id).to(policy.device)
+            fits[rows] = _row_fits(policy.forward_batch(batch, 1.0, greedy=True), batch.response_mask)
+    finally:
+        policy.train(was_training)
+    return fits
+
+
 def demonstration_fit(policy: Policy, turns: Sequence[Turn], cfg: SupervisedConfig, pad_id: int) -> dict[str, float]:
     """How well the policy fits demonstrated ``turns`` it is not trained on, teacher-forced (nothing is updated):
     ``loss`` (mean negative log-probability of a reply token), ``token_prob`` (mean probability) and
     ``reply_exact`` (the share of replies greedy decoding would write whole), as :func:`supervised_step` logs
     them for the turns it trains on. A training loss that falls while these stall or turn back is over-fitting:
     memorised replies rather than the rule that writes them."""
-    total = sum(len(t.response_ids) for t in turns)
-    if total == 0:
+    if sum(len(t.response_ids) for t in turns) == 0:
         return {}
-    was_training = policy.training
-    policy.eval()
-    sums = [0.0, 0.0, 0.0]
-    lengths = [len(t.prompt_ids) + len(t.response_ids) for t in turns]
-    try:
-        for rows in micro_batches(lengths, cfg.micro_batch_size, cfg.micro_batch_tokens):
-            batch = turn_batch([turns[i] for i in rows], pad_id).to(policy.device)
-            out = policy.forward_batch(batch, 1.0, greedy=True)
-            sums = [a + b for a, b in zip(sums, _fit_sums(out, batch.response_mask), strict=True)]
-    finally:
-        policy.train(was_training)
-    return {"loss": sums[0] / total, "token_prob": sums[1] / total, "reply_exact": sums[2] / len(turns)}
+    return fit_figures(turn_fits(policy, turns, cfg, pad_id))
 
 
 def unseen_turns(turns: Sequence[Turn], trained: Sequence[Turn]) -> list[Turn]:

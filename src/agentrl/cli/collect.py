@@ -256,7 +256,7 @@ def score_datasets(args: argparse.Namespace) -> int:
     from agentrl.cli.evaluate import load_eval_config
     from agentrl.trainer.checkpoint import load_init_weights
     from agentrl.trainer.policy import Policy
-    from agentrl.trainer.sft import SupervisedConfig, check_vocabulary, demonstration_fit, prompt_differences
+    from agentrl.trainer.sft import SupervisedConfig, check_vocabulary, fit_figures, prompt_differences, turn_fits
 
     datasets = [open_dataset(path) for path in args.paths]  # a corrupt or foreign dataset fails before the model loads
     source = f"init_from={args.init_from}" if args.init_from else f"model={args.model}"
@@ -282,22 +282,14 @@ def score_datasets(args: argparse.Namespace) -> int:
             described = ", ".join(f"{k}={was!r} (the run's: {now!r})" for k, (was, now) in changed.items())
             print(f"warning: {path} was built with other prompt settings than the run's: {described}", file=sys.stderr)
         pad_id = int(tokenizer.pad_token_id)
-        groups = {
-            number: {"turns": len(group), **demonstration_fit(policy, group, SupervisedConfig(), pad_id)}
-            for number, group in sorted(by_turn.items())
-        }
-        tokens = {number: sum(len(t.response_ids) for t in group) for number, group in by_turn.items()}
-        row: dict[str, Any] = {
-            "path": path,
-            "turns": len(turns),
-            **{  # the whole dataset's figures: per token, and per reply for reply_exact
-                key: sum(g[key] * (g["turns"] if key == "reply_exact" else tokens[n]) for n, g in groups.items())
-                / (len(turns) if key == "reply_exact" else sum(tokens.values()))
-                for key in ("loss", "token_prob", "reply_exact")
-            },
-        }
+        fits = turn_fits(policy, turns, SupervisedConfig(), pad_id)  # turns in turn-number order
+        row: dict[str, Any] = {"path": path, "turns": len(turns), **fit_figures(fits)}
         if args.by_turn:
-            row["by_turn"] = groups
+            row["by_turn"], first = {}, 0
+            for number in sorted(by_turn):
+                count = len(by_turn[number])
+                row["by_turn"][number] = {"turns": count, **fit_figures(fits[first : first + count])}
+                first += count
         rows.append(row)
     scored = str(checkpoint) if checkpoint is not None else f"{cfg.model.name} as packaged"
     if args.json:
