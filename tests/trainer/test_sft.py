@@ -337,6 +337,8 @@ def test_sft_logs_its_fit_on_held_out_data_and_refuses_data_it_trains_on(tmp_pat
     with pytest.raises(SystemExit, match="2"):  # who scores it must be said
         main(["data", "score", str(held)])
     assert "one of the arguments --init-from --model is required" in capsys.readouterr().err
+    assert main(["data", "score", str(held), "--init-from", str(tmp_path / "no-run")]) == 2
+    assert f"--init-from={tmp_path / 'no-run'}: no such run folder" in capsys.readouterr().err
     code = main([*common, f"algo.heldout_data=[{held},{train}]", f"train.output_dir={tmp_path / 'again'}"])
     err = capsys.readouterr().err.replace("\n", " ")
     assert code == 2 and "shares 3 episodes with the training data (seeds 0..2), so it is not held out" in err
