@@ -254,15 +254,13 @@ def score_datasets(args: argparse.Namespace) -> int:
     from agentrl.agents.dataset import open_dataset
     from agentrl.agents.models import load_model
     from agentrl.cli.evaluate import load_eval_config
-    from agentrl.trainer.checkpoint import checkpoint_of, load_init_weights
+    from agentrl.trainer.checkpoint import load_init_weights
     from agentrl.trainer.policy import Policy
     from agentrl.trainer.sft import SupervisedConfig, check_vocabulary, fit_figures, prompt_differences, turn_fits
 
     datasets = [open_dataset(path) for path in args.paths]  # a corrupt or foreign dataset fails before the model loads
-    if args.init_from:
-        checkpoint_of(args.init_from, "--init-from")  # a missing run is named by the flag the user typed
     source = f"init_from={args.init_from}" if args.init_from else f"model={args.model}"
-    cfg, checkpoint, _ = load_eval_config([source])
+    cfg, checkpoint, _ = load_eval_config([source], init_setting="--init-from")
     model, tokenizer = load_model(cfg.model)
     if checkpoint is not None:
         load_init_weights(model, checkpoint, "--init-from")

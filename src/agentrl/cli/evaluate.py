@@ -124,10 +124,11 @@ def with_run_settings(cfg: EvalRunConfig, saved: dict[str, Any], overrides: list
 
 
 def load_eval_config(
-    overrides: list[str], config_dirs: Sequence[str] = ()
+    overrides: list[str], config_dirs: Sequence[str] = (), init_setting: str = "init_from"
 ) -> tuple[EvalRunConfig, Path | None, list[str] | None]:
     """The settings of ``agentrl eval``; with ``init_from``, also the checkpoint it names and the groups taken from
-    its run (None: the checkpoint has no run folder's ``config.json`` beside it)."""
+    its run (None: the checkpoint has no run folder's ``config.json`` beside it). ``init_setting`` is how the
+    caller's user wrote ``init_from`` (a flag, for ``agentrl data score``), named when no checkpoint is there."""
     from agentrl.cli import validate
     from agentrl.factory import short_name_of
     from agentrl.trainer.checkpoint import checkpoint_of, run_settings
@@ -136,7 +137,7 @@ def load_eval_config(
     given = [str(o.value()) for o in parsed if o.key_or_group == "init_from" and not o.is_delete()]
     if not (given and given[-1]):
         return load("eval", overrides, EvalRunConfig, config_dirs=config_dirs), None, None
-    checkpoint = checkpoint_of(given[-1], "init_from")
+    checkpoint = checkpoint_of(given[-1], init_setting)
     saved = run_settings(given[-1])
     # Compose over the run's env file (when it is a shipped one), so that the command line's env.* settings are
     # checked against the env the run trained on, not eval's default one.
