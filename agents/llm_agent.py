@@ -111,6 +111,26 @@ class PromptedAgent(abc.ABC):
         """Prompt lengths and what budgets left out, over the episodes ended so far."""
         self._told: set[str] = set()
 
+    def end_id(self) -> int:
+        """The token that ends a demonstrated reply (the tokenizer's end of sequence)."""
+        end = self.tokenizer.eos_token_id
+        end = end if end is not None else min(self.eos_ids, default=None)
+        if end is None:
+            raise ValueError("the tokenizer has no end-of-sequence token to end a demonstrated reply with")
+        return int(end)
+
+    def reply_text(self, action: str) -> str:
+        """The reply a model would write for ``action`` under this agent's prompt."""
+        return f"<action>{action}</action>" if self.config.tagged_actions or self.config.thinking else action
+
+    def demonstrated_reply(self, action: str) -> Completion:
+        """``action`` written as the model would reply with it under this prompt (:meth:`reply_text`, then the end
+        token), with log-probs 0: what supervised training on a teacher's action (a demonstration, a DAgger label)
+        trains the model to write."""
+        text = self.reply_text(action)
+        ids = [*self.tokenizer(text, add_special_tokens=False)["input_ids"], self.end_id()]
+        return Completion(ids, [0.0] * len(ids), text, "stop")
+
     def system_prompt(self, instructions: str, task: str) -> str:
         base = self.config.system_prompt or instructions or DEFAULT_INSTRUCTIONS
         if self.config.thinking:
@@ -288,14 +308,7 @@ class DemonstrationAgent(PromptedAgent):
     ):
         super().__init__(tokenizer, config, eos_ids, context_length=context_length)
         self.teacher = teacher
-        end = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else min(self.eos_ids, default=None)
-        if end is None:
-            raise ValueError("the tokenizer has no end-of-sequence token to end a demonstrated reply with")
-        self.end_id = int(end)
-
-    def reply_text(self, action: str) -> str:
-        """The reply a model would write for ``action`` under this agent's prompt."""
-        return f"<action>{action}</action>" if self.config.tagged_actions or self.config.thinking else action
+        self.end_id()  # refuses a tokenizer without an end token before any episode
 
     def start_episode(self, start: EpisodeStart) -> _Demonstration:  # type: ignore[override]
         return _Demonstration(super().start_episode(start), self.teacher.start_episode(start))
@@ -303,13 +316,10 @@ class DemonstrationAgent(PromptedAgent):
     def act(self, episodes: Sequence[_Demonstration]) -> list[AgentStep]:
         self.calls += 1
         taught = self.teacher.act([e.teacher for e in episodes])
-        steps = []
-        for episode, step in zip(episodes, taught, strict=True):
-            text = self.reply_text(step.action)
-            ids = [*self.tokenizer(text, add_special_tokens=False)["input_ids"], self.end_id]
-            completion = Completion(ids, [0.0] * len(ids), text, "stop")
-            steps.append(AgentStep(self._prompt(episode.conversation), completion, step.action))
-        return steps
+        return [
+            AgentStep(self._prompt(episode.conversation), self.demonstrated_reply(step.action), step.action)
+            for episode, step in zip(episodes, taught, strict=True)
+        ]
 
     def observe(self, episode: _Demonstration, step: AgentStep, observation: str, info: dict[str, Any]) -> None:  # type: ignore[override]
         super().observe(episode.conversation, step, observation, info)

@@ -54,6 +54,16 @@ class Turn:
     advantages: list[float] | None = None
     """The advantage of each response token in the update that trained on this turn, recorded by algorithms that
     compute one per token or turn (the GRPO family); None otherwise."""
+    expert_action: str | None = None
+    """The env's expert action in the state this turn acted in (``info["expert_action"]`` of the reset or of the
+    step before, which :attr:`info` does not hold: it is the info after the step). None where the env names none.
+    DAgger (``algo=dagger``) trains on it."""
+
+
+def expert_action_of(info: dict[str, Any]) -> str | None:
+    """The env's expert action named in ``info`` (``info["expert_action"]``), None where it names none."""
+    action = info.get("expert_action")
+    return action if isinstance(action, str) else None
 
 
 @dataclass

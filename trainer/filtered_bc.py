@@ -21,14 +21,7 @@ import torch
 from agentrl.agents.types import Trajectory
 from agentrl.trainer.algorithm import AlgoContext, Needs, register_algorithm
 from agentrl.trainer.pg import make_optimizer
-from agentrl.trainer.policy import LowerCache
-from agentrl.trainer.sft import (
-    SupervisedConfig,
-    bucketed_batches,
-    demonstration_turns,
-    lr_factor,
-    supervised_step,
-)
+from agentrl.trainer.sft import SupervisedConfig, demonstration_turns, supervised_passes
 
 
 @dataclass
@@ -91,33 +84,20 @@ class FilteredBC:
         }
         if not turns:
             return stats
-        lengths = [len(t.prompt_ids) + len(t.response_ids) for t in turns]
         steps_per_epoch = math.ceil(len(turns) / self.cfg.update.batch_size)
         total = steps_per_epoch * self.cfg.epochs * max(self.ctx.iterations, 1)  # an estimate: kept counts vary
-        losses: list[float] = []
-        exact: list[float] = []
-        self.ctx.policy.train()
-        # The kept turns change every iteration: their frozen-block output is reused across this update's epochs.
-        cache = LowerCache(self.ctx.policy, self.cfg.update.lower_cache_mb if self.cfg.epochs > 1 else 0)
-        for _ in range(self.cfg.epochs):
-            for rows in bucketed_batches(lengths, self.cfg.update.batch_size, self.generator):
-                lr = self.cfg.update.lr * lr_factor(self.step, total, self.cfg.update)
-                out = supervised_step(
-                    self.ctx.policy,
-                    self.optimizer,
-                    [turns[i] for i in rows],
-                    self.cfg.update,
-                    self.ctx.pad_id,
-                    lr,
-                    cache,
-                )
-                self.step += 1
-                if out:
-                    losses.append(out["sft_loss"])
-                    exact.append(out["reply_exact"])
-        stats["sft_loss"] = sum(losses) / len(losses) if losses else 0.0
-        if exact:
-            stats["reply_exact"] = sum(exact) / len(exact)
+        fit, self.step = supervised_passes(
+            self.ctx.policy,
+            self.optimizer,
+            turns,
+            self.cfg.update,
+            self.ctx.pad_id,
+            epochs=self.cfg.epochs,
+            generator=self.generator,
+            step=self.step,
+            total_steps=total,
+        )
+        stats.update(fit)
         return stats
 
     def state_dict(self) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from agentrl.agents.base import Agent, AgentStep, EpisodeStart
-from agentrl.agents.types import Trajectory, Turn
+from agentrl.agents.types import Trajectory, Turn, expert_action_of
 
 Assign = Callable[[str, dict[str, Any]], Agent]
 """Who plays a seat: called with the seat's name and its info at its first turn (a role is known by then)."""
@@ -51,6 +51,8 @@ class _Seat:
     handle: Any
     trajectory: Trajectory
     pending: tuple[AgentStep, Turn] | None = None
+    expert_action: str | None = None
+    """The env's expert action for this seat in the state it is about to act in."""
 
 
 @dataclass
@@ -96,6 +98,7 @@ def _advance(game: _Game, assign: Assign, env_id: str) -> tuple[str, _Seat] | No
             seat.agent.end_episode(seat.handle, seat.trajectory)
             env.step(None)
             continue
+        seat.expert_action = expert_action_of(info)
         return name, seat
     return None
 
@@ -162,6 +165,7 @@ def play_games(
                         terminated=False,
                         truncated=False,
                         response_text=step.completion.text,
+                        expert_action=seat.expert_action,
                     )
                     seat.trajectory.turns.append(turn)
                     seat.pending = (step, turn)

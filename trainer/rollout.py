@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from agentrl.agents.base import Agent, AgentStep, EpisodeStart
-from agentrl.agents.types import Trajectory, Turn
+from agentrl.agents.types import Trajectory, Turn, expert_action_of
 from agentrl.trainer.env_pool import make_pool
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,8 @@ class _Slot:
     trajectory: Trajectory | None = None
     episode: Any = None
     """The agent's handle for the episode in this slot."""
+    expert_action: str | None = None
+    """The env's expert action in the state the episode is in (recorded on the turn that acts in it)."""
 
 
 def collect(
@@ -122,6 +124,7 @@ def collect(
                 task=str(info.get("task", "")),
             )
             order[id(slot.trajectory)] = position
+            slot.expert_action = expert_action_of(info)
             slot.episode = agent.start_episode(EpisodeStart(env_id, int(seed), observation, dict(info)))
         return {slot.index for slot, _ in assigned}
 
@@ -145,8 +148,10 @@ def collect(
                     truncated=bool(truncated or cut),
                     info=dict(info),
                     response_text=step.completion.text,
+                    expert_action=slot.expert_action,
                 )
             )
+            slot.expert_action = expert_action_of(info)
             if terminated or truncated or cut:
                 results[order.pop(id(trajectory))] = trajectory
                 agent.end_episode(slot.episode, trajectory)

@@ -177,6 +177,45 @@ def supervised_step(
     }
 
 
+def supervised_passes(
+    policy: Policy,
+    optimizer: torch.optim.Optimizer,
+    turns: Sequence[Turn],
+    cfg: SupervisedConfig,
+    pad_id: int,
+    *,
+    epochs: int,
+    generator: torch.Generator,
+    step: int,
+    total_steps: int,
+) -> tuple[dict[str, float], int]:
+    """``epochs`` passes over ``turns`` in length-bucketed batches of ``cfg.batch_size`` (one
+    :func:`supervised_step` each, the learning rate following ``cfg``'s schedule from optimiser step ``step`` of
+    ``total_steps``); the frozen blocks' output is kept across the passes when there are several. The update of the
+    online imitation algorithms (filtered BC, DAgger), whose turns change every iteration.
+
+    Returns:
+        The mean ``sft_loss`` and ``reply_exact`` of the steps (empty when no step had a reply token) and the
+        optimiser step count after them.
+    """
+    lengths = [len(t.prompt_ids) + len(t.response_ids) for t in turns]
+    cache = LowerCache(policy, cfg.lower_cache_mb if epochs > 1 else 0)
+    losses: list[float] = []
+    exact: list[float] = []
+    policy.train()
+    for _ in range(epochs):
+        for rows in bucketed_batches(lengths, cfg.batch_size, generator):
+            lr = cfg.lr * lr_factor(step, total_steps, cfg)
+            out = supervised_step(policy, optimizer, [turns[i] for i in rows], cfg, pad_id, lr, cache)
+            step += 1
+            if out:
+                losses.append(out["sft_loss"])
+                exact.append(out["reply_exact"])
+    if not losses:
+        return {}, step
+    return {"sft_loss": sum(losses) / len(losses), "reply_exact": sum(exact) / len(exact)}, step
+
+
 def _row_fits(out: Forward, mask: torch.Tensor) -> torch.Tensor:
     """Per row of a pass: its reply tokens' summed loss and probability, 1 if greedy decoding writes the reply whole
     (else 0), and its reply tokens (columns of :func:`fit_figures`' input)."""
