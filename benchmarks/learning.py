@@ -8,8 +8,9 @@ split with the same seeds:
 * ``zero_shot``: the packaged model as it is (greedy decoding: one run serves every seed);
 * ``sft_N``: warmed up on N expert episodes (``train.warmup.episodes=N``, ``--sft-epochs``
   passes over their turns), no RL;
-* ``sft+ALGO``: RL with ALGO (grpo, gigpo, archer, filtered_bc) from the weights of that
-  seed's largest SFT run (``train.init_from``), stopped at the same env-step budget
+* ``sft+ALGO``: RL with ALGO (grpo, gigpo, archer, filtered_bc), or DAgger (``dagger``: the
+  env's expert labels the states the policy reaches), from the weights of that seed's
+  largest SFT run (``train.init_from``), stopped at the same env-step budget
   (``train.max_env_steps``).
 
 Per method it reports success averaged over seeds with a 95% Wilson interval over the
@@ -43,15 +44,24 @@ RL = {
     "gigpo": ["algo=gigpo"],
     "archer": ["algo=archer"],
     "filtered_bc": ["algo=filtered_bc"],
+    "dagger": ["algo=dagger"],
 }
 # A pretrained model's RL settings: the configs/algo/ files set learning rates for the tiny random model, and
 # choosing ``algo=X`` drops an env recipe's algo settings, so the pretrained ones are given here (the WebShop
-# recipe's GRPO update; ArCHer's paper actor rate, its critic on the frozen pretrained sentence encoder).
+# recipe's GRPO update; ArCHer's paper actor rate, its critic on the frozen pretrained sentence encoder; DAgger
+# with the warm-up's supervised update).
 PRETRAINED = {
     "grpo": ["algo.pg.lr={lr}", "algo.pg.epochs=1", "algo.pg.minibatch_size=64"],
     "gigpo": ["algo.pg.lr={lr}", "algo.pg.epochs=1", "algo.pg.minibatch_size=64"],
     "archer": ["algo.actor_lr={lr}", "algo.encoder=minilm", "algo.encoder_trainable=false"],
     "filtered_bc": [],
+    # the warm-up's supervised update (the one that trained the start), on 16 distinct tasks an iteration
+    "dagger": [
+        "algo.update.lr=5e-4",
+        "algo.update.batch_size=8",
+        "rollout.group_size=1",
+        "train.tasks_per_iteration=16",
+    ],
 }
 Z95 = 1.959963984540054
 
@@ -200,7 +210,7 @@ def main() -> None:
         "--demos", default="50,200,500", help="expert episodes of the SFT runs (the last one is RL's start)"
     )
     parser.add_argument("--sft-epochs", type=float, default=1.0, help="passes over the demonstrations' turns")
-    parser.add_argument("--methods", default="zero_shot,sft,grpo,gigpo,archer,filtered_bc")
+    parser.add_argument("--methods", default="zero_shot,sft,grpo,gigpo,archer,filtered_bc,dagger")
     parser.add_argument("--env-steps", type=int, default=400, help="RL's env-step budget (train.max_env_steps)")
     parser.add_argument("--eval-episodes", type=int, default=50)
     parser.add_argument(

@@ -373,7 +373,7 @@ class Archer:
         self.baseline_optimizer = (
             torch.optim.AdamW(self.baseline_parameters, lr=cfg.baseline_lr) if self.baseline_parameters else None
         )
-        self.buffer = ReplayBuffer(cfg.buffer_size, seed=seed)
+        self.buffer: ReplayBuffer[Transition] = ReplayBuffer(cfg.buffer_size, seed=seed)
         self._outcomes: set[tuple[float, bool]] = set()  # distinct (reward, done) seen, until they show a contrast
 
     @property

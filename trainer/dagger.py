@@ -156,6 +156,7 @@ class DAgger:
             "replayed_turns": float(len(earlier)),
             "buffer_turns": float(len(self.buffer)),
             "labels_too_long": float(too_long),
+            "zero_signal": float(not turns),
         }
         if not turns:
             return stats

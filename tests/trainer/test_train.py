@@ -29,6 +29,7 @@ SMALL = [
     "train.tensorboard=false",
 ]
 ALGO = {
+    "dagger": [],
     "ppo": [],
     "grpo": [],
     "rloo": [],
@@ -59,7 +60,7 @@ def test_two_iteration_smoke_run_per_algorithm(algo, tmp_path, capsys):
     train = [r for r in records if r["kind"] == "train"]
     assert [r["iteration"] for r in train] == [0, 1]
     assert all(r["episodes"] == 4 for r in train)
-    key = {"archer": "q_loss", "archer_baseline": "baseline_loss"}.get(algo, "policy_loss")
+    key = {"archer": "q_loss", "archer_baseline": "baseline_loss", "dagger": "sft_loss"}.get(algo, "policy_loss")
     assert all(key in r for r in train)
     assert (out / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert [p.name for p in checkpoints(out)] == ["ckpt-000001.pt", "ckpt-000002.pt"]
