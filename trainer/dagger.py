@@ -12,7 +12,7 @@ the expert what it would have done at every state the policy visited:
    (:meth:`~agentrl.agents.llm_agent.PromptedAgent.demonstrated_reply`), with the prompt
    the policy actually saw;
 3. aggregate: add the labelled turns to a buffer kept across iterations (and checkpoints),
-   and take supervised steps (:func:`agentrl.trainer.sft.supervised_passes`) on this
+   and take supervised steps (:class:`agentrl.trainer.sft.OnlineSupervised`) on this
    iteration's labelled turns plus ``replay_ratio`` times as many drawn uniformly from the
    earlier ones.
 
@@ -27,19 +27,15 @@ policy already did what the expert says, the on-policy imitation accuracy DAgger
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
-
-import torch
 
 from agentrl.agents.llm_agent import PromptedAgent
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.trainer.algorithm import AlgoContext, Needs, register_algorithm
 from agentrl.trainer.buffers import ReplayBuffer
-from agentrl.trainer.pg import make_optimizer
-from agentrl.trainer.sft import SupervisedConfig, check_vocabulary, supervised_passes
+from agentrl.trainer.sft import OnlineSupervised, SupervisedConfig, check_vocabulary
 
 logger = logging.getLogger(__name__)
 
@@ -118,10 +114,7 @@ class DAgger:
             )
         self.cfg, self.ctx, self.agent = cfg, ctx, ctx.agent
         self.buffer: ReplayBuffer[Turn] = ReplayBuffer(cfg.buffer_turns, seed=ctx.seed, item=Turn)
-        params = (p for _, p in ctx.policy.trainable_named_parameters())
-        self.optimizer = make_optimizer(params, cfg.update.lr, cfg.update.weight_decay)
-        self.generator = torch.Generator().manual_seed(ctx.seed)
-        self.step = 0
+        self.learner = OnlineSupervised(cfg.update, cfg.epochs, ctx)
         self._told_budget = False
 
     def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]:
@@ -160,32 +153,12 @@ class DAgger:
         }
         if not turns:
             return stats
-        steps_per_epoch = math.ceil(len(turns) / self.cfg.update.batch_size)
-        total = steps_per_epoch * self.cfg.epochs * max(self.ctx.iterations, 1)  # an estimate: turn counts vary
-        fit, self.step = supervised_passes(
-            self.ctx.policy,
-            self.optimizer,
-            turns,
-            self.cfg.update,
-            self.ctx.pad_id,
-            epochs=self.cfg.epochs,
-            generator=self.generator,
-            step=self.step,
-            total_steps=total,
-        )
-        stats.update(fit)
+        stats.update(self.learner.train(turns))
         return stats
 
     def state_dict(self) -> dict[str, Any]:
-        return {
-            "optimizer": self.optimizer.state_dict(),
-            "generator": self.generator.get_state(),
-            "step": self.step,
-            "buffer": self.buffer.state_dict(),
-        }
+        return {**self.learner.state_dict(), "buffer": self.buffer.state_dict()}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        self.step = int(state["step"])
+        self.learner.load_state_dict(state)
         self.buffer.load_state_dict(state["buffer"])

@@ -16,12 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import torch
-
 from agentrl.agents.types import Trajectory
 from agentrl.trainer.algorithm import AlgoContext, Needs, register_algorithm
-from agentrl.trainer.pg import make_optimizer
-from agentrl.trainer.sft import SupervisedConfig, demonstration_turns, supervised_passes
+from agentrl.trainer.sft import OnlineSupervised, SupervisedConfig, demonstration_turns
 
 
 @dataclass
@@ -68,10 +65,7 @@ class FilteredBC:
     def __init__(self, cfg: FilteredBCConfig, ctx: AlgoContext):
         top_share([], cfg.keep_fraction)  # validates keep_fraction before any rollout
         self.cfg, self.ctx = cfg, ctx
-        params = (p for _, p in ctx.policy.trainable_named_parameters())
-        self.optimizer = make_optimizer(params, cfg.update.lr, cfg.update.weight_decay)
-        self.generator = torch.Generator().manual_seed(ctx.seed)
-        self.step = 0
+        self.learner = OnlineSupervised(cfg.update, cfg.epochs, ctx)
 
     def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]:
         kept = top_share(trajectories, self.cfg.keep_fraction, self.cfg.min_return)
@@ -84,26 +78,11 @@ class FilteredBC:
         }
         if not turns:
             return stats
-        steps_per_epoch = math.ceil(len(turns) / self.cfg.update.batch_size)
-        total = steps_per_epoch * self.cfg.epochs * max(self.ctx.iterations, 1)  # an estimate: kept counts vary
-        fit, self.step = supervised_passes(
-            self.ctx.policy,
-            self.optimizer,
-            turns,
-            self.cfg.update,
-            self.ctx.pad_id,
-            epochs=self.cfg.epochs,
-            generator=self.generator,
-            step=self.step,
-            total_steps=total,
-        )
-        stats.update(fit)
+        stats.update(self.learner.train(turns))
         return stats
 
     def state_dict(self) -> dict[str, Any]:
-        return {"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(), "step": self.step}
+        return self.learner.state_dict()
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        self.optimizer.load_state_dict(state["optimizer"])
-        self.generator.set_state(state["generator"])
-        self.step = int(state["step"])
+        self.learner.load_state_dict(state)

@@ -177,43 +177,60 @@ def supervised_step(
     }
 
 
-def supervised_passes(
-    policy: Policy,
-    optimizer: torch.optim.Optimizer,
-    turns: Sequence[Turn],
-    cfg: SupervisedConfig,
-    pad_id: int,
-    *,
-    epochs: int,
-    generator: torch.Generator,
-    step: int,
-    total_steps: int,
-) -> tuple[dict[str, float], int]:
-    """``epochs`` passes over ``turns`` in length-bucketed batches of ``cfg.batch_size`` (one
-    :func:`supervised_step` each, the learning rate following ``cfg``'s schedule from optimiser step ``step`` of
-    ``total_steps``); the frozen blocks' output is kept across the passes when there are several. The update of the
-    online imitation algorithms (filtered BC, DAgger), whose turns change every iteration.
+class OnlineSupervised:
+    """The supervised half of the online imitation algorithms (filtered BC, DAgger), whose turns change every
+    iteration: the optimiser over the trainable weights, the batch order and the step count, all kept in
+    checkpoints.
 
-    Returns:
-        The mean ``sft_loss`` and ``reply_exact`` of the steps (empty when no step had a reply token) and the
-        optimiser step count after them.
+    Args:
+        update: Learning rate, schedule and batching.
+        epochs: Passes over each call's turns.
+        ctx: The policy, pad id, seed (batch order) and the run's length (the schedule).
     """
-    lengths = [len(t.prompt_ids) + len(t.response_ids) for t in turns]
-    cache = LowerCache(policy, cfg.lower_cache_mb if epochs > 1 else 0)
-    losses: list[float] = []
-    exact: list[float] = []
-    policy.train()
-    for _ in range(epochs):
-        for rows in bucketed_batches(lengths, cfg.batch_size, generator):
-            lr = cfg.lr * lr_factor(step, total_steps, cfg)
-            out = supervised_step(policy, optimizer, [turns[i] for i in rows], cfg, pad_id, lr, cache)
-            step += 1
-            if out:
-                losses.append(out["sft_loss"])
-                exact.append(out["reply_exact"])
-    if not losses:
-        return {}, step
-    return {"sft_loss": sum(losses) / len(losses), "reply_exact": sum(exact) / len(exact)}, step
+
+    def __init__(self, update: SupervisedConfig, epochs: int, ctx: AlgoContext):
+        self.update, self.epochs, self.ctx = update, epochs, ctx
+        params = (p for _, p in ctx.policy.trainable_named_parameters())
+        self.optimizer = make_optimizer(params, update.lr, update.weight_decay)
+        self.generator = torch.Generator().manual_seed(ctx.seed)
+        self.step = 0
+
+    def train(self, turns: Sequence[Turn]) -> dict[str, float]:
+        """``epochs`` passes over ``turns`` in length-bucketed batches of ``update.batch_size``, one
+        :func:`supervised_step` each, the learning rate following the schedule over the run (its length estimated
+        from this call's turns, whose count varies by iteration); the frozen blocks' output is kept across the
+        passes when there are several.
+
+        Returns:
+            The mean ``sft_loss`` and ``reply_exact`` of the steps (empty when no step had a reply token).
+        """
+        cfg = self.update
+        total = math.ceil(len(turns) / cfg.batch_size) * self.epochs * max(self.ctx.iterations, 1)
+        lengths = [len(t.prompt_ids) + len(t.response_ids) for t in turns]
+        cache = LowerCache(self.ctx.policy, cfg.lower_cache_mb if self.epochs > 1 else 0)
+        losses: list[float] = []
+        exact: list[float] = []
+        self.ctx.policy.train()
+        for _ in range(self.epochs):
+            for rows in bucketed_batches(lengths, cfg.batch_size, self.generator):
+                lr = cfg.lr * lr_factor(self.step, total, cfg)
+                batch = [turns[i] for i in rows]
+                out = supervised_step(self.ctx.policy, self.optimizer, batch, cfg, self.ctx.pad_id, lr, cache)
+                self.step += 1
+                if out:
+                    losses.append(out["sft_loss"])
+                    exact.append(out["reply_exact"])
+        if not losses:
+            return {}
+        return {"sft_loss": sum(losses) / len(losses), "reply_exact": sum(exact) / len(exact)}
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"optimizer": self.optimizer.state_dict(), "generator": self.generator.get_state(), "step": self.step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])
+        self.step = int(state["step"])
 
 
 def _row_fits(out: Forward, mask: torch.Tensor) -> torch.Tensor:

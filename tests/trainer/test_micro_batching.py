@@ -14,6 +14,7 @@ import torch
 
 from agentrl.agents.dataset import DatasetWriter
 from agentrl.agents.generation import SamplingParams
+from agentrl.agents.llm_agent import LLMAgent
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.trainer.algorithm import AlgoContext, algorithm_table, build_algorithm
 from agentrl.trainer.archer import Archer, ArcherConfig, actor_backward, actor_loss, critic_losses, transitions
@@ -115,7 +116,12 @@ def test_no_forward_pass_of_any_algorithm_exceeds_the_row_and_token_budget(name,
     needs = config.needs()
     policy = Policy(copy.deepcopy(model), value_head=needs.value_head, reference=needs.reference)
     backend = fixed_replies(REPLY)
-    ctx = AlgoContext(policy, None, backend, SamplingParams(temperature=1.0), int(tokenizer.pad_token_id), 0,
+    agent = None
+    if spec.name == "dagger":  # it writes the expert's action of each turn's state as the agent's reply
+        agent = LLMAgent(backend, tokenizer)
+        for turn in (turn for t in trajectories for turn in t.turns):
+            turn.expert_action = "go"
+    ctx = AlgoContext(policy, agent, backend, SamplingParams(temperature=1.0), int(tokenizer.pad_token_id), 0,
                       lambda: None, tokenizer=tokenizer, iterations=2)  # fmt: skip
     algorithm = build_algorithm(config, ctx)
     passes: list[tuple[str, int, int]] = []
