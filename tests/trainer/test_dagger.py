@@ -128,6 +128,9 @@ def test_dagger_from_the_command_line_resumes_with_its_buffer(tmp_path, capsys):
     small = ["algo=dagger", "env=guess", "model=tiny", "train.tasks_per_iteration=4", "rollout.max_turns=3",
              "eval.episodes=2", "train.tensorboard=false", "algo.update.batch_size=4",
              f"train.output_dir={out}"]  # fmt: skip
+    # bad settings are refused before any work, naming the setting
+    assert main(["train", *small, "algo.buffer_turns=0"]) == 2
+    assert "algo.buffer_turns must be at least 1" in capsys.readouterr().err
     assert main(["train", *small, "train.iterations=1"]) == 0
     assert main(["train", *small, "train.iterations=2"]) == 0  # resumes after iteration 1, buffer included
     assert "resuming" in capsys.readouterr().err.replace("\n", "")

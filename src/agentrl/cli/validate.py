@@ -134,6 +134,9 @@ add_rules(
     batch_size=at_least(1),
 )
 add_rules("agentrl.trainer.pg:PGConfig", loss_agg=one_of(*LOSS_AGGREGATIONS))
+add_rules(
+    "agentrl.trainer.dagger:DAggerConfig", replay_ratio=at_least(0.0), buffer_turns=at_least(1), epochs=at_least(1)
+)
 add_rules("agentrl.trainer.warmup:WarmupConfig", episodes=at_least(0), heldout_episodes=at_least(0))
 add_rules("agentrl.agents.scripted:ScriptedAgentConfig", kind=one_of("expert", "random"))
 add_rules(
