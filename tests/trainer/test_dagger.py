@@ -10,6 +10,7 @@ import pytest
 import torch
 
 import agentrl
+from agentrl.agents.dataset import DatasetWriter
 from agentrl.agents.generation import SamplingParams
 from agentrl.agents.llm_agent import AgentConfig, DemonstrationAgent, LLMAgent
 from agentrl.agents.scripted import ExpertAgent
@@ -30,7 +31,7 @@ def _webshop():
     return agentrl.make("webshop")
 
 
-def test_rollouts_record_the_expert_action_of_the_state_each_turn_acted_in(tiny, fixed_replies):
+def test_rollouts_record_the_expert_action_of_the_state_each_turn_acted_in(tiny, fixed_replies, tmp_path, capsys):
     _, tokenizer = tiny
     # The expert playing: each turn's recorded expert action is the action it played there.
     demo = DemonstrationAgent(ExpertAgent(), tokenizer, PROMPT)
@@ -42,10 +43,16 @@ def test_rollouts_record_the_expert_action_of_the_state_each_turn_acted_in(tiny,
     [stuck] = collect(_webshop, policy, [3], RolloutConfig(max_turns=3))
     assert [t.expert_action for t in stuck.turns] == [expert.turns[0].action_text] * 3
     assert [t.expert_action for t in stuck.turns[1:]] == [t.info["expert_action"] for t in stuck.turns[:-1]]
-    # Trajectories keep it through export and import.
+    # Trajectories keep it through export and import, and `agentrl data show` says where the expert would differ.
     assert Trajectory.from_dict(json.loads(json.dumps(stuck.to_dict()))).turns[0].expert_action == (
         expert.turns[0].action_text
     )
+    writer = DatasetWriter(tmp_path / "stuck", env={"id": "agentrl/WebShop-v1", "split": "train", "config": {}},
+                           agent={"kind": "llm"}, model={"name": "tiny"}, prompt={})  # fmt: skip
+    writer.add(stuck)
+    assert main(["data", "show", str(writer.close())]) == 0
+    shown = capsys.readouterr().out
+    assert shown.count(f"(the expert: {expert.turns[0].action_text!r})") == 3
 
 
 def test_multi_agent_games_record_each_seats_expert_action():

@@ -233,6 +233,8 @@ def run_data(args: argparse.Namespace, overrides: list[str]) -> int:
         print(trajectory.initial_observation)
         for number, turn in enumerate(trajectory.turns):
             flag = " (invalid)" if turn.info.get("invalid_action") else ""
+            if turn.expert_action is not None and turn.expert_action != turn.action_text:
+                flag += f" (the expert: {turn.expert_action!r})"
             print(f"\n--- turn {number}: {turn.response_text!r} -> {turn.action_text!r}{flag}, reward {turn.reward:g}")
             if args.tokens:
                 print(
