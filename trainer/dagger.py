@@ -35,7 +35,7 @@ from agentrl.agents.llm_agent import PromptedAgent
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.trainer.algorithm import AlgoContext, Needs, register_algorithm
 from agentrl.trainer.buffers import ReplayBuffer
-from agentrl.trainer.sft import OnlineSupervised, SupervisedConfig, check_vocabulary
+from agentrl.trainer.sft import OnlineSupervised, SupervisedConfig, reply_fits
 
 logger = logging.getLogger(__name__)
 
@@ -60,13 +60,13 @@ class DAggerConfig:
         return Needs(replay=True)
 
 
-def expert_labelled(trajectories: Sequence[Trajectory], agent: PromptedAgent) -> tuple[list[Turn], int, int]:
+def expert_labelled(trajectories: Sequence[Trajectory], agent: PromptedAgent) -> tuple[list[Turn], int]:
     """The turns of ``trajectories`` relabelled with the expert's action, as training turns: each keeps the prompt
     the policy saw and takes the expert's action written as the model would reply with it.
 
     Returns:
-        The labelled turns, and of the turns with an expert action: how many, and on how many the policy's action
-        was the expert's.
+        The labelled turns (one per turn with an expert action), and on how many of them the policy's action was
+        the expert's.
     """
     labelled, agreed = [], 0
     for trajectory in trajectories:
@@ -89,7 +89,7 @@ def expert_labelled(trajectories: Sequence[Trajectory], agent: PromptedAgent) ->
                     expert_action=turn.expert_action,
                 )
             )
-    return labelled, len(labelled), agreed
+    return labelled, agreed
 
 
 @register_algorithm(
@@ -118,16 +118,16 @@ class DAgger:
         self._told_budget = False
 
     def update(self, trajectories: Sequence[Trajectory], iteration: int) -> dict[str, float]:
-        fresh, labelled, agreed = expert_labelled(trajectories, self.agent)
-        turns_played = sum(len(t.turns) for t in trajectories)
+        fresh, agreed = expert_labelled(trajectories, self.agent)
+        labelled = len(fresh)
         if not fresh and not len(self.buffer):
             env = trajectories[0].env_id if trajectories else "the env"
             raise ValueError(
                 f"algo=dagger needs the env's expert: {env} named no expert action (info['expert_action']) in any of "
-                f"the {turns_played} states its rollouts visited; pick an env with an expert"
+                f"the {sum(len(t.turns) for t in trajectories)} states its rollouts visited; pick an env with an expert"
             )
         budget = self.ctx.sampling.max_new_tokens  # a label longer than the policy may write teaches a cut reply
-        fitting = [t for t in fresh if len(t.response_ids) - 1 <= budget]
+        fitting = [t for t in fresh if reply_fits(t, budget)]
         if len(fitting) < len(fresh) and not self._told_budget:
             self._told_budget = True
             logger.warning(
@@ -138,8 +138,6 @@ class DAgger:
                 budget,
             )
         too_long, fresh = len(fresh) - len(fitting), fitting
-        if fresh:
-            check_vocabulary(fresh, len(self.ctx.tokenizer), "the expert's labels")
         earlier = self.buffer.sample(round(self.cfg.replay_ratio * len(fresh))) if len(self.buffer) else []
         self.buffer.extend(fresh)
         turns = fresh + earlier

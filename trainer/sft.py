@@ -296,6 +296,13 @@ def demonstration_turns(trajectories: Sequence[Trajectory], only_successful: boo
     ]
 
 
+def reply_fits(turn: Turn, max_new_tokens: int) -> bool:
+    """Whether the policy may write ``turn``'s demonstrated reply whole within ``max_new_tokens``
+    (``agent.sampling.max_new_tokens``): the reply ends with the end-of-turn token, which may be cut (the action
+    before it is whole)."""
+    return len(turn.response_ids) - 1 <= max_new_tokens
+
+
 def check_reply_budget(turns: Sequence[Turn], max_new_tokens: int) -> None:
     """Refuse demonstrated replies longer than the policy may write (``agent.sampling.max_new_tokens``): a policy
     trained on them is cut off before it finishes them, and a cut reply is an invalid action at every such turn.
@@ -304,7 +311,7 @@ def check_reply_budget(turns: Sequence[Turn], max_new_tokens: int) -> None:
     Raises:
         DatasetError: saying how many replies are too long and the budget they need.
     """
-    long = [len(t.response_ids) - 1 for t in turns if len(t.response_ids) - 1 > max_new_tokens]
+    long = [len(t.response_ids) - 1 for t in turns if not reply_fits(t, max_new_tokens)]
     if long:
         raise DatasetError(
             f"{len(long)} of {len(turns)} demonstrated replies are longer than agent.sampling.max_new_tokens="

@@ -70,8 +70,8 @@ def test_labels_are_the_demonstration_at_the_prompts_the_policy_saw(tiny, fixed_
     [expert] = collect(_webshop, demo, [3], RolloutConfig(max_turns=15))
     policy = LLMAgent(fixed_replies(tokenizer("no", add_special_tokens=False)["input_ids"]), tokenizer, PROMPT)
     [stuck] = collect(_webshop, policy, [3], RolloutConfig(max_turns=3))
-    labelled, count, agreed = expert_labelled([stuck], policy)
-    assert count == 3 and agreed == 0
+    labelled, agreed = expert_labelled([stuck], policy)
+    assert len(labelled) == 3 and agreed == 0
     # At the reset's state the label is exactly the demonstration's first turn: the same prompt, the same reply ids.
     assert labelled[0].prompt_ids == expert.turns[0].prompt_ids
     assert labelled[0].response_ids == expert.turns[0].response_ids
@@ -79,8 +79,8 @@ def test_labels_are_the_demonstration_at_the_prompts_the_policy_saw(tiny, fixed_
     # Later labels keep the prompt the policy saw (its own invalid turn's page), not the expert's.
     assert [t.prompt_ids for t in labelled] == [t.prompt_ids for t in stuck.turns]
     # The expert playing agrees with itself everywhere.
-    _, count, agreed = expert_labelled([expert], demo)
-    assert count == agreed == len(expert.turns)
+    labelled, agreed = expert_labelled([expert], demo)
+    assert len(labelled) == agreed == len(expert.turns)
 
 
 def _label_logprob(policy: Policy, turns: list[Turn], pad_id: int) -> float:
@@ -100,7 +100,7 @@ def test_an_update_raises_the_expert_labels_probability_and_aggregates(tiny, fix
     cfg = DAggerConfig(replay_ratio=1.0, epochs=3, update=SupervisedConfig(lr=1e-3, batch_size=4, micro_batch_size=4))
     dagger = build_algorithm(cfg, ctx)
     first = collect(_webshop, agent, [3, 4], RolloutConfig(max_turns=3))
-    labelled, _, _ = expert_labelled(first, agent)
+    labelled, _ = expert_labelled(first, agent)
     before = _label_logprob(policy, labelled, pad)
     stats = dagger.update(first, 0)
     assert stats["labelled_turns"] == 6 and stats["agreement"] == 0.0 and stats["replayed_turns"] == 0
