@@ -32,7 +32,7 @@ from agentrl.envs.webshop.app import Site, create_app
 from agentrl.envs.webshop.catalog import SPLITS
 from agentrl.envs.webshop.engine import Command
 from agentrl.envs.webshop.env import SEARCH_PLACEHOLDER, load_shop, parse_command
-from agentrl.envs.webshop.oracle import oracle_action
+from agentrl.envs.webshop.oracle import check_expert_view, expert_action
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +112,11 @@ class WebShopBrowserEnv(TextEnv[Command]):
         n_products: Size of the generated catalogue.
         screenshot: Put a PNG screenshot of the page in ``info["image"]`` after every reset and step.
         chromium_path: The browser to launch (default: ``chromium`` on PATH).
-        expert: Put the oracle's next action in ``info["expert_action"]``.
+        expert: Put the expert's next action in ``info["expert_action"]``.
+        expert_view: What that expert reads: ``oracle`` (the goal's hidden attributes and every product's options;
+            it opens the first listed product that scores best) or ``page`` (only the pages: it opens listed
+            products in order and goes back from one that lacks an option or is over budget); see
+            :mod:`agentrl.envs.webshop.oracle`.
         render_mode: See :class:`~agentrl.envs.base.TextEnv`.
     """
 
@@ -133,9 +137,12 @@ class WebShopBrowserEnv(TextEnv[Command]):
         chromium_path: str | None = None,
         *,
         expert: bool = True,
+        expert_view: str = "oracle",
         render_mode: str | None = None,
     ):
         super().__init__(expert=expert, render_mode=render_mode)
+        check_expert_view(expert_view)
+        self.expert_view = expert_view
         if split not in SPLITS:
             raise ValueError(f"unknown WebShop split {split!r}; choose one of {', '.join(SPLITS)}")
         require_playwright("WebShop-Browser")
@@ -217,7 +224,7 @@ class WebShopBrowserEnv(TextEnv[Command]):
         if self.sid is None:
             return None
         session = self.site.session(self.sid)
-        return oracle_action(self.site.shop, session.goal, session.state, session.searched)
+        return expert_action(self.site.shop, session, self.expert_view)
 
     def invalid_feedback(self, action: object) -> str:
         head = action[:60] if isinstance(action, str) else type(action).__name__

@@ -23,7 +23,7 @@ from typing import Any, ClassVar, SupportsFloat
 from agentrl.envs.base import TextEnv
 from agentrl.envs.webshop.catalog import SPLITS, Catalog, Goal, generate_catalog, load_original
 from agentrl.envs.webshop.engine import Command, Session, Shop, ShopState
-from agentrl.envs.webshop.oracle import oracle_action
+from agentrl.envs.webshop.oracle import check_expert_view, expert_action
 from agentrl.envs.webshop.pages import OBSERVATION_MODES, Element, render
 from agentrl.envs.webshop.reward import RewardInfo
 
@@ -63,7 +63,11 @@ class WebShopEnv(TextEnv[Command]):
         human_goals: With ``data_dir``: the crowd-written goals (else the synthetic ones).
         catalog_seed: Seed of the generated catalogue (and of price draws).
         n_products: Size of the generated catalogue.
-        expert: Put the oracle's next action in ``info["expert_action"]``.
+        expert: Put the expert's next action in ``info["expert_action"]``.
+        expert_view: What that expert reads: ``oracle`` (the goal's hidden attributes and every product's options;
+            it opens the first listed product that scores best) or ``page`` (only the pages: it opens listed
+            products in order and goes back from one that lacks an option or is over budget); see
+            :mod:`agentrl.envs.webshop.oracle`.
         render_mode: See :class:`~agentrl.envs.base.TextEnv`.
     """
 
@@ -84,9 +88,12 @@ class WebShopEnv(TextEnv[Command]):
         n_products: int = 1200,
         *,
         expert: bool = True,
+        expert_view: str = "oracle",
         render_mode: str | None = None,
     ):
         super().__init__(expert=expert, render_mode=render_mode)
+        check_expert_view(expert_view)
+        self.expert_view = expert_view
         if split not in SPLITS:
             raise ValueError(f"unknown WebShop split {split!r}; choose one of {', '.join(SPLITS)}")
         if observation_mode not in OBSERVATION_MODES:
@@ -159,7 +166,7 @@ class WebShopEnv(TextEnv[Command]):
         return actions + [f"click[{e.label}]" for e in self._elements if e.clickable]
 
     def _compute_expert(self) -> str | None:
-        return oracle_action(self.shop, self.goal, self.state, self.session.searched)
+        return expert_action(self.shop, self.session, self.expert_view)
 
     def invalid_feedback(self, action: object) -> str:
         head = action[:60] if isinstance(action, str) else type(action).__name__

@@ -25,6 +25,16 @@ small model learns to imitate what it can read (docs/training.md):
 
 It only uses actions of the page it is on (it goes back to the search page to search), so
 the same plan drives the text env and the browser.
+
+The oracle still chooses its product with what the pages hide: the goal's attributes (which
+no product page lists) and the option values of products it never opens. A policy that
+strays from its path cannot tell why it goes back from a product. :func:`page_action` is
+the expert that reads only what a shopper sees (``expert_view="page"``): it searches with
+the instruction, opens the first listed product it has not opened yet whose price is
+within the instruction's bound, and on the product page buys when every option the
+instruction names is offered and the price is within the bound, else goes back. Its
+product choices follow from the page (visited products are marked in ``text_rich``
+mode), at the cost of buying some products that lack a hidden attribute.
 """
 
 from __future__ import annotations
@@ -33,10 +43,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from agentrl.envs.webshop.catalog import Goal, Product
-from agentrl.envs.webshop.engine import BACK_TO_SEARCH, BUY_NOW, NEXT, PREV, RESULTS_PER_PAGE, Shop, ShopState
+from agentrl.envs.webshop.engine import BACK_TO_SEARCH, BUY_NOW, NEXT, PREV, RESULTS_PER_PAGE, Session, Shop, ShopState
 from agentrl.envs.webshop.reward import FUZZY_THRESHOLD, fuzzy_ratio, normalize_color, purchase_reward
 
 _EPS = 1e-9
+EXPERT_VIEWS = ("oracle", "page")
+"""What the expert of ``info["expert_action"]`` may read: the whole catalogue and goal (``oracle``) or only the
+pages a shopper sees (``page``)."""
 
 
 def search_queries(goal: Goal, product: Product) -> list[str]:
@@ -109,6 +122,69 @@ def oracle_action(shop: Shop, goal: Goal, state: ShopState, searched: set[str]) 
     if where == state.page_num:
         return f"click[{choice}]"
     return f"click[{NEXT if where > state.page_num else PREV}]"
+
+
+def offers_options(goal: Goal, product: Product) -> bool:
+    """Whether ``product``'s page offers a value for every option the goal names (the fuzzy match of the reward)."""
+    matched = {
+        wanted
+        for wanted in goal.option_values
+        for values in product.options.values()
+        for value in values
+        if value == wanted.lower() or fuzzy_ratio(normalize_color(value), normalize_color(wanted)) > FUZZY_THRESHOLD
+    }
+    return len(matched) == len(set(goal.option_values))
+
+
+def page_action(shop: Shop, session: Session) -> str | None:
+    """The next action of the expert that reads only the pages (see the module's docstring); None once bought.
+
+    On a results page it opens the first listed product, on any page of the search's results, that this session
+    has not opened and whose price is within the goal's bound. When no such product is left it opens the first
+    listed product within the bound (else the first listed) and buys it with the options it offers, so that an
+    episode always ends in a purchase rather than a loop.
+    """
+    goal, state = session.goal, session.state
+    query = goal.instruction.lower()
+    if state.page == "done":
+        return None
+    if state.page == "search":
+        return f"search[{query}]"
+    if state.page == "sub":
+        return f"click[{PREV}]"
+    results = shop.results(state.keywords)
+    if not results:
+        return f"click[{BACK_TO_SEARCH}]" if state.keywords != query else None
+    affordable = [a for a in results if shop.product(a).price <= goal.price_upper]
+    unopened = [a for a in affordable if a not in session.visited]
+    if state.page == "item":
+        product = shop.product(state.asin)
+        fits = product.price <= goal.price_upper and offers_options(goal, product)
+        if not fits and unopened:
+            return f"click[{PREV}]"
+        chosen = state.chosen
+        for name, value in wanted_options(goal, product).items():
+            if chosen.get(name) != value:
+                return f"click[{value}]"
+        return f"click[{BUY_NOW}]"
+    choice = (unopened or affordable or list(results))[0]
+    where = results.index(choice) // RESULTS_PER_PAGE + 1
+    if where == state.page_num:
+        return f"click[{choice}]"
+    return f"click[{NEXT if where > state.page_num else PREV}]"
+
+
+def expert_action(shop: Shop, session: Session, view: str) -> str | None:
+    """The next action of the expert that sees ``view`` (one of :data:`EXPERT_VIEWS`) in ``session``."""
+    if view == "page":
+        return page_action(shop, session)
+    return oracle_action(shop, session.goal, session.state, session.searched)
+
+
+def check_expert_view(view: str) -> None:
+    """Refuse an unknown ``expert_view``, naming the choices."""
+    if view not in EXPERT_VIEWS:
+        raise ValueError(f"unknown WebShop expert_view {view!r}; choose one of {', '.join(EXPERT_VIEWS)}")
 
 
 def run_oracle(env: Any, task_ids: Iterable[int]) -> dict[str, Any]:

@@ -4,6 +4,7 @@ agentrl webshop serve --port 3000            # open http://127.0.0.1:3000/ in a 
 agentrl webshop serve --split test --goal 7  # every new visitor gets test goal 7
 agentrl webshop oracle --split test          # oracle success on the 500 test goals (text mode)
 agentrl webshop oracle --mode browser -n 20  # ... and in headless Chromium
+agentrl webshop oracle --expert-view page    # the expert that reads only the pages
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 from typing import Any
 
 from agentrl.envs.webshop.catalog import SPLITS
+from agentrl.envs.webshop.oracle import EXPERT_VIEWS
 
 
 def _shop_flags(parser: Any) -> None:
@@ -38,6 +40,12 @@ def add_parser(sub: Any) -> None:
     oracle = actions.add_parser("oracle", help="play the oracle on a split and print success and score as JSON")
     oracle.add_argument("--mode", choices=("text", "browser"), default="text")
     oracle.add_argument("-n", "--goals", type=int, default=None, help="the first N goals of the split (default all)")
+    oracle.add_argument(
+        "--expert-view",
+        choices=EXPERT_VIEWS,
+        default="oracle",
+        help="oracle: the catalogue's expert (default); page: the expert that reads only the pages",
+    )
     _shop_flags(oracle)
     oracle.set_defaults(run=run_oracle_command)
 
@@ -75,12 +83,12 @@ def run_oracle_command(args: argparse.Namespace, _extra: list[str]) -> int:
     from agentrl.envs.webshop.oracle import run_oracle
 
     env_id = "agentrl/WebShop-v1" if args.mode == "text" else "agentrl/WebShop-Browser-v1"
-    env = agentrl.make(env_id, **_kwargs(args))
+    env = agentrl.make(env_id, **_kwargs(args), expert_view=args.expert_view)
     try:
         n = len(env.unwrapped.goals if args.mode == "text" else env.unwrapped.site.goals)
         figures = run_oracle(env, range(min(n, args.goals) if args.goals else n))
     finally:
         env.close()
     figures["failed"] = figures["failed"][:20]
-    print(json.dumps({"env": env_id, "split": args.split, **figures}))
+    print(json.dumps({"env": env_id, "split": args.split, "expert_view": args.expert_view, **figures}))
     return 0

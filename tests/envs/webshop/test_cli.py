@@ -24,6 +24,12 @@ def test_oracle_command(capsys):
     assert figures["goals"] == 20 and figures["success"] == 1.0 and figures["split"] == "eval"
 
 
+def test_oracle_command_page_expert(capsys):
+    assert main(["webshop", "oracle", "--split", "eval", "-n", "40", "--expert-view", "page"]) == 0
+    figures = json.loads(capsys.readouterr().out)
+    assert figures["goals"] == 40 and figures["expert_view"] == "page" and 0.3 < figures["success"] < 1.0
+
+
 def test_bad_split_is_a_usage_error(capsys):
     try:
         main(["webshop", "oracle", "--split", "dev"])

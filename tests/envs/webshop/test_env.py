@@ -102,3 +102,92 @@ def test_oracle_buys_the_first_listed_product_that_meets_the_goal():
     finally:
         env.close()
     assert earlier > 0  # the rule matters: for some goals an earlier product scores as well as the target
+
+
+def _play_expert(env, task_id, goal=None):
+    """The page expert's actions on ``task_id`` (with ``goal`` put in the session instead of the split's), and the
+    reward."""
+    _, info = env.reset(seed=task_id, options={"task_id": task_id})
+    if goal is not None:
+        env.unwrapped.session.goal = goal
+        info = {"expert_action": env.unwrapped._compute_expert()}
+    actions, reward, done = [], 0.0, False
+    while not done and info["expert_action"] is not None:
+        actions.append(info["expert_action"])
+        _, reward, terminated, truncated, info = env.step(info["expert_action"])
+        done = terminated or truncated
+    return actions, float(reward)
+
+
+def test_page_expert_reads_only_the_pages():
+    """expert_view=page acts on what a shopper sees: the goal's hidden fields (its attributes, target product, query,
+    category) change none of its actions, and every product it opens is the first listed one it has not opened whose
+    price is within the instruction's bound; it goes back from a product exactly when one of the instruction's
+    options is missing or the price is over the bound."""
+    import dataclasses
+
+    from agentrl.envs.webshop.oracle import offers_options
+
+    env = agentrl.make("agentrl/WebShop-v1", split="train", observation_mode="text_rich", expert_view="page")
+    shop = env.unwrapped.shop
+    rewards, went_back = [], 0
+    try:
+        for task_id in range(60):
+            goal = env.unwrapped.goals[task_id]
+            hidden = dataclasses.replace(
+                goal, attributes=["nothing of the sort"], asin="B000000000", query="x", category="y", name="z"
+            )
+            actions, reward = _play_expert(env, task_id)
+            assert _play_expert(env, task_id, goal=hidden)[0] == actions
+            rewards.append(reward)
+            assert actions[0] == f"search[{goal.instruction.lower()}]" and actions[-1] == "click[Buy Now]"
+            results = shop.results(goal.instruction.lower())
+            in_budget = [a for a in results if shop.product(a).price <= goal.price_upper]
+            opened = [a[6:-1] for a in actions if a[6:-1] in results]
+            assert opened == in_budget[: len(opened)]  # in the order listed, none skipped, none over budget
+            for asin in opened[:-1]:  # every product it left lacks an option or is over budget
+                product = shop.product(asin)
+                assert not offers_options(goal, product) or product.price > goal.price_upper
+            bought = shop.product(opened[-1])
+            if len(opened) < len(in_budget):
+                assert offers_options(goal, bought)
+            went_back += len(opened) - 1
+    finally:
+        env.close()
+    assert went_back > 0  # the recovery the demonstrations now show
+    assert 0.5 <= sum(r == 1.0 for r in rewards) / len(rewards) < 1.0  # buys some products that lack an attribute
+
+
+def test_page_expert_recovers_from_a_product_the_policy_opened():
+    """Off its own path the page expert still names an action a policy can read off the page: back from a product
+    that lacks an option, then the first listed product not opened yet."""
+    from agentrl.envs.webshop.oracle import offers_options
+
+    env = agentrl.make("agentrl/WebShop-v1", split="train", observation_mode="text_rich", expert_view="page")
+    shop = env.unwrapped.shop
+    checked = 0
+    try:
+        for task_id in range(200):
+            _, info = env.reset(seed=task_id, options={"task_id": task_id})
+            goal = env.unwrapped.goal
+            _, _, _, _, info = env.step(info["expert_action"])
+            page = shop.results(goal.instruction.lower())[:10]
+            lacking = [a for a in page if not offers_options(goal, shop.product(a))]
+            if not lacking or not goal.option_values:
+                continue
+            obs, _, _, _, info = env.step(f"click[{lacking[-1]}]")  # the policy strays to a product
+            assert info["expert_action"] == "click[< Prev]"
+            obs, _, _, _, info = env.step("click[< Prev]")
+            assert f"[clicked button] {lacking[-1]} [clicked button_]" in obs  # text_rich marks it as opened
+            first = next(a for a in shop.results(goal.instruction.lower()) if shop.product(a).price <= goal.price_upper
+                         and a != lacking[-1])
+            assert info["expert_action"] == f"click[{first}]" or first not in page
+            checked += 1
+    finally:
+        env.close()
+    assert checked >= 5
+
+
+def test_unknown_expert_view_is_refused():
+    with pytest.raises(ValueError, match="expert_view 'human'; choose one of oracle, page"):
+        agentrl.make("agentrl/WebShop-v1", expert_view="human")
