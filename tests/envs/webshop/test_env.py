@@ -179,8 +179,11 @@ def test_page_expert_recovers_from_a_product_the_policy_opened():
             assert info["expert_action"] == "click[< Prev]"
             obs, _, _, _, info = env.step("click[< Prev]")
             assert f"[clicked button] {lacking[-1]} [clicked button_]" in obs  # text_rich marks it as opened
-            first = next(a for a in shop.results(goal.instruction.lower()) if shop.product(a).price <= goal.price_upper
-                         and a != lacking[-1])
+            first = next(
+                a
+                for a in shop.results(goal.instruction.lower())
+                if shop.product(a).price <= goal.price_upper and a != lacking[-1]
+            )
             assert info["expert_action"] == f"click[{first}]" or first not in page
             checked += 1
     finally:
