@@ -92,6 +92,23 @@ def purchase_choice(shop: Shop, goal: Goal, keywords: str) -> tuple[str | None, 
     return choice, reward
 
 
+def _buy(goal: Goal, product: Product, state: ShopState) -> str:
+    """On ``product``'s page: click the next option value the goal asks for that is not chosen yet, else Buy Now."""
+    chosen = state.chosen
+    for name, value in wanted_options(goal, product).items():
+        if chosen.get(name) != value:
+            return f"click[{value}]"
+    return f"click[{BUY_NOW}]"
+
+
+def _towards(results: tuple[str, ...], choice: str, state: ShopState) -> str:
+    """On a results page: open ``choice`` when this page lists it, else page towards it."""
+    where = results.index(choice) // RESULTS_PER_PAGE + 1
+    if where == state.page_num:
+        return f"click[{choice}]"
+    return f"click[{NEXT if where > state.page_num else PREV}]"
+
+
 def oracle_action(shop: Shop, goal: Goal, state: ShopState, searched: set[str]) -> str | None:
     """The oracle's next action in ``state``, given the queries ``searched`` so far this episode.
 
@@ -110,18 +127,11 @@ def oracle_action(shop: Shop, goal: Goal, state: ShopState, searched: set[str]) 
         product = shop.product(state.asin)
         if best_reward(goal, product) < reward - _EPS:
             return f"click[{PREV}]"
-        chosen = state.chosen
-        for name, value in wanted_options(goal, product).items():
-            if chosen.get(name) != value:
-                return f"click[{value}]"
-        return f"click[{BUY_NOW}]"
+        return _buy(goal, product, state)
     # Results: page towards the choice, or search again when these results hold nothing as good as the target.
     if choice is None or (reward < best_reward(goal, target) - _EPS and query is not None):
         return f"click[{BACK_TO_SEARCH}]" if query is not None else None
-    where = shop.results(state.keywords).index(choice) // RESULTS_PER_PAGE + 1
-    if where == state.page_num:
-        return f"click[{choice}]"
-    return f"click[{NEXT if where > state.page_num else PREV}]"
+    return _towards(shop.results(state.keywords), choice, state)
 
 
 def offers_options(goal: Goal, product: Product) -> bool:
@@ -162,16 +172,8 @@ def page_action(shop: Shop, session: Session) -> str | None:
         fits = product.price <= goal.price_upper and offers_options(goal, product)
         if not fits and unopened:
             return f"click[{PREV}]"
-        chosen = state.chosen
-        for name, value in wanted_options(goal, product).items():
-            if chosen.get(name) != value:
-                return f"click[{value}]"
-        return f"click[{BUY_NOW}]"
-    choice = (unopened or affordable or list(results))[0]
-    where = results.index(choice) // RESULTS_PER_PAGE + 1
-    if where == state.page_num:
-        return f"click[{choice}]"
-    return f"click[{NEXT if where > state.page_num else PREV}]"
+        return _buy(goal, product, state)
+    return _towards(results, (unopened or affordable or list(results))[0], state)
 
 
 def expert_action(shop: Shop, session: Session, view: str) -> str | None:
