@@ -56,6 +56,8 @@ class AgentStep:
     """The reply: token ids and log-probs (empty for agents without a model) and its text."""
     action: str
     """The action parsed from the reply, sent to the env as it is."""
+    repaired_from: str | None = None
+    """The model's own reply when ``agent.repair_invalid`` replaced it (its action was not among the listed ones)."""
 
 
 @runtime_checkable

@@ -17,7 +17,10 @@ from __future__ import annotations
 import abc
 import dataclasses
 import logging
-from collections.abc import Iterable, Sequence
+import math
+import random
+import re
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +69,14 @@ class AgentConfig:
     not repeated once per turn of the history window."""
     system_prompt: str | None = None
     """Replace the env's own instructions (``info["instructions"]``) in the system prompt."""
+    repair_invalid: bool = False
+    """Where the env lists its admissible actions and the reply's action is none of them, play instead the listed
+    action the model itself gives the highest probability (each written as the model would reply with it, scored after
+    the same prompt; at a sampling temperature, drawn from the model's distribution over the listed replies). The
+    turn then holds that reply's tokens and log-probs, and :attr:`~agentrl.agents.types.Turn.repaired_from` the
+    model's own text, counted as ``repaired_rate`` in evaluations. Listed templates (an entry with a ``<name>``
+    placeholder, such as WebShop's ``search[<query>]``) accept any text in place of the placeholder and are never
+    played themselves. Needs the model in this process (``backend.name=hf``)."""
     sampling: SamplingParams = field(default_factory=SamplingParams)
     """Sampling settings of every generation call."""
 
@@ -162,6 +173,8 @@ class PromptedAgent(abc.ABC):
         return conversation
 
     def _observe(self, conversation: Conversation, observation: str, info: dict[str, Any]) -> None:
+        actions = info.get("admissible_actions")
+        conversation.actions = [str(a) for a in actions] if actions else None
         text = self.format_observation(observation, info)
         past = observation if not self.config.history_actions and text != observation else None
         if conversation.observe(text, past):
@@ -238,6 +251,32 @@ def prompt_budget(config: AgentConfig, context: int | None) -> tuple[int | None,
     return budget, source
 
 
+ReplyScorer = Callable[[Sequence[int], Sequence[Sequence[int]], float], list[list[float]]]
+"""``(prompt, replies, temperature)`` -> each reply's per-token log-probs after the prompt (the hf backend's
+``score_replies``)."""
+
+_PLACEHOLDER = re.compile(r"<[A-Za-z_][A-Za-z0-9_ ]*>")
+
+
+def _normal(action: str) -> str:
+    return " ".join(action.split()).casefold()
+
+
+def listed(action: str, actions: Sequence[str]) -> bool:
+    """Whether ``action`` is one of the listed ``actions`` (spacing and case aside), or fills one of the listed
+    templates (an entry with ``<name>`` placeholders, each standing for any non-empty text)."""
+    mine = _normal(action)
+    for entry in actions:
+        if not _PLACEHOLDER.search(entry):
+            if _normal(entry) == mine:
+                return True
+            continue
+        pattern = ".+".join(re.escape(_normal(part)) for part in _PLACEHOLDER.split(entry))
+        if re.fullmatch(pattern, mine, re.DOTALL):
+            return True
+    return False
+
+
 class LLMAgent(PromptedAgent):
     """An LLM policy for text envs (an :class:`~agentrl.agents.base.Agent`): replies come from a backend.
 
@@ -245,6 +284,11 @@ class LLMAgent(PromptedAgent):
         backend: A :class:`~agentrl.agents.generation.GenerationBackend`.
         tokenizer: The policy's tokenizer (chat template, encode/decode).
         config: Prompting and sampling settings.
+        scorer: Scores replies with the policy (needed by ``config.repair_invalid``; see
+            :func:`~agentrl.agents.backends.reply_scorer`).
+
+    Raises:
+        ValueError: ``config.repair_invalid`` without a ``scorer``.
     """
 
     def __init__(
@@ -254,9 +298,16 @@ class LLMAgent(PromptedAgent):
         config: AgentConfig | None = None,
         *,
         context_length: int | None = None,
+        scorer: ReplyScorer | None = None,
     ):
         super().__init__(tokenizer, config, backend.eos_ids, context_length=context_length)
         self.backend = backend
+        if self.config.repair_invalid and scorer is None:
+            raise ValueError(
+                "agent.repair_invalid scores the listed actions with the model itself, which this backend does not "
+                "hold in this process: use backend.name=hf, or drop agent.repair_invalid"
+            )
+        self.scorer = scorer if self.config.repair_invalid else None
 
     def act(self, episodes: Sequence[Conversation]) -> list[AgentStep]:
         """One action per conversation, from one batched generation call."""
@@ -268,10 +319,37 @@ class LLMAgent(PromptedAgent):
         self.calls += 1
         completions = self.backend.generate(prompts, params)
         require_tag = self.config.thinking
-        return [
+        steps = [
             AgentStep(prompt, completion, parse_action(completion.text, require_tag=require_tag))
             for prompt, completion in zip(prompts, completions, strict=True)
         ]
+        if self.scorer is not None:
+            for row, (conversation, step) in enumerate(zip(episodes, steps, strict=True)):
+                steps[row] = self._repaired(conversation, step, params, row)
+        return steps
+
+    def _repaired(self, conversation: Conversation, step: AgentStep, params: SamplingParams, row: int) -> AgentStep:
+        """``step``, or, when its action is not among the listed ones, the listed action the model likes best."""
+        actions = conversation.actions
+        if not actions or listed(step.action, actions):
+            return step
+        choices = [a for a in dict.fromkeys(actions) if not _PLACEHOLDER.search(a)]
+        replies = [self.demonstrated_reply(a) for a in choices]
+        fits = [i for i, reply in enumerate(replies) if len(reply.token_ids) <= params.max_new_tokens]
+        if not fits:
+            return step
+        assert self.scorer is not None
+        scores = self.scorer(step.prompt_ids, [replies[i].token_ids for i in fits], params.temperature)
+        totals = [sum(s) for s in scores]
+        if params.temperature > 0:  # draw from the model's distribution restricted to the listed replies
+            top = max(totals)
+            weights = [math.exp(t - top) for t in totals]
+            pick = random.Random(f"{params.seed}-{self.calls}-{row}").choices(range(len(fits)), weights)[0]
+        else:
+            pick = max(range(len(fits)), key=totals.__getitem__)
+        chosen = replies[fits[pick]]
+        completion = Completion(chosen.token_ids, scores[pick], chosen.text, "stop")
+        return AgentStep(step.prompt_ids, completion, choices[fits[pick]], repaired_from=step.completion.text)
 
 
 @dataclass

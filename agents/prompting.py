@@ -157,6 +157,8 @@ class Conversation:
     max_tokens: int | None = None
     stats: PromptStats = field(default_factory=PromptStats)
     """This episode's counts (prompts counted by :meth:`next_prompt`)."""
+    actions: list[str] | None = None
+    """The admissible actions the env listed with the latest observation (None: it listed none)."""
     _head: list[int] = field(default_factory=list)
     _turns: list[tuple[list[int], list[int], list[int]]] = field(default_factory=list)
     _pending: list[int] = field(default_factory=list)

@@ -58,6 +58,9 @@ class Turn:
     """The env's expert action in the state this turn acted in (``info["expert_action"]`` of the reset or of the
     step before, which :attr:`info` does not hold: it is the info after the step). None where the env names none.
     DAgger (``algo=dagger``) trains on it."""
+    repaired_from: str | None = None
+    """The model's own reply where ``agent.repair_invalid`` replaced it with the listed action the model scored
+    highest (then :attr:`response_ids` are that action's reply); None where the reply was played as written."""
 
 
 def expert_action_of(info: dict[str, Any]) -> str | None:

@@ -306,11 +306,13 @@ def mean_interval(values: Sequence[float], z: float = Z95) -> dict[str, Any]:
 
 
 def summarize(trajectories: Sequence[Trajectory]) -> dict[str, Any]:
-    """Success, score, return, length and invalid-action rate over episodes."""
+    """Success, score, return, length, invalid-action rate and the share of replies ``agent.repair_invalid``
+    replaced, over episodes."""
     wins = sum(t.won for t in trajectories)
     n = len(trajectories)
     turns = sum(len(t.turns) for t in trajectories)
     invalid = sum(bool(turn.info.get("invalid_action")) for t in trajectories for turn in t.turns)
+    repaired = sum(turn.repaired_from is not None for t in trajectories for turn in t.turns)
     return {
         "episodes": n,
         "success": {"mean": wins / n if n else 0.0, "ci95": list(wilson_interval(wins, n))},
@@ -318,6 +320,7 @@ def summarize(trajectories: Sequence[Trajectory]) -> dict[str, Any]:
         "return": mean_interval([t.total_reward for t in trajectories]),
         "mean_turns": turns / n if n else 0.0,
         "invalid_action_rate": invalid / turns if turns else 0.0,
+        "repaired_rate": repaired / turns if turns else 0.0,
     }
 
 

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from agentrl.agents.backends import BackendConfig, generation_dtype_name, make_backend
+from agentrl.agents.backends import BackendConfig, generation_dtype_name, make_backend, reply_scorer
 from agentrl.agents.generation import GenerationBackend, SamplingParams
 from agentrl.agents.llm_agent import AgentConfig, LLMAgent
 from agentrl.agents.models import ModelConfig, fingerprint, load_model
@@ -292,9 +292,10 @@ class Trainer:
             self.hooks.message(f"backend.dtype=auto: generating in {generation_dtype_name(self.backend)}")
         if self.fsdp and cfg.backend.name == "hf":
             self.backend.weights_shared = False  # it generates with its own full copy; sync_weights fills it
-        self.agent = LLMAgent(self.backend, tokenizer, cfg.agent)
+        scorer = reply_scorer(self.backend, cfg.agent.repair_invalid)
+        self.agent = LLMAgent(self.backend, tokenizer, cfg.agent, scorer=scorer)
         greedy = dataclasses.replace(cfg.agent, sampling=dataclasses.replace(cfg.agent.sampling, temperature=0.0))
-        self.eval_agent = LLMAgent(self.backend, tokenizer, greedy)
+        self.eval_agent = LLMAgent(self.backend, tokenizer, greedy, scorer=scorer)
         self.rollout_agent: Any = self.agent
         self.eval_rollout_agent: Any = self.eval_agent
         self.memory: CaseMemory | None = None

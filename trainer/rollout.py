@@ -149,6 +149,7 @@ def collect(
                     info=dict(info),
                     response_text=step.completion.text,
                     expert_action=slot.expert_action,
+                    repaired_from=step.repaired_from,
                 )
             )
             slot.expert_action = expert_action_of(info)

@@ -129,6 +129,23 @@ def generation_dtype_name(backend: Any) -> str | None:
     return str(next(backend.model.parameters()).dtype).removeprefix("torch.")
 
 
+def reply_scorer(backend: Any, wanted: bool = True) -> Any:
+    """What scores replies with the policy for ``agent.repair_invalid`` (the hf backend's ``score_replies``); None
+    when not ``wanted``.
+
+    Raises:
+        ValueError: ``wanted`` with a backend that does not hold the model in this process.
+    """
+    if not wanted:
+        return None
+    if not isinstance(backend, HFBackend):
+        raise ValueError(
+            f"agent.repair_invalid scores the listed actions with the model itself, which backend "
+            f"{type(backend).__name__} does not hold in this process: use backend.name=hf, or drop agent.repair_invalid"
+        )
+    return backend.score_replies
+
+
 def load_backend(cfg: BackendConfig, model_cfg: ModelConfig) -> tuple[Any, Any, Any]:
     """``(backend, tokenizer, model)`` for generating only (eval, benchmarks): a server backend
     loads just the tokenizer, and ``model`` is then None."""

@@ -108,6 +108,55 @@ class HFBackend:
         return out
 
     @torch.no_grad()
+    def score_replies(
+        self, prompt: Sequence[int], replies: Sequence[Sequence[int]], temperature: float = 1.0
+    ) -> list[list[float]]:
+        """The log-probability of each token of each reply written after ``prompt``, under the distribution
+        :meth:`generate` samples at ``temperature`` (0: the raw logits, as greedy generation records them).
+
+        The prompt is computed once (from the kept states of the turn's generation when the prefix cache holds
+        them) and the replies go through in one batch after it.
+        """
+        if not prompt:
+            raise ValueError("a prompt needs at least one token")
+        rows = [list(reply) for reply in replies]
+        if not rows:
+            return []
+        if any(not reply for reply in rows):
+            raise ValueError("every reply to score needs at least one token")
+        self._refresh_copy()
+        entry, kept = None, 0
+        if self.prefix_cache.max_bytes > 0:
+            self.prefix_cache.check_weights(self.model)
+            entry, kept = self.prefix_cache.lookup(prompt)
+        fed = list(prompt[kept:])  # at least the last prompt token, whose logits score each reply's first token
+        width = len(fed) + max(len(reply) for reply in rows)
+        input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
+        attention = torch.zeros((len(rows), kept + width), dtype=torch.long)
+        for row, reply in enumerate(rows):
+            tokens = fed + reply
+            input_ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
+            attention[row, : kept + len(tokens)] = 1  # right-padded: every row's positions are its own
+        kwargs: dict[str, Any] = {"use_cache": kept > 0}
+        first = len(fed) - 1  # the position whose logits predict every reply's first token
+        if self._last_logits_only:
+            kwargs["logits_to_keep"] = width - first
+        if kept:
+            kwargs[self._cache_argument] = prefilled_cache(self.model, [(entry, kept)] * len(rows), kept)
+        logits = self.model(
+            input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **kwargs
+        ).logits.float()
+        logits = logits[:, -(width - first) :].cpu()  # the kept positions, from ``first`` on
+        if temperature > 0:
+            logits = logits / temperature
+        logprobs = torch.log_softmax(logits, dim=-1)
+        out = []
+        for row, reply in enumerate(rows):
+            targets = torch.tensor(reply, dtype=torch.long)
+            out.append(logprobs[row, : len(reply)].gather(-1, targets.unsqueeze(-1)).squeeze(-1).tolist())
+        return out
+
+    @torch.no_grad()
     def _refresh_copy(self) -> None:
         """Copy ``source``'s weights into the generating copy if any changed since the last copy (in-place updates
         bump a tensor's version counter; a replaced tensor has another address). The copy's own version counters

@@ -176,7 +176,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     import torch
     from rich.console import Console
 
-    from agentrl.agents.backends import load_backend
+    from agentrl.agents.backends import load_backend, reply_scorer
     from agentrl.agents.llm_agent import LLMAgent
     from agentrl.agents.models import fingerprint
     from agentrl.agents.scripted import make_scripted
@@ -222,7 +222,8 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
                 backend.close()
                 raise
             who = checkpoint.parent.name or who
-        agent: Any = LLMAgent(backend, tokenizer, cfg.agent)
+        scorer = reply_scorer(backend, cfg.agent.repair_invalid)
+        agent: Any = LLMAgent(backend, tokenizer, cfg.agent, scorer=scorer)
         model_info: dict[str, Any] | None = {
             **asdict(cfg.model),
             "fingerprint": fingerprint(model) if model is not None else None,
