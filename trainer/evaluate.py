@@ -110,6 +110,7 @@ class EvalResult:
             "score": s["score"]["mean"],
             "return": s["return"]["mean"],
             "invalid_action_rate": s["invalid_action_rate"],
+            "repaired_rate": s["repaired_rate"],
             "mean_turns": s["mean_turns"],
             "split": self.split,
             "episodes": s["episodes"],

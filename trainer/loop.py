@@ -203,6 +203,7 @@ def rollout_stats(trajectories: Sequence[Trajectory]) -> dict[str, float]:
         "return": summary["return"]["mean"],
         "mean_turns": summary["mean_turns"],
         "invalid_action_rate": summary["invalid_action_rate"],
+        "repaired_rate": summary["repaired_rate"],
         "response_tokens": float(np.mean([len(t.response_ids) for tr in trajectories for t in tr.turns] or [0])),
     }
 

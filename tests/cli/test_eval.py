@@ -170,3 +170,38 @@ def test_train_and_eval_generate_with_a_bfloat16_copy(tmp_path, capsys):
     capsys.readouterr()
     assert main([*common, "backend.dtype=fp8", f"train.output_dir={tmp_path / 'bad'}"]) != 0
     assert "backend.dtype must be one of: auto, float32, bfloat16, float16" in capsys.readouterr().err
+
+
+def test_repair_invalid_plays_a_listed_action_for_every_unlisted_reply(tmp_path, capsys):
+    """``agent.repair_invalid=true``: the tiny random model's replies name no number of Guess's range, so each turn
+    plays the listed number the model scores highest; the trajectories keep its own text, the results count the
+    share, and training takes the setting too. A backend without the model in this process is refused."""
+    from agentrl.cli import main
+
+    common = ["env=guess", "model=tiny", "agent.sampling.max_new_tokens=6", "rollout.max_turns=3",
+              "agent.repair_invalid=true"]  # fmt: skip
+    assert main(["eval", *common, "eval.episodes=3", f"eval.output_dir={tmp_path / 'eval'}"]) == 0
+    (result_file,) = (tmp_path / "eval").glob("*.json")
+    results = json.loads(result_file.read_text())
+    assert results["agent"]["repair_invalid"] is True
+    assert results["invalid_action_rate"] == 0.0 and results["repaired_rate"] > 0.5
+    lines = Path(results["trajectories"]).read_text().splitlines()
+    turns = [turn for line in lines for turn in json.loads(line)["turns"]]
+    repaired = [turn for turn in turns if turn["repaired_from"] is not None]
+    assert len(repaired) == round(results["repaired_rate"] * len(turns))
+    for turn in repaired:
+        assert turn["action_text"].isdigit() and not turn["info"]["invalid_action"]
+        assert turn["response_text"] == turn["action_text"] != turn["repaired_from"]  # Guess asks for untagged replies
+    run = tmp_path / "run"
+    train = ["train", *common, "algo=grpo", "train.iterations=1", "train.tasks_per_iteration=2",
+             "rollout.group_size=2", "eval.episodes=2",
+             "train.tensorboard=false", f"train.output_dir={run}"]  # fmt: skip
+    assert main(train) == 0
+    evals = json.loads((run / "results.json").read_text())["evals"]
+    assert evals and all(e["invalid_action_rate"] == 0.0 and e["repaired_rate"] > 0 for e in evals)
+    assert "replies repaired" in capsys.readouterr().err
+    capsys.readouterr()
+    served = ["eval", *common, "backend.name=openai", "backend.url=http://127.0.0.1:9/v1", "eval.episodes=1",
+              f"eval.output_dir={tmp_path / 'served'}"]  # fmt: skip
+    assert main(served) == 2
+    assert "agent.repair_invalid" in capsys.readouterr().err

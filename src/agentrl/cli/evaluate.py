@@ -332,7 +332,9 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         f"{env_id}{where} | {who} | {summary['episodes']} episodes | "
         f"success {success['mean']:.3f} [{success['ci95'][0]:.3f}, {success['ci95'][1]:.3f}] | "
         f"score {score['mean']:.3f} [{score['ci95'][0]:.3f}, {score['ci95'][1]:.3f}] | "
-        f"invalid actions {summary['invalid_action_rate']:.1%} | {seconds_before + result.seconds:.1f}s"
+        f"invalid actions {summary['invalid_action_rate']:.1%}"
+        + (f" (replies repaired {summary['repaired_rate']:.1%})" if summary["repaired_rate"] else "")
+        + f" | {seconds_before + result.seconds:.1f}s"
     )
     if isinstance(agent, LLMAgent) and (agent.prompt_stats.cut_prompts or agent.prompt_stats.truncated_observations):
         stats = agent.prompt_stats

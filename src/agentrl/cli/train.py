@@ -135,6 +135,7 @@ class RichHooks(Hooks):
                 f"({record['env_steps']} env steps): "
                 f"success {record['success']:.3f} [{low:.3f}, {high:.3f}], "
                 f"invalid actions {record['invalid_action_rate']:.1%}"
+                + (f" (replies repaired {record['repaired_rate']:.1%})" if record.get("repaired_rate") else "")
             )
         else:
             self.progress.update(self.iterations, completed=record["iteration"] + 1)
