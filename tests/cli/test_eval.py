@@ -192,6 +192,11 @@ def test_repair_invalid_plays_a_listed_action_for_every_unlisted_reply(tmp_path,
     for turn in repaired:
         assert turn["action_text"].isdigit() and not turn["info"]["invalid_action"]
         assert turn["response_text"] == turn["action_text"] != turn["repaired_from"]  # Guess asks for untagged replies
+    capsys.readouterr()
+    assert main(["data", "show", results["trajectories"]]) == 0  # says what the model wrote where it was repaired
+    assert f"-> {repaired[0]['action_text']!r} (repaired: the model wrote {repaired[0]['repaired_from']!r})" in (
+        capsys.readouterr().out
+    )
     run = tmp_path / "run"
     train = ["train", *common, "algo=grpo", "train.iterations=1", "train.tasks_per_iteration=2",
              "rollout.group_size=2", "eval.episodes=2",

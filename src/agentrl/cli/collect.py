@@ -100,7 +100,7 @@ def add_parser(sub: Any) -> None:
     stats.add_argument("paths", nargs="+", help="dataset folders")
     stats.add_argument("--json", action="store_true", help="print JSON")
     show = verbs.add_parser("show", help="print one episode turn by turn")
-    show.add_argument("path", help="a dataset folder")
+    show.add_argument("path", help="a dataset folder, or a trajectories file (.jsonl) of an evaluation or a run")
     show.add_argument("--episode", type=int, default=0, help="which episode (0-based)")
     show.add_argument("--tokens", action="store_true", help="also print the token ids")
     merge = verbs.add_parser("merge", help="merge datasets of one env and one model into a new one")
@@ -225,14 +225,21 @@ def run_data(args: argparse.Namespace, overrides: list[str]) -> int:
     if args.verb == "score":
         return score_datasets(args)
     if args.verb == "show":
-        dataset = open_dataset(args.path)
-        if not 0 <= args.episode < len(dataset):
-            raise ValueError(f"--episode must be in 0..{len(dataset) - 1}")
-        trajectory = dataset.trajectories()[args.episode]
+        if Path(args.path).is_file():  # an evaluation's or a run's trajectories (save_jsonl)
+            from agentrl.agents.types import load_jsonl
+
+            trajectories = list(load_jsonl(args.path))
+        else:
+            trajectories = open_dataset(args.path).trajectories()
+        if not 0 <= args.episode < len(trajectories):
+            raise ValueError(f"--episode must be in 0..{len(trajectories) - 1}")
+        trajectory = trajectories[args.episode]
         print(f"{trajectory.env_id} seed {trajectory.seed} | task: {trajectory.task}")
         print(trajectory.initial_observation)
         for number, turn in enumerate(trajectory.turns):
             flag = " (invalid)" if turn.info.get("invalid_action") else ""
+            if turn.repaired_from is not None:
+                flag += f" (repaired: the model wrote {turn.repaired_from!r})"
             if turn.expert_action is not None and turn.expert_action != turn.action_text:
                 flag += f" (the expert: {turn.expert_action!r})"
             print(f"\n--- turn {number}: {turn.response_text!r} -> {turn.action_text!r}{flag}, reward {turn.reward:g}")
