@@ -114,29 +114,39 @@ class HFBackend:
         """The log-probability of each token of each reply written after ``prompt``, under the distribution
         :meth:`generate` samples at ``temperature`` (0: the raw logits, as greedy generation records them).
 
-        The prompt is computed once (from the kept states of the turn's generation when the prefix cache holds
-        them) and the replies go through in one batch after it.
+        The prompt's states come from the turn's generation when the prefix cache holds them (else the prompt is
+        computed with each batch), and the replies go through in batches of ``max_batch_size``.
         """
         if not prompt:
             raise ValueError("a prompt needs at least one token")
         rows = [list(reply) for reply in replies]
-        if not rows:
-            return []
         if any(not reply for reply in rows):
             raise ValueError("every reply to score needs at least one token")
+        if not rows:
+            return []
         self._refresh_copy()
         entry, kept = None, 0
         if self.prefix_cache.max_bytes > 0:
             self.prefix_cache.check_weights(self.model)
             entry, kept = self.prefix_cache.lookup(prompt)
         fed = list(prompt[kept:])  # at least the last prompt token, whose logits score each reply's first token
+        out: list[list[float]] = []
+        for start in range(0, len(rows), self.max_batch_size):
+            out += self._score_batch(fed, entry, kept, rows[start : start + self.max_batch_size], temperature)
+        return out
+
+    def _score_batch(
+        self, fed: list[int], entry: Entry | None, kept: int, rows: list[list[int]], temperature: float
+    ) -> list[list[float]]:
+        """Log-probs of ``rows`` after a prompt whose first ``kept`` tokens' states are ``entry``'s and whose other
+        tokens, ``fed``, go through with each row (right-padded, so every row's positions are its own)."""
         width = len(fed) + max(len(reply) for reply in rows)
         input_ids = torch.full((len(rows), width), self.pad_id, dtype=torch.long)
         attention = torch.zeros((len(rows), kept + width), dtype=torch.long)
         for row, reply in enumerate(rows):
             tokens = fed + reply
             input_ids[row, : len(tokens)] = torch.tensor(tokens, dtype=torch.long)
-            attention[row, : kept + len(tokens)] = 1  # right-padded: every row's positions are its own
+            attention[row, : kept + len(tokens)] = 1
         kwargs: dict[str, Any] = {"use_cache": kept > 0}
         first = len(fed) - 1  # the position whose logits predict every reply's first token
         if self._last_logits_only:

@@ -18,7 +18,7 @@ from .test_hf_backend import forward_logprobs
 @pytest.mark.parametrize("prefix_cache_mb", [0, 64])
 def test_scored_replies_match_a_forward_pass_with_and_without_kept_states(tiny, temperature, prefix_cache_mb):
     model, tokenizer = tiny
-    backend = HFBackend(model, tokenizer, prefix_cache_mb=prefix_cache_mb)
+    backend = HFBackend(model, tokenizer, prefix_cache_mb=prefix_cache_mb, max_batch_size=2)  # 3 replies: 2 batches
     prompt = tokenizer("you see a wall 2 steps forward, a key to the left")["input_ids"]
     # A generation first, as on an agent's turn: its kept states then serve the prompt.
     backend.generate([prompt], SamplingParams(max_new_tokens=4, temperature=0.0))
