@@ -222,7 +222,11 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
                 backend.close()
                 raise
             who = checkpoint.parent.name or who
-        scorer = reply_scorer(backend, cfg.agent.repair_invalid)
+        try:
+            scorer = reply_scorer(backend, cfg.agent.repair_invalid)
+        except ValueError:
+            backend.close()
+            raise
         agent: Any = LLMAgent(backend, tokenizer, cfg.agent, scorer=scorer)
         model_info: dict[str, Any] | None = {
             **asdict(cfg.model),
