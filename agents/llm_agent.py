@@ -38,6 +38,7 @@ from agentrl.agents.prompting import (
     chat_pieces,
 )
 from agentrl.agents.types import Trajectory
+from agentrl.envs.actions import normalize
 
 logger = logging.getLogger(__name__)
 
@@ -74,9 +75,9 @@ class AgentConfig:
     action the model itself gives the highest probability (each written as the model would reply with it, scored after
     the same prompt; at a sampling temperature, drawn from the model's distribution over the listed replies). The
     turn then holds that reply's tokens and log-probs, and :attr:`~agentrl.agents.types.Turn.repaired_from` the
-    model's own text, counted as ``repaired_rate`` in evaluations. Listed templates (an entry with a ``<name>``
-    placeholder, such as WebShop's ``search[<query>]``) accept any text in place of the placeholder and are never
-    played themselves. Needs the model in this process (``backend.name=hf``)."""
+    model's own text, counted as ``repaired_rate`` in evaluations. A listed template (an entry with a placeholder
+    in angle brackets, as WebShop lists its search action) accepts any text in place of the placeholder and is
+    never played itself. Needs the model in this process (``backend.name=hf``)."""
     sampling: SamplingParams = field(default_factory=SamplingParams)
     """Sampling settings of every generation call."""
 
@@ -256,23 +257,21 @@ ReplyScorer = Callable[[Sequence[int], Sequence[Sequence[int]], float], list[lis
 ``score_replies``)."""
 
 _PLACEHOLDER = re.compile(r"<[A-Za-z_][A-Za-z0-9_ ]*>")
-
-
-def _normal(action: str) -> str:
-    return " ".join(action.split()).casefold()
+"""A word in angle brackets inside a listed action: the entry is a template whose placeholder stands for any
+non-empty text."""
 
 
 def listed(action: str, actions: Sequence[str]) -> bool:
-    """Whether ``action`` is one of the listed ``actions`` (spacing and case aside), or fills one of the listed
-    templates (an entry with ``<name>`` placeholders, each standing for any non-empty text)."""
-    mine = _normal(action)
+    """Whether ``action`` is one of the listed ``actions`` (as the envs compare commands:
+    :func:`~agentrl.envs.actions.normalize`), or fills one of the listed templates (entries with a
+    :data:`_PLACEHOLDER`, such as WebShop's search action), case and spacing aside."""
+    mine, spaced = normalize(action), " ".join(action.split())
     for entry in actions:
-        if not _PLACEHOLDER.search(entry):
-            if _normal(entry) == mine:
+        parts = _PLACEHOLDER.split(entry)
+        if len(parts) == 1:
+            if normalize(entry) == mine:
                 return True
-            continue
-        pattern = ".+".join(re.escape(_normal(part)) for part in _PLACEHOLDER.split(entry))
-        if re.fullmatch(pattern, mine, re.DOTALL):
+        elif re.fullmatch(".+".join(re.escape(" ".join(p.split())) for p in parts), spaced, re.I | re.DOTALL):
             return True
     return False
 

@@ -156,15 +156,12 @@ class HFBackend:
         logits = self.model(
             input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **kwargs
         ).logits.float()
-        logits = logits[:, -(width - first) :].cpu()  # the kept positions, from ``first`` on
-        if temperature > 0:
-            logits = logits / temperature
-        logprobs = torch.log_softmax(logits, dim=-1)
-        out = []
+        logits = logits[:, -(width - first) :][:, : width - len(fed)].cpu()  # the positions predicting reply tokens
+        targets = torch.full((len(rows), width - len(fed)), self.pad_id, dtype=torch.long)
         for row, reply in enumerate(rows):
-            targets = torch.tensor(reply, dtype=torch.long)
-            out.append(logprobs[row, : len(reply)].gather(-1, targets.unsqueeze(-1)).squeeze(-1).tolist())
-        return out
+            targets[row, : len(reply)] = torch.tensor(reply, dtype=torch.long)
+        logprobs = sampled_logprobs(logits, targets, temperature)
+        return [logprobs[row, : len(reply)].tolist() for row, reply in enumerate(rows)]
 
     @torch.no_grad()
     def _refresh_copy(self) -> None:
@@ -226,11 +223,7 @@ class HFBackend:
             input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **kwargs
         )
         new_tokens = result.sequences[:, width:].cpu()
-        # Raw logits per step -> log-probs of the sampling distribution (temperature applied).
-        logits = torch.stack(result.logits, dim=1).float().cpu()
-        if not greedy:
-            logits = logits / params.temperature
-        logprobs = torch.log_softmax(logits, dim=-1).gather(-1, new_tokens.unsqueeze(-1)).squeeze(-1)
+        logprobs = sampled_logprobs(torch.stack(result.logits, dim=1).float().cpu(), new_tokens, params.temperature)
         out = [self._finish(new_tokens[row].tolist(), logprobs[row].tolist(), params) for row in range(len(prompts))]
         if cache is not None:
             # The last generated token was never fed, so its states do not exist.
@@ -286,6 +279,14 @@ class HFBackend:
                     text = self.tokenizer.decode(ids, skip_special_tokens=True)
                     break
         return Completion(token_ids=ids, logprobs=logprobs, text=text, finish_reason=reason)
+
+
+def sampled_logprobs(logits: torch.Tensor, tokens: torch.Tensor, temperature: float) -> torch.Tensor:
+    """The log-probability of each of ``tokens`` under the distribution sampled at ``temperature`` from ``logits``
+    (``[..., vocab]``; at 0 or below, greedy decoding: the raw logits)."""
+    if temperature > 0:
+        logits = logits / temperature
+    return torch.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)
 
 
 def cast_copy(model: Any, dtype: torch.dtype) -> Any:

@@ -212,22 +212,18 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         console.print(f"loading {cfg.model.name}{where} ...")
         backend, tokenizer, model = load_backend(cfg.backend, cfg.model)
         who, kind = cfg.model.name, "llm"
-        if checkpoint is not None:
-            from agentrl.trainer.checkpoint import load_init_weights
+        try:  # a refused checkpoint or setting closes the backend
+            if checkpoint is not None:
+                from agentrl.trainer.checkpoint import load_init_weights
 
-            try:  # the hf backend generates with this very model object; the checkpoint resolved above, even if the
+                # the hf backend generates with this very model object; the checkpoint resolved above, even if the
                 # run has written a newer one since
                 load_init_weights(model, checkpoint, "init_from")
-            except ValueError:
-                backend.close()
-                raise
-            who = checkpoint.parent.name or who
-        try:
-            scorer = reply_scorer(backend, cfg.agent.repair_invalid)
+                who = checkpoint.parent.name or who
+            agent: Any = LLMAgent(backend, tokenizer, cfg.agent, scorer=reply_scorer(backend, cfg.agent.repair_invalid))
         except ValueError:
             backend.close()
             raise
-        agent: Any = LLMAgent(backend, tokenizer, cfg.agent, scorer=scorer)
         model_info: dict[str, Any] | None = {
             **asdict(cfg.model),
             "fingerprint": fingerprint(model) if model is not None else None,
