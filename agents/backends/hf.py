@@ -156,8 +156,8 @@ class HFBackend:
         logits = self.model(
             input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device), **kwargs
         ).logits.float()
-        logits = logits[:, -(width - first) :][:, : width - len(fed)].cpu()  # the positions predicting reply tokens
-        targets = torch.full((len(rows), width - len(fed)), self.pad_id, dtype=torch.long)
+        logits = logits[:, -(width - first) : -1].cpu()  # from ``first`` on, each position predicting a reply token
+        targets = torch.full(logits.shape[:2], self.pad_id, dtype=torch.long)
         for row, reply in enumerate(rows):
             targets[row, : len(reply)] = torch.tensor(reply, dtype=torch.long)
         logprobs = sampled_logprobs(logits, targets, temperature)
