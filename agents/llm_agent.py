@@ -304,7 +304,8 @@ class LLMAgent(PromptedAgent):
         if self.config.repair_invalid and scorer is None:
             raise ValueError(
                 "agent.repair_invalid scores the listed actions with the model itself, which this backend does not "
-                "hold in this process: use backend.name=hf, or drop agent.repair_invalid"
+                "hold in this process: use backend.name=hf, or set agent.repair_invalid=false (an env's training "
+                "recipe may turn it on)"
             )
         self.scorer = scorer if self.config.repair_invalid else None
 

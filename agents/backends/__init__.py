@@ -141,7 +141,8 @@ def reply_scorer(backend: Any, wanted: bool = True) -> Any:
     if not isinstance(backend, HFBackend):
         raise ValueError(
             f"agent.repair_invalid scores the listed actions with the model itself, which backend "
-            f"{type(backend).__name__} does not hold in this process: use backend.name=hf, or drop agent.repair_invalid"
+            f"{type(backend).__name__} does not hold in this process: use backend.name=hf, or set "
+            "agent.repair_invalid=false (an env's training recipe may turn it on)"
         )
     return backend.score_replies
 

@@ -236,6 +236,8 @@ def test_recipe_overrides_yield_to_the_user() -> None:
 def test_webshop_recipe_is_applied_and_yields(capsys) -> None:
     cfg = load_train_config(["env=webshop"])
     assert cfg.model.name == "smollm2" and cfg.train.warmup.episodes > 0 and cfg.algo.pg.lr == 1e-5
+    assert cfg.agent.repair_invalid  # the recipe repairs invalid replies; the user can turn it off
+    assert not load_train_config(["env=webshop", "agent.repair_invalid=false"]).agent.repair_invalid
     cfg = load_train_config(["env=webshop", "model=tiny", "train.warmup.episodes=0"])
     assert cfg.model.name == "tiny" and cfg.train.warmup.episodes == 0 and cfg.algo.pg.lr == 1e-5
     cfg = load_train_config(["env=webshop", "algo=ppo"])
