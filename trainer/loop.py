@@ -30,7 +30,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from agentrl.agents.backends import BackendConfig, generation_dtype_name, make_backend, reply_scorer
+from agentrl.agents.backends import (
+    BackendConfig,
+    check_reply_scorer,
+    generation_dtype_name,
+    make_backend,
+    reply_scorer,
+)
 from agentrl.agents.generation import GenerationBackend, SamplingParams
 from agentrl.agents.llm_agent import AgentConfig, LLMAgent
 from agentrl.agents.models import ModelConfig, fingerprint, load_model
@@ -230,6 +236,7 @@ class Trainer:
             raise ValueError(f"train.resume must be one of {', '.join(RESUME_MODES)}, got {cfg.train.resume!r}")
         if cfg.agent.sampling.temperature <= 0:
             raise ValueError("training samples from the policy: agent.sampling.temperature must be > 0")
+        check_reply_scorer(cfg.backend, cfg.agent.repair_invalid)  # before the model loads
         spec_for(cfg.algo)  # an unknown algorithm fails before the model loads
         check_trackers(cfg.train.trackers)  # so does a tracker whose package is missing
         self.cfg, self.env_factory, self.hooks = cfg, env_factory, hooks or Hooks()

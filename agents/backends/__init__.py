@@ -129,6 +129,25 @@ def generation_dtype_name(backend: Any) -> str | None:
     return str(next(backend.model.parameters()).dtype).removeprefix("torch.")
 
 
+def _no_scorer(backend: str) -> ValueError:
+    return ValueError(
+        f"agent.repair_invalid scores the listed actions with the model itself, which backend {backend} does not "
+        "hold in this process: use backend.name=hf, or set agent.repair_invalid=false (an env's training recipe "
+        "may turn it on)"
+    )
+
+
+def check_reply_scorer(cfg: BackendConfig, wanted: bool) -> None:
+    """Refuse ``agent.repair_invalid`` (``wanted``) with a backend other than hf before anything loads; the same
+    refusal as :func:`reply_scorer`'s, so a run does not load a model or start a server only to stop.
+
+    Raises:
+        ValueError: ``wanted`` with ``backend.name`` other than hf.
+    """
+    if wanted and cfg.name != "hf":
+        raise _no_scorer(cfg.name)
+
+
 def reply_scorer(backend: Any, wanted: bool = True) -> Any:
     """What scores replies with the policy for ``agent.repair_invalid`` (the hf backend's ``score_replies``); None
     when not ``wanted``.
@@ -139,11 +158,7 @@ def reply_scorer(backend: Any, wanted: bool = True) -> Any:
     if not wanted:
         return None
     if not isinstance(backend, HFBackend):
-        raise ValueError(
-            f"agent.repair_invalid scores the listed actions with the model itself, which backend "
-            f"{type(backend).__name__} does not hold in this process: use backend.name=hf, or set "
-            "agent.repair_invalid=false (an env's training recipe may turn it on)"
-        )
+        raise _no_scorer(type(backend).__name__)
     return backend.score_replies
 
 

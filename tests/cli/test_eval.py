@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def test_eval_writes_results_and_trajectories(tmp_path):
     out = subprocess.run(
@@ -172,7 +174,7 @@ def test_train_and_eval_generate_with_a_bfloat16_copy(tmp_path, capsys):
     assert "backend.dtype must be one of: auto, float32, bfloat16, float16" in capsys.readouterr().err
 
 
-def test_repair_invalid_plays_a_listed_action_for_every_unlisted_reply(tmp_path, capsys):
+def test_repair_invalid_plays_a_listed_action_for_every_unlisted_reply(tmp_path, capsys, monkeypatch):
     """``agent.repair_invalid=true``: the tiny random model's replies name no number of Guess's range, so each turn
     plays the listed number the model scores highest; the trajectories keep its own text, the results count the
     share, and training takes the setting too. A backend without the model in this process is refused."""
@@ -210,3 +212,13 @@ def test_repair_invalid_plays_a_listed_action_for_every_unlisted_reply(tmp_path,
               f"eval.output_dir={tmp_path / 'served'}"]  # fmt: skip
     assert main(served) == 2
     assert "agent.repair_invalid" in capsys.readouterr().err
+    # refused before a model loads or a server starts, with what to type (an env's recipe may have turned it on)
+    refused = pytest.fail  # any model or server start is a failure
+    monkeypatch.setattr("agentrl.agents.backends.load_backend", lambda *a, **k: refused("loaded a backend"))
+    monkeypatch.setattr("agentrl.trainer.loop.load_model", lambda *a, **k: refused("loaded a model"))
+    for command in (["eval", *common, "backend.name=vllm", f"eval.output_dir={tmp_path / 'vllm'}"],
+                    ["train", *common, "backend.name=vllm", f"train.output_dir={tmp_path / 'vllm-run'}"],
+                    ["collect", "env=guess", "model=tiny", "agent=llm", "agent.repair_invalid=true",
+                     "backend.name=vllm", "collect.episodes=1", f"collect.output={tmp_path / 'data'}"]):  # fmt: skip
+        assert main(command) == 2, command[0]
+        assert "set agent.repair_invalid=false" in capsys.readouterr().err

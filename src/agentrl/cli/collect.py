@@ -132,7 +132,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     import torch
     from rich.console import Console
 
-    from agentrl.agents.backends import load_backend, reply_scorer
+    from agentrl.agents.backends import check_reply_scorer, load_backend, reply_scorer
     from agentrl.agents.dataset import DatasetWriter
     from agentrl.agents.llm_agent import DemonstrationAgent, LLMAgent
     from agentrl.agents.models import fingerprint, load_tokenizer
@@ -167,6 +167,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     torch.manual_seed(cfg.model.seed)
     backend = model = None
     if isinstance(cfg.agent, AgentConfig):
+        check_reply_scorer(cfg.backend, cfg.agent.repair_invalid)  # before a model loads or a server starts
         backend, tokenizer, model = load_backend(cfg.backend, cfg.model)
         agent: Any = LLMAgent(backend, tokenizer, cfg.agent, scorer=reply_scorer(backend, cfg.agent.repair_invalid))
         prompt, who = cfg.agent, "llm"

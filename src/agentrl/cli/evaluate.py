@@ -176,7 +176,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     import torch
     from rich.console import Console
 
-    from agentrl.agents.backends import load_backend, reply_scorer
+    from agentrl.agents.backends import check_reply_scorer, load_backend, reply_scorer
     from agentrl.agents.llm_agent import LLMAgent
     from agentrl.agents.models import fingerprint
     from agentrl.agents.scripted import make_scripted
@@ -207,6 +207,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     seeds = eval_seeds(cfg.eval)
     model = backend = tokenizer = None
     if isinstance(cfg.agent, AgentConfig):
+        check_reply_scorer(cfg.backend, cfg.agent.repair_invalid)  # before a model loads or a server starts
         torch.manual_seed(cfg.model.seed)
         where = f" (generating through {cfg.backend.url})" if cfg.backend.name == "openai" else ""
         console.print(f"loading {cfg.model.name}{where} ...")
