@@ -276,6 +276,16 @@ def listed(action: str, actions: Sequence[str]) -> bool:
     return False
 
 
+def no_scorer(backend: str) -> ValueError:
+    """The refusal of ``agent.repair_invalid`` where nothing scores replies with the model (``backend`` does not
+    hold it in this process)."""
+    return ValueError(
+        f"agent.repair_invalid scores the listed actions with the model itself, which backend {backend} does not "
+        "hold in this process: use backend.name=hf, or set agent.repair_invalid=false (an env's training recipe "
+        "may turn it on)"
+    )
+
+
 class LLMAgent(PromptedAgent):
     """An LLM policy for text envs (an :class:`~agentrl.agents.base.Agent`): replies come from a backend.
 
@@ -302,11 +312,7 @@ class LLMAgent(PromptedAgent):
         super().__init__(tokenizer, config, backend.eos_ids, context_length=context_length)
         self.backend = backend
         if self.config.repair_invalid and scorer is None:
-            raise ValueError(
-                "agent.repair_invalid scores the listed actions with the model itself, which this backend does not "
-                "hold in this process: use backend.name=hf, or set agent.repair_invalid=false (an env's training "
-                "recipe may turn it on)"
-            )
+            raise no_scorer(type(backend).__name__)
         self.scorer = scorer if self.config.repair_invalid else None
 
     def act(self, episodes: Sequence[Conversation]) -> list[AgentStep]:

@@ -10,6 +10,7 @@ from typing import Any
 
 from agentrl.agents.backends.hf import HFBackend
 from agentrl.agents.backends.openai import OpenAIBackend, OpenAIBackendError
+from agentrl.agents.llm_agent import no_scorer
 from agentrl.agents.models import ModelConfig, load_model, load_tokenizer, model_dir, native_bf16, torch_dtype
 
 __all__ = [
@@ -129,14 +130,6 @@ def generation_dtype_name(backend: Any) -> str | None:
     return str(next(backend.model.parameters()).dtype).removeprefix("torch.")
 
 
-def _no_scorer(backend: str) -> ValueError:
-    return ValueError(
-        f"agent.repair_invalid scores the listed actions with the model itself, which backend {backend} does not "
-        "hold in this process: use backend.name=hf, or set agent.repair_invalid=false (an env's training recipe "
-        "may turn it on)"
-    )
-
-
 def check_reply_scorer(cfg: BackendConfig, wanted: bool) -> None:
     """Refuse ``agent.repair_invalid`` (``wanted``) with a backend other than hf before anything loads; the same
     refusal as :func:`reply_scorer`'s, so a run does not load a model or start a server only to stop.
@@ -145,7 +138,7 @@ def check_reply_scorer(cfg: BackendConfig, wanted: bool) -> None:
         ValueError: ``wanted`` with ``backend.name`` other than hf.
     """
     if wanted and cfg.name != "hf":
-        raise _no_scorer(cfg.name)
+        raise no_scorer(cfg.name)
 
 
 def reply_scorer(backend: Any, wanted: bool = True) -> Any:
@@ -158,7 +151,7 @@ def reply_scorer(backend: Any, wanted: bool = True) -> Any:
     if not wanted:
         return None
     if not isinstance(backend, HFBackend):
-        raise _no_scorer(type(backend).__name__)
+        raise no_scorer(type(backend).__name__)
     return backend.score_replies
 
 
