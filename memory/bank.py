@@ -124,6 +124,7 @@ class CaseBank:
     def __init__(self, path: str | Path, *, encoder: str, dim: int, create: bool = True, timeout: float = 60.0):
         self.path = Path(path)
         self.encoder, self.dim = encoder, int(dim)
+        self.timeout = timeout
         if not self.path.exists():
             if not create:
                 raise CaseBankError(f"{self.path}: no such case bank (memory.path)")
@@ -140,16 +141,22 @@ class CaseBank:
     # ------------------------------------------------------------------ opening
     def _open(self) -> None:
         conn = self.conn
-        # Reading the header fails here on a file that is not SQLite ("file is not a database").
-        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        # Reading the header fails here on a file that is not SQLite ("file is not a database"). The id and the
+        # tables are read in one read transaction: apart, another process creating the bank could commit between
+        # the two reads, and its tables seen beside the id read before would look like another program's database.
+        conn.execute("BEGIN")
+        try:
+            app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+            tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        finally:
+            conn.execute("COMMIT")
         if app_id != APPLICATION_ID and (tables or app_id != 0):
             raise CaseBankError(
                 f"{self.path} is an SQLite database of another program (tables: {', '.join(sorted(tables)) or 'none'};"
                 f" application_id {app_id}), not an agentrl case bank: give another memory.path"
             )
         if app_id != APPLICATION_ID:  # an empty file or a new one: make the bank (one process wins, others wait)
-            conn.execute("PRAGMA journal_mode = WAL")
+            self._wal()
             with self.transaction():
                 if conn.execute("PRAGMA application_id").fetchone()[0] != APPLICATION_ID:
                     for statement in _SCHEMA.split(";"):  # not executescript: it would commit the transaction
@@ -166,7 +173,7 @@ class CaseBank:
                             ("created", str(time.time())),
                         ],
                     )
-        conn.execute("PRAGMA journal_mode = WAL")
+        self._wal()
         conn.execute("PRAGMA synchronous = NORMAL")  # WAL + NORMAL: a killed process loses no commit
         meta = self.meta()
         version = int(meta.get("schema_version", "0"))
@@ -181,6 +188,22 @@ class CaseBank:
                 f" not {self.encoder!r} (width {self.dim}): set memory.encoder={meta.get('encoder')} or use another"
                 f" memory.path"
             )
+
+    def _wal(self) -> None:
+        """Switch the file to WAL, waiting out other processes that hold it open meanwhile.
+
+        Changing the journal mode answers "database is locked" at once, without the busy timeout, while another
+        connection is reading the file: several processes opening a new bank together meet that.
+        """
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self.conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as err:
+                if "locked" not in str(err) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
 
     @staticmethod
     def read_meta(path: str | Path) -> dict[str, str]:
