@@ -111,6 +111,7 @@ class EvalResult:
             "return": s["return"]["mean"],
             "invalid_action_rate": s["invalid_action_rate"],
             "repaired_rate": s["repaired_rate"],
+            "expert_agreement": s["expert_agreement"],
             "mean_turns": s["mean_turns"],
             "split": self.split,
             "episodes": s["episodes"],
@@ -314,6 +315,7 @@ def summarize(trajectories: Sequence[Trajectory]) -> dict[str, Any]:
     turns = sum(len(t.turns) for t in trajectories)
     invalid = sum(bool(turn.info.get("invalid_action")) for t in trajectories for turn in t.turns)
     repaired = sum(turn.repaired_from is not None for t in trajectories for turn in t.turns)
+    agreement, by_turn = expert_agreement(trajectories)
     return {
         "episodes": n,
         "success": {"mean": wins / n if n else 0.0, "ci95": list(wilson_interval(wins, n))},
@@ -322,7 +324,41 @@ def summarize(trajectories: Sequence[Trajectory]) -> dict[str, Any]:
         "mean_turns": turns / n if n else 0.0,
         "invalid_action_rate": invalid / turns if turns else 0.0,
         "repaired_rate": repaired / turns if turns else 0.0,
+        "expert_agreement": agreement,
+        "expert_agreement_by_turn": by_turn,
     }
+
+
+def _same_action(action: str, expert: str) -> bool:
+    return " ".join(action.split()).casefold() == " ".join(expert.split()).casefold()
+
+
+def expert_agreement(trajectories: Sequence[Trajectory]) -> tuple[float | None, list[float | None]]:
+    """How often the policy, playing on its own, took the action the env's expert names in the state it reached.
+
+    Returns the share over every turn whose env names an expert action (``Turn.expert_action``), and the share at
+    each turn index (first turn, second, ...; None at an index where no episode names one); ``(None, [])`` when
+    no turn does. Actions are compared as text, case and runs of whitespace aside. Unlike a teacher-forced
+    figure (an SFT run's ``reply_exact``, scored after the expert's own history), this scores replies after the
+    policy's own: a model that copies the expert's first moves but not how they depend on the observations
+    shows it here as agreement that falls with the turn index. It is a diagnostic, not a score: an env may
+    accept other actions than its expert's (WebShop's search words).
+    """
+    agree: list[int] = []
+    named: list[int] = []
+    for trajectory in trajectories:
+        for index, turn in enumerate(trajectory.turns):
+            if turn.expert_action is None:
+                continue
+            while len(named) <= index:
+                named.append(0)
+                agree.append(0)
+            named[index] += 1
+            agree[index] += _same_action(turn.action_text, turn.expert_action)
+    if not any(named):
+        return None, []
+    by_turn = [a / k if k else None for a, k in zip(agree, named, strict=True)]
+    return sum(agree) / sum(named), by_turn
 
 
 def git_revision(path: str | Path | None = None) -> str:

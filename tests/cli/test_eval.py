@@ -54,6 +54,9 @@ def test_webshop_expert_is_evaluated_on_the_test_goals(tmp_path, capsys):
     results = json.loads(result_file.read_text())
     assert results["env"]["split"] == "test" and results["env"]["kwargs"]["split"] == "test"
     assert results["agent"]["kind"] == "expert" and results["model"] is None
+    # Played on its own, the expert agrees with itself on every turn; a random agent on few.
+    assert "agrees with the expert on 100.0% of turns" in printed and results["expert_agreement"] == 1.0
+    assert set(results["expert_agreement_by_turn"]) == {1.0}
     # The same seeds, another split and a random agent: the protocol is the agent's only difference.
     assert main(["eval", "env=webshop", "agent=random", "eval.episodes=6", "eval.split=train",
                  f"eval.output_dir={tmp_path / 'r'}"]) == 0  # fmt: skip
@@ -61,6 +64,7 @@ def test_webshop_expert_is_evaluated_on_the_test_goals(tmp_path, capsys):
     random = json.loads(random_file.read_text())
     assert random["seeds"] == results["seeds"] and random["env"]["split"] == "train"
     assert random["agent"]["kind"] == "random" and random["success"]["mean"] < 1
+    assert 0 <= random["expert_agreement"] < 0.5
 
 
 def test_expert_of_an_env_without_one_is_a_clear_error(tmp_path, capsys):

@@ -100,6 +100,26 @@ def test_wilson_interval_edges_and_summary():
     assert mean_interval([1.0]) == {"mean": 1.0, "ci95": [1.0, 1.0]}
 
 
+def test_expert_agreement_counts_the_turns_whose_env_names_an_expert_action():
+    from agentrl.agents.types import Trajectory, Turn
+    from agentrl.trainer.evaluate import expert_agreement, summarize
+
+    def episode(*pairs):
+        turns = [Turn([1], [2], [0.0], action, "", 0.0, False, False, expert_action=expert) for action, expert in pairs]
+        return Trajectory("e", 0, "t", 0, turns=turns)
+
+    # Text equal but for case and runs of whitespace agrees; a turn without an expert action is not counted.
+    played = [
+        episode(("50", "50"), ("75", "25"), ("62", "37")),
+        episode(("Click [Buy  Now]", "click [buy now]"), ("x", None), ("13", "13"), ("7", "7")),
+    ]
+    assert expert_agreement(played) == (4 / 6, [1.0, 0.0, 0.5, 1.0])
+    assert expert_agreement([episode(("a", None))]) == (None, [])
+    assert expert_agreement([]) == (None, [])
+    summary = summarize(played)
+    assert summary["expert_agreement"] == 4 / 6 and summary["expert_agreement_by_turn"] == [1.0, 0.0, 0.5, 1.0]
+
+
 class SlowEnv(gymnasium.Wrapper):
     """FrozenLake whose steps take a while, counting how many are under way at once."""
 

@@ -73,7 +73,14 @@ def write_run(folder: Path, seed: int, *, successes: list[float], episodes: int 
             }
         )
         lines.append(
-            {"kind": "eval", "iteration": i + 1, "env_steps": 10 * (i + 1), "success": s, "success_ci95": [0, 1]}
+            {
+                "kind": "eval",
+                "iteration": i + 1,
+                "env_steps": 10 * (i + 1),
+                "success": s,
+                "success_ci95": [0, 1],
+                "expert_agreement": 0.5 + s / 2,
+            }
         )
     (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines))
     trajectories = [make_trajectory(k, won=k % 3 == 0, invalid=k % 2 == 1) for k in range(episodes)]

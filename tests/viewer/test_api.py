@@ -66,6 +66,8 @@ def test_comparison_groups_seeds_with_a_band(server: str):
     assert [p["y"] for p in points] == [0.0, 0.375, 0.625] and points[1]["n"] == 2
     assert points[1]["lo"] < 0.375 < points[1]["hi"] and "2 seeds" in success["curves"][0]["band"]
     assert {m["key"] for m in data["metrics"] if m["curves"]} >= {"entropy", "kl", "tokens_per_s", "eval_success"}
+    agreement = next(m for m in data["metrics"] if m["key"] == "eval_expert_agreement")["curves"][0]["points"]
+    assert [p["y"] for p in agreement] == [0.5, 0.6875, 0.8125]
 
 
 def test_one_run_gets_the_wilson_band_of_its_evaluations():

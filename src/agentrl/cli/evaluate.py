@@ -335,6 +335,11 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         f"score {score['mean']:.3f} [{score['ci95'][0]:.3f}, {score['ci95'][1]:.3f}] | "
         f"invalid actions {summary['invalid_action_rate']:.1%}"
         + (f" (replies repaired {summary['repaired_rate']:.1%})" if summary["repaired_rate"] else "")
+        + (
+            f" | agrees with the expert on {summary['expert_agreement']:.1%} of turns"
+            if summary["expert_agreement"] is not None
+            else ""
+        )
         + f" | {seconds_before + result.seconds:.1f}s"
     )
     if isinstance(agent, LLMAgent) and (agent.prompt_stats.cut_prompts or agent.prompt_stats.truncated_observations):

@@ -136,6 +136,11 @@ class RichHooks(Hooks):
                 f"success {record['success']:.3f} [{low:.3f}, {high:.3f}], "
                 f"invalid actions {record['invalid_action_rate']:.1%}"
                 + (f" (replies repaired {record['repaired_rate']:.1%})" if record.get("repaired_rate") else "")
+                + (
+                    f", agrees with the expert on {record['expert_agreement']:.1%} of turns"
+                    if record.get("expert_agreement") is not None
+                    else ""
+                )
             )
         else:
             self.progress.update(self.iterations, completed=record["iteration"] + 1)

@@ -46,6 +46,7 @@ METRICS: tuple[Metric, ...] = (
     Metric("kl", "KL to the reference", "train", "kl"),
     Metric("tokens_per_s", "rollout tokens/s", "train", "rollout_tokens_per_s"),
     Metric("eval_return", "eval return", "eval", "return"),
+    Metric("eval_expert_agreement", "eval agreement with the expert", "eval", "expert_agreement"),
 )
 """The curves of the comparison, in the order shown."""
 
