@@ -107,20 +107,92 @@ def record_advantages(turns: Sequence[Turn], advantages: torch.Tensor) -> None:
         turn.advantages = [round(v, 6) for v in advantages[row, start : start + len(turn.response_ids)].tolist()]
 
 
-def minibatches(n: int, size: int, generator: torch.Generator, count: int | None = None) -> Iterator[torch.Tensor]:
+def minibatches(
+    n: int, size: int, generator: torch.Generator, count: int | None = None, weights: Sequence[int] | None = None
+) -> Iterator[torch.Tensor]:
     """A seeded random split of ``range(n)`` into chunks of at most ``size``.
 
     ``count`` (at least the number of chunks) pads the split with empty chunks, so that
     data-parallel ranks holding different numbers of rows take the same number of steps.
+    ``weights`` (how many turns each row holds, :func:`pack_turns`): a chunk holds rows of at
+    most ``size`` turns in all instead (a row of more goes alone).
     """
     order = torch.randperm(n, generator=generator)
     size = max(size, 1)
-    chunks = 0
-    for start in range(0, n, size):
-        chunks += 1
-        yield order[start : start + size]
-    for _ in range((count or 0) - chunks):
+    if weights is None:
+        chunks = [order[start : start + size] for start in range(0, n, size)]
+    else:
+        chunks = []
+        current: list[int] = []
+        held = 0
+        for row in order.tolist():
+            if current and held + weights[row] > size:
+                chunks.append(torch.tensor(current, dtype=torch.long))
+                current, held = [], 0
+            current.append(row)
+            held += weights[row]
+        if current:
+            chunks.append(torch.tensor(current, dtype=torch.long))
+    yield from chunks
+    for _ in range((count or 0) - len(chunks)):
         yield order[:0]
+
+
+def chain_turns(turns: Sequence[Turn]) -> list[list[int]]:
+    """Runs of consecutive turns each of whose prompt begins with the turn before's prompt and reply, as indices.
+
+    Such a run is an episode played with its whole history in the prompt (``agent.history=null``): the last turn's
+    tokens hold every earlier turn's prompt and reply at the same positions, so a causal model's outputs at those
+    positions are the same whether it reads the earlier turn's row or the last one's (:func:`pack_turns`). A turn
+    whose prompt was cut or re-rendered starts a new run.
+    """
+    chains: list[list[int]] = []
+    for index, turn in enumerate(turns):
+        if chains:
+            before = turns[chains[-1][-1]]
+            head = len(before.prompt_ids) + len(before.response_ids)
+            prompt = turn.prompt_ids
+            if (
+                len(prompt) >= head
+                and list(prompt[: len(before.prompt_ids)]) == list(before.prompt_ids)
+                and list(prompt[len(before.prompt_ids) : head]) == list(before.response_ids)
+            ):
+                chains[-1].append(index)
+                continue
+        chains.append([index])
+    return chains
+
+
+def pack_turns(batch: TokenBatch, chains: Sequence[Sequence[int]]) -> TokenBatch:
+    """One row per chain of :func:`chain_turns`: its last turn's tokens, the response mask and the label-aligned
+    fields of all its turns (their responses sit at distinct positions of that row). Row values (``[B]`` fields)
+    cannot be packed."""
+    last = [chain[-1] for chain in chains]
+    packed = batch.select(last)
+    width = packed.response_mask.shape[1]
+    mask = torch.zeros_like(packed.response_mask)
+    for row, chain in enumerate(chains):
+        mask[row] = batch.response_mask[list(chain), :width].sum(dim=0)
+    fields = {}
+    for key, value in batch.fields.items():
+        if value.dim() != 2:
+            raise ValueError(f"the batch field {key!r} holds one value per turn: turns sharing a row cannot keep it")
+        joined = torch.zeros((len(chains), width), dtype=value.dtype)
+        for row, chain in enumerate(chains):
+            joined[row] = (value[list(chain), :width] * batch.response_mask[list(chain), :width]).sum(dim=0)
+        fields[key] = joined
+    return TokenBatch(packed.input_ids, packed.attention_mask, mask, fields)
+
+
+def unpack_turns(values: torch.Tensor, batch: TokenBatch, chains: Sequence[Sequence[int]]) -> torch.Tensor:
+    """Per-token ``values`` of :func:`pack_turns`'s rows back on ``batch``'s rows (one per turn), under each turn's
+    response mask."""
+    out = torch.zeros(batch.response_mask.shape, dtype=values.dtype)
+    width = min(values.shape[1], out.shape[1])
+    for row, chain in enumerate(chains):
+        for turn in chain:
+            out[turn, :width] = values[row, :width]
+    return out * batch.response_mask.to(values.dtype)
 
 
 _warned_budgets: set[int] = set()
@@ -165,10 +237,6 @@ def micro_batches(lengths: Sequence[int], max_rows: int, max_tokens: int) -> lis
     if current:
         out.append(current)
     return out
-
-
-def num_minibatches(n: int, size: int) -> int:
-    return -(-n // max(size, 1))
 
 
 def observation_before(trajectory: Trajectory, t: int) -> str:

@@ -216,7 +216,8 @@ def test_frozen_lower_blocks_run_only_in_the_scoring_pass_of_a_pg_update(tiny, f
         results[cache_mb] = (policy.trainable_state(), stats, len(calls))
         assert len(algorithm.cache) == 0  # released after the update
     (plain, plain_stats, plain_calls), (cached, cached_stats, cached_calls) = results[0], results[64]
-    scoring = len(micro_batches([len(t.prompt_ids) + len(t.response_ids) for x in long_history() for t in x.turns],
+    # Each episode keeps its whole history: its turns share one row (pg.pack_turns), that of its last turn.
+    scoring = len(micro_batches([len(x.turns[-1].prompt_ids) + len(x.turns[-1].response_ids) for x in long_history()],
                                 ROWS, BUDGET))  # fmt: skip
     assert cached_calls == scoring + 2  # the scoring pass, then the check (lower blocks alone, the whole model)
     assert plain_calls >= 3 * scoring  # without the cache, two epochs of update passes ran the whole model too
@@ -348,3 +349,116 @@ def test_a_long_history_archer_update_stays_under_a_memory_cap():
     grown_mb = int(out.stdout.split()[-1])
     print(f"peak RSS growth of a long-history ArCHer update in passes of 2,048 tokens: {grown_mb} MB")
     assert grown_mb < 400
+
+
+def _turn(prompt, response):
+    return Turn(list(prompt), list(response), [0.0] * len(response), "go", "obs", 0.0, False, False)
+
+
+def test_turns_that_extend_the_turn_before_share_a_row_and_unpack_to_their_own():
+    from agentrl.trainer.batch import chain_turns, pack_turns, turn_batch, unpack_turns
+
+    a = _turn([1, 2], [3])
+    b = _turn([1, 2, 3, 4], [5, 6])  # a's prompt and reply, then the observation 4
+    c = _turn([1, 2, 3, 4, 5, 6, 7], [8])
+    cut = _turn([1, 9, 7], [8])  # its history was cut: a row of its own
+    d = _turn([1, 2], [3])  # the next episode starts again: shorter than the run before
+    e = _turn([1, 2, 3, 7], [9])
+    turns = [a, b, c, cut, d, e]
+    assert chain_turns(turns) == [[0, 1, 2], [3], [4, 5]]
+    assert chain_turns([_turn([1, 2], [3]), _turn([1, 2, 4], [5])]) == [[0], [1]]  # the reply differs
+    assert chain_turns([]) == []
+    batch = turn_batch(turns, pad_id=0)
+    batch.fields["advantages"] = batch.per_token(torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0, 6.0]))
+    packed = pack_turns(batch, chain_turns(turns))
+    assert packed.input_ids.tolist()[0] == [1, 2, 3, 4, 5, 6, 7, 8]
+    # Each turn's reply keeps its position; the row's mask and fields are those of all its turns.
+    assert packed.response_mask[0].tolist() == [0, 1, 0, 1, 1, 0, 1]
+    assert packed.fields["advantages"][0].tolist() == [0, 1, 0, 2, 2, 0, 3]
+    assert packed.fields["advantages"][2].tolist() == [0, 5, 0, 6, 0, 0, 0]
+    back = unpack_turns(packed.fields["advantages"], batch, chain_turns(turns))
+    assert torch.equal(back, batch.fields["advantages"])
+    batch.fields["row_value"] = torch.ones(6)
+    with pytest.raises(ValueError, match="row_value"):
+        pack_turns(batch, chain_turns(turns))
+
+
+def test_weighted_minibatches_hold_at_most_size_turns_and_every_row_once():
+    from agentrl.trainer.batch import minibatches
+
+    weights = [7, 3, 3, 12, 1, 6, 7]
+    chunks = list(minibatches(7, 8, torch.Generator().manual_seed(0), weights=weights))
+    assert sorted(int(i) for chunk in chunks for i in chunk) == list(range(7))
+    for chunk in chunks:
+        held = sum(weights[int(i)] for i in chunk)
+        assert held <= 8 or len(chunk) == 1  # a row of more turns than the size goes alone
+    again = list(minibatches(7, 8, torch.Generator().manual_seed(0), weights=weights))
+    assert [c.tolist() for c in again] == [c.tolist() for c in chunks]
+    padded = list(minibatches(7, 8, torch.Generator().manual_seed(0), count=len(chunks) + 2, weights=weights))
+    assert len(padded) == len(chunks) + 2 and len(padded[-1]) == 0
+
+
+def _with_a_cut_history(trajectories):
+    """One episode's third prompt loses its first token (a cut history): that turn starts a new run."""
+    turn = trajectories[1].turns[2]
+    turn.prompt_ids = turn.prompt_ids[1:]
+    return trajectories
+
+
+def test_packed_scoring_gives_every_turn_what_its_own_row_gives(tiny):
+    from agentrl.trainer.batch import flatten_turns, turn_batch
+    from agentrl.trainer.pg import chains, score_batch
+
+    model, _ = tiny
+    policy = Policy(copy.deepcopy(model), value_head=True, reference=True)
+    with torch.no_grad():
+        policy.value_head.weight.normal_(0, 0.1, generator=torch.Generator().manual_seed(0))
+    turns, _ = flatten_turns(_with_a_cut_history(long_history()))
+    batch = turn_batch(turns, pad_id=0)
+    tokens: list[int] = []
+    policy.model.register_forward_pre_hook(
+        lambda m, args, kwargs: tokens.append(int(kwargs["input_ids"].numel())), with_kwargs=True
+    )
+    got = {}
+    for pack in (False, True):
+        cfg = PGConfig(pack_turns=pack, kl_coef=0.1)
+        tokens.clear()
+        got[pack] = (score_batch(policy, batch, cfg, 1.0, values=True, entropy=True, turns=turns), sum(tokens))
+    # Four episodes of 6 turns, one with its third turn's history cut: 3 runs there (turns 1-2, 3, 4-6).
+    assert [len(run) for run in chains(PGConfig(), turns, batch) or []] == [6, 2, 1, 3, 6, 6]
+    (plain, plain_tokens), (packed, packed_tokens) = got[False], got[True]
+    assert set(plain) == set(packed) == {"old_logprobs", "old_values", "ref_logprobs", "old_entropy"}
+    for key in plain:
+        torch.testing.assert_close(packed[key], plain[key], atol=1e-5, rtol=1e-4)
+    assert packed_tokens < plain_tokens / 2  # 6 rows instead of 24, the policy's and the reference's passes
+    # A per-sequence loss needs a row per turn; so do turns that are not the batch's rows.
+    assert chains(PGConfig(loss_agg="seq-mean-token-mean"), turns, batch) is None
+    assert chains(PGConfig(), turns[:-1], batch) is None
+
+
+@pytest.mark.parametrize("algo", ["grpo", "ppo", "grpo_cached"])
+def test_a_packed_update_equals_the_update_with_a_row_per_turn(tiny, fixed_replies, algo):
+    """One optimiser step over the whole batch: the same weights whether an episode's turns share a row or not
+    (GRPO; PPO with its value head; GRPO with the frozen lower blocks' cache)."""
+    from agentrl.trainer.grpo import GRPO, GRPOConfig
+    from agentrl.trainer.policy import PolicyConfig
+
+    model, _ = tiny
+    results = {}
+    for pack in (False, True):
+        config = PolicyConfig(train_top_layers=1) if algo == "grpo_cached" else PolicyConfig()
+        policy = Policy(copy.deepcopy(model), config, value_head=algo == "ppo")
+        if algo == "ppo":
+            with torch.no_grad():
+                policy.value_head.weight.normal_(0, 0.1, generator=torch.Generator().manual_seed(0))
+        pg = PGConfig(minibatch_size=10**6, epochs=1, max_grad_norm=1e9, entropy_coef=0.01, pack_turns=pack,
+                      micro_batch_size=ROWS, micro_batch_tokens=BUDGET)  # fmt: skip
+        ctx = AlgoContext(policy, None, fixed_replies(REPLY), SamplingParams(temperature=1.0), 0, 0, lambda: None)
+        algorithm = PPO(PPOConfig(pg=pg), ctx) if algo == "ppo" else GRPO(GRPOConfig(pg=pg), ctx)
+        algorithm.optimizer = torch.optim.SGD([p for _, p in policy.trainable_named_parameters()], lr=1.0)
+        stats = algorithm.update(_with_a_cut_history(long_history()), 0)
+        results[pack] = (policy.trainable_state(), stats)
+    (plain, plain_stats), (packed, packed_stats) = results[False], results[True]
+    assert packed_stats["grad_norm"] == pytest.approx(plain_stats["grad_norm"], rel=1e-4) and plain_stats["grad_norm"]
+    for name, tensor in plain.items():
+        torch.testing.assert_close(packed[name], tensor, atol=1e-5, rtol=1e-4)
