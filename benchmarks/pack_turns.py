@@ -1,17 +1,20 @@
-"""What sharing a row between an episode's turns saves the policy-gradient update (``algo.pg.pack_turns``).
+"""What sharing a row between an episode's turns saves the policy-gradient update and a supervised step
+(``algo.pg.pack_turns``, ``algo.update.pack_turns``).
 
 Records ``--episodes`` expert episodes of an env with the run's prompt builder (as the
 warm-up of ``agentrl train`` does: the env's recipe and ``agent.history`` included), gives
 each turn a random advantage, and times one update of ``algo.pg`` (the scoring pass for the
 old log-probs, then ``--epochs`` epochs of the clipped loss) on the same turns twice, each on
 a fresh copy of the policy: with a row per turn, then with the turns that extend the turn
-before in one row. An env whose prompts keep the whole history (guess-the-number, Sokoban)
-packs; one whose prompt keeps a window of it or cuts observations (WebShop's recipe) has few
-runs to pack and gains nothing: ``rows_packed`` says which.
+before in one row; then one supervised step (SFT's, on every turn at once) each way. An env
+whose prompts keep the whole history (guess-the-number) packs; one whose prompt keeps a window
+sliding by one turn, or cuts observations, has short runs or none and gains little or
+nothing: ``rows_packed`` says which.
 
 Prints JSON: seconds per update each way (median of ``--repeats``), tokens through the model
 each way (rows x padded width of every forward pass), turns and rows, and ``speedup`` = the row
-per turn's time over the packed one's; the two ways' log-probs are checked to agree.
+per turn's time over the packed one's (``sft_speedup`` for the supervised step); the two ways'
+log-probs and SFT losses are reported to agree.
 
     python benchmarks/pack_turns.py                                  # SmolLM2, guess-the-number 1..100
     python benchmarks/pack_turns.py --env webshop --episodes 8
@@ -39,6 +42,7 @@ from agentrl.trainer.batch import flatten_turns, turn_batch
 from agentrl.trainer.pg import PGConfig, chains, make_optimizer, pg_update, score_batch
 from agentrl.trainer.policy import LowerCache, Policy, PolicyConfig
 from agentrl.trainer.rollout import RolloutConfig
+from agentrl.trainer.sft import SupervisedConfig, supervised_step
 from agentrl.trainer.warmup import collect_demonstrations
 
 
@@ -102,13 +106,26 @@ def main() -> None:
         hook.remove()
         return seconds, tokens[0], old
 
-    figures: dict[str, list[float]] = {"per_turn": [], "packed": []}
+    def supervised(pack: bool) -> tuple[float, float]:
+        cfg = dataclasses.replace(cfg_run.algo.update if hasattr(cfg_run.algo, "update") else SupervisedConfig(),
+                                  pack_turns=pack)  # fmt: skip
+        policy = Policy(copy.deepcopy(model), PolicyConfig(train_top_layers=args.top_layers))
+        policy.train()
+        optimizer = make_optimizer((p for _, p in policy.trainable_named_parameters()), cfg.lr, cfg.weight_decay)
+        tick = time.perf_counter()
+        stats = supervised_step(policy, optimizer, turns, cfg, int(tokenizer.pad_token_id), cfg.lr)
+        return time.perf_counter() - tick, stats["sft_loss"]
+
+    figures: dict[str, list[float]] = {"per_turn": [], "packed": [], "sft_per_turn": [], "sft_packed": []}
     tokens: dict[str, int] = {}
     logprobs: dict[str, torch.Tensor] = {}
+    losses: dict[str, float] = {}
     for _ in range(args.repeats):
         for way, pack in (("per_turn", False), ("packed", True)):
             seconds, tokens[way], logprobs[way] = update(pack)
             figures[way].append(seconds)
+            seconds, losses[way] = supervised(pack)
+            figures[f"sft_{way}"].append(seconds)
     gap = float(((logprobs["packed"] - logprobs["per_turn"]).abs() * batch.response_mask).max())
     per_turn, packed = statistics.median(figures["per_turn"]), statistics.median(figures["packed"])
     print(
@@ -130,6 +147,12 @@ def main() -> None:
                 "packed_tokens": tokens["packed"],
                 "max_old_logprob_gap": gap,
                 "speedup": round(per_turn / packed, 2),
+                "sft_per_turn_s_per_step": round(statistics.median(figures["sft_per_turn"]), 3),
+                "sft_packed_s_per_step": round(statistics.median(figures["sft_packed"]), 3),
+                "sft_loss_gap": abs(losses["packed"] - losses["per_turn"]),
+                "sft_speedup": round(
+                    statistics.median(figures["sft_per_turn"]) / statistics.median(figures["sft_packed"]), 2
+                ),
             },
             indent=2,
         )

@@ -49,6 +49,7 @@ from agentrl.trainer.sft import (
     check_reply_budget,
     demonstration_turns,
     lr_factor,
+    supervised_runs,
     supervised_step,
 )
 
@@ -202,6 +203,7 @@ def warm_up(
     if max_new_tokens is not None:
         check_reply_budget(turns, max_new_tokens)
     lengths = [len(t.prompt_ids) + len(t.response_ids) for t in turns]
+    runs = supervised_runs(turns, cfg.update)
     total = warmup_steps(cfg, len(turns))
     optimizer = make_optimizer(
         (p for _, p in policy.trainable_named_parameters()), cfg.update.lr, cfg.update.weight_decay
@@ -213,7 +215,7 @@ def warm_up(
     policy.train()
     for step in range(total):
         if not queue:
-            queue = bucketed_batches(lengths, cfg.update.batch_size, generator)
+            queue = bucketed_batches(lengths, cfg.update.batch_size, generator, runs)
         rows = queue.pop()
         lr = cfg.update.lr * lr_factor(step, total, cfg.update)
         stats = {**supervised_step(policy, optimizer, [turns[i] for i in rows], cfg.update, pad_id, lr, cache)}

@@ -20,7 +20,7 @@ from agentrl.trainer.algorithm import AlgoContext, algorithm_table, build_algori
 from agentrl.trainer.archer import Archer, ArcherConfig, actor_backward, actor_loss, critic_losses, transitions
 from agentrl.trainer.batch import micro_batches
 from agentrl.trainer.pg import PGConfig
-from agentrl.trainer.policy import Policy
+from agentrl.trainer.policy import LowerCache, Policy
 from agentrl.trainer.ppo import PPO, PPOConfig
 from agentrl.trainer.sft import SupervisedConfig, supervised_step
 
@@ -300,7 +300,7 @@ from agentrl.agents.models import build_tiny_model
 from agentrl.agents.types import Trajectory, Turn
 from agentrl.trainer.algorithm import AlgoContext
 from agentrl.trainer.archer import Archer, ArcherConfig
-from agentrl.trainer.policy import Policy
+from agentrl.trainer.policy import LowerCache, Policy
 
 
 class FixedReplies:
@@ -462,3 +462,50 @@ def test_a_packed_update_equals_the_update_with_a_row_per_turn(tiny, fixed_repli
     assert packed_stats["grad_norm"] == pytest.approx(plain_stats["grad_norm"], rel=1e-4) and plain_stats["grad_norm"]
     for name, tensor in plain.items():
         torch.testing.assert_close(packed[name], tensor, atol=1e-5, rtol=1e-4)
+
+
+@pytest.mark.parametrize("top_layers", [0, 1])
+def test_a_packed_sft_step_equals_the_step_with_a_row_per_turn(tiny, top_layers):
+    """Supervised steps (algo=sft, filtered BC, DAgger, the warm-up) train an episode's runs in one row: the same
+    gradients, loss, token probability and reply_exact as a row per turn (with the frozen-block cache too)."""
+    from agentrl.trainer.policy import PolicyConfig
+
+    model, _ = tiny
+    turns = [turn for t in _with_a_cut_history(long_history()) for turn in t.turns]
+    results = []
+    for pack in (False, True):
+        policy = Policy(copy.deepcopy(model), PolicyConfig(train_top_layers=top_layers))
+        parameters = [p for _, p in policy.trainable_named_parameters()]
+        optimizer = torch.optim.SGD(parameters, lr=0.0)  # the step leaves the gradients to compare
+        cfg = SupervisedConfig(micro_batch_size=ROWS, micro_batch_tokens=BUDGET, max_grad_norm=1e9, pack_turns=pack)
+        cache = LowerCache(policy, 64) if top_layers else None
+        passes: list[int] = []
+        policy.model.register_forward_pre_hook(lambda *_, seen=passes: seen.append(1))
+        stats = supervised_step(policy, optimizer, turns, cfg, pad_id=0, lr=0.0, cache=cache)
+        results.append((stats, _grads(parameters), len(passes)))
+    (plain, plain_grads, plain_passes), (packed, packed_grads, packed_passes) = results
+    for key in ("sft_loss", "token_prob", "reply_exact", "grad_norm"):
+        assert packed[key] == pytest.approx(plain[key], rel=1e-5, abs=1e-7), key
+    assert plain["grad_norm"] > 0 and packed_passes < plain_passes
+    for a, b in zip(packed_grads, plain_grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-6, rtol=1e-4)
+
+
+def test_supervised_batches_hold_whole_runs_in_order():
+    from agentrl.trainer.sft import bucketed_batches
+
+    runs = [[0, 1, 2], [3], [4, 5], [6, 7, 8, 9, 10], [11]]
+    lengths = [10 * (i + 1) for i in range(12)]
+    batches = bucketed_batches(lengths, 4, torch.Generator().manual_seed(0), runs)
+    assert sorted(i for b in batches for i in b) == list(range(12))
+    starts = {run[0]: run for run in runs}
+    for batch in batches:
+        at, held = 0, 0
+        while at < len(batch):  # whole runs, each in its order
+            run = starts[batch[at]]
+            assert batch[at : at + len(run)] == run
+            at, held = at + len(run), held + 1
+        assert len(batch) <= 4 or held == 1  # a run of 5 turns alone
+    singles = [[i] for i in range(12)]
+    plain = bucketed_batches(lengths, 4, torch.Generator().manual_seed(0))
+    assert bucketed_batches(lengths, 4, torch.Generator().manual_seed(0), singles) == plain
