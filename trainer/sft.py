@@ -194,15 +194,15 @@ def supervised_step(
         for part in parts:
             local.append(list(range(at, at + len(runs[part]))))
             at += len(runs[part])
-        packed = pack_turns(batch, local) if len(local) < len(chunk) else batch
-        packed = packed.to(policy.device)
+        shared = len(local) < len(chunk)
+        packed = (pack_turns(batch, local) if shared else batch).to(policy.device)
         lower = cache.lower([chunk[run[-1]] for run in local], packed) if cache is not None else None
         out = policy.forward_batch(packed, 1.0, lower=lower, greedy=True)
         mask = packed.response_mask
         # Each micro-batch weighs its share of the step (tokens or turns), so the sum is the step's mean.
         share = float(mask.sum()) / total if cfg.loss_agg == "token-mean" else len(chunk) / len(turns)
         (aggregate_loss(-out.logprobs, mask, cfg.loss_agg) * share).backward()
-        if packed is not batch:  # the figures are per turn: each turn's tokens back on a row of its own
+        if shared:  # the figures are per turn: each turn's tokens back on a row of its own
             assert out.greedy is not None
             logprobs = unpack_turns(out.logprobs.detach().float().cpu(), batch, local)
             greedy = unpack_turns(out.greedy.float().cpu(), batch, local)
