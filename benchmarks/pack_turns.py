@@ -26,24 +26,19 @@ from __future__ import annotations
 import argparse
 import copy
 import dataclasses
-import functools
 import json
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import torch
 
-from agentrl.agents.models import load_model
-from agentrl.cli.train import load_train_config
-from agentrl.factory import make_from_config
+# Run as a script, this folder is on the path: the expert episodes are recorded as sft_cache.py records them.
+from sft_cache import expert_trajectories
+
 from agentrl.trainer.batch import flatten_turns, turn_batch
 from agentrl.trainer.pg import PGConfig, chains, make_optimizer, pg_update, score_batch
 from agentrl.trainer.policy import LowerCache, Policy, PolicyConfig
-from agentrl.trainer.rollout import RolloutConfig
 from agentrl.trainer.sft import SupervisedConfig, supervised_step
-from agentrl.trainer.warmup import collect_demonstrations
 
 
 def main() -> None:
@@ -61,19 +56,9 @@ def main() -> None:
     torch.manual_seed(0)
 
     kwargs = args.env_kwarg if args.env_kwarg is not None else (["high=100"] if args.env == "guess" else [])
-    cfg_run = load_train_config([f"env={args.env}", f"model={args.model}", *(f"env.kwargs.{kv}" for kv in kwargs)])
-    model, tokenizer = load_model(cfg_run.model)
-    with tempfile.TemporaryDirectory() as out:
-        trajectories = collect_demonstrations(
-            functools.partial(make_from_config, cfg_run.env),
-            tokenizer,
-            cfg_run.agent,
-            list(range(args.episodes)),
-            RolloutConfig(max_turns=30),
-            env_id=args.env,
-            out=Path(out) / "data",
-            manifest={"env": {"id": args.env}, "agent": "expert", "model": {"name": args.model}},
-        )
+    cfg_run, model, tokenizer, trajectories = expert_trajectories(
+        args.env, args.model, args.episodes, [f"env.kwargs.{kv}" for kv in kwargs], max_turns=30
+    )
     turns, _ = flatten_turns(trajectories)
     batch = turn_batch(turns, int(tokenizer.pad_token_id))
     generator = torch.Generator().manual_seed(0)

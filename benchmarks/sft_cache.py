@@ -28,17 +28,43 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from agentrl.agents.models import load_model
+from agentrl.agents.types import Trajectory
 from agentrl.cli.train import load_train_config
 from agentrl.factory import make_from_config
+from agentrl.trainer.loop import TrainRunConfig
 from agentrl.trainer.policy import LowerCache, Policy, PolicyConfig
 from agentrl.trainer.rollout import RolloutConfig
 from agentrl.trainer.sft import SupervisedConfig, demonstration_turns, supervised_step
 from agentrl.trainer.warmup import collect_demonstrations
+
+
+def expert_trajectories(
+    env: str, model_name: str, episodes: int, overrides: Sequence[str] = (), max_turns: int = 15
+) -> tuple[TrainRunConfig, Any, Any, list[Trajectory]]:
+    """The config ``agentrl train env=ENV model=MODEL OVERRIDES`` runs with (the env's recipe included), its model
+    and tokenizer, and ``episodes`` expert episodes (seeds 0, 1, ...) recorded with its prompt builder, as the
+    warm-up records them."""
+    cfg_run = load_train_config([f"env={env}", f"model={model_name}", *overrides])
+    model, tokenizer = load_model(cfg_run.model)
+    with tempfile.TemporaryDirectory() as out:
+        trajectories = collect_demonstrations(
+            functools.partial(make_from_config, cfg_run.env),
+            tokenizer,
+            cfg_run.agent,
+            list(range(episodes)),
+            RolloutConfig(max_turns=max_turns),
+            env_id=env,
+            out=Path(out) / "data",
+            manifest={"env": {"id": env}, "agent": "expert", "model": {"name": model_name}},
+        )
+    return cfg_run, model, tokenizer, trajectories
 
 
 def main() -> None:
@@ -60,20 +86,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    # The env, prompt and model settings `agentrl train env=ENV model=MODEL` runs with (the env's recipe included).
-    cfg_run = load_train_config([f"env={args.env}", f"model={args.model}"])
-    model, tokenizer = load_model(cfg_run.model)
-    with tempfile.TemporaryDirectory() as out:
-        trajectories = collect_demonstrations(
-            functools.partial(make_from_config, cfg_run.env),
-            tokenizer,
-            cfg_run.agent,
-            list(range(args.episodes)),
-            RolloutConfig(max_turns=15),
-            env_id=args.env,
-            out=Path(out) / "data",
-            manifest={"env": {"id": args.env}, "agent": "expert", "model": {"name": args.model}},
-        )
+    _, model, tokenizer, trajectories = expert_trajectories(args.env, args.model, args.episodes)
     turns = demonstration_turns(trajectories, only_successful=True)
     batches = [turns[i : i + args.batch_size] for i in range(0, len(turns), args.batch_size)][: args.steps]
     cfg = SupervisedConfig(batch_size=args.batch_size)
