@@ -12,7 +12,7 @@ a loss.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -108,34 +108,29 @@ def record_advantages(turns: Sequence[Turn], advantages: torch.Tensor) -> None:
 
 
 def minibatches(
-    n: int, size: int, generator: torch.Generator, count: int | None = None, weights: Sequence[int] | None = None
-) -> Iterator[torch.Tensor]:
+    n: int, size: int, generator: torch.Generator, weights: Sequence[int] | None = None
+) -> list[torch.Tensor]:
     """A seeded random split of ``range(n)`` into chunks of at most ``size``.
 
-    ``count`` (at least the number of chunks) pads the split with empty chunks, so that
-    data-parallel ranks holding different numbers of rows take the same number of steps.
     ``weights`` (how many turns each row holds, :func:`pack_turns`): a chunk holds rows of at
     most ``size`` turns in all instead (a row of more goes alone).
     """
     order = torch.randperm(n, generator=generator)
     size = max(size, 1)
     if weights is None:
-        chunks = [order[start : start + size] for start in range(0, n, size)]
-    else:
-        chunks = []
-        current: list[int] = []
-        held = 0
-        for row in order.tolist():
-            if current and held + weights[row] > size:
-                chunks.append(torch.tensor(current, dtype=torch.long))
-                current, held = [], 0
-            current.append(row)
-            held += weights[row]
-        if current:
+        return [order[start : start + size] for start in range(0, n, size)]
+    chunks = []
+    current: list[int] = []
+    held = 0
+    for row in order.tolist():
+        if current and held + weights[row] > size:
             chunks.append(torch.tensor(current, dtype=torch.long))
-    yield from chunks
-    for _ in range((count or 0) - len(chunks)):
-        yield order[:0]
+            current, held = [], 0
+        current.append(row)
+        held += weights[row]
+    if current:
+        chunks.append(torch.tensor(current, dtype=torch.long))
+    return chunks
 
 
 def chain_turns(turns: Sequence[Turn]) -> list[list[int]]:

@@ -34,6 +34,7 @@ from typing import Any
 
 from agentrl.agents.base import Agent
 from agentrl.agents.types import Trajectory, save_jsonl
+from agentrl.envs.actions import normalize
 from agentrl.envs.config import EnvConfig
 from agentrl.trainer import distributed
 from agentrl.trainer.rollout import RolloutConfig, collect
@@ -329,20 +330,16 @@ def summarize(trajectories: Sequence[Trajectory]) -> dict[str, Any]:
     }
 
 
-def _same_action(action: str, expert: str) -> bool:
-    return " ".join(action.split()).casefold() == " ".join(expert.split()).casefold()
-
-
 def expert_agreement(trajectories: Sequence[Trajectory]) -> tuple[float | None, list[float | None]]:
     """How often the policy, playing on its own, took the action the env's expert names in the state it reached.
 
     Returns the share over every turn whose env names an expert action (``Turn.expert_action``), and the share at
     each turn index (first turn, second, ...; None at an index where no episode names one); ``(None, [])`` when
-    no turn does. Actions are compared as text, case and runs of whitespace aside. Unlike a teacher-forced
-    figure (an SFT run's ``reply_exact``, scored after the expert's own history), this scores replies after the
-    policy's own: a model that copies the expert's first moves but not how they depend on the observations
-    shows it here as agreement that falls with the turn index. It is a diagnostic, not a score: an env may
-    accept other actions than its expert's (WebShop's search words).
+    no turn does. Actions are compared as the envs compare commands (:func:`~agentrl.envs.actions.normalize`).
+    Unlike a teacher-forced figure (an SFT run's ``reply_exact``, scored after the expert's own history), this
+    scores replies after the policy's own: a model that copies the expert's first moves but not how they depend
+    on the observations shows it here as agreement that falls with the turn index. It is a diagnostic, not a
+    score: an env may accept other actions than its expert's (WebShop's search words).
     """
     agree: list[int] = []
     named: list[int] = []
@@ -354,7 +351,7 @@ def expert_agreement(trajectories: Sequence[Trajectory]) -> tuple[float | None, 
                 named.append(0)
                 agree.append(0)
             named[index] += 1
-            agree[index] += _same_action(turn.action_text, turn.expert_action)
+            agree[index] += normalize(turn.action_text) == normalize(turn.expert_action)
     if not any(named):
         return None, []
     by_turn = [a / k if k else None for a, k in zip(agree, named, strict=True)]

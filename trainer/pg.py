@@ -132,7 +132,8 @@ def pg_update(
     ranks = distributed.world_size()
     lengths = batch.lengths()
     for _ in range(cfg.epochs):
-        split = list(minibatches(len(batch), cfg.minibatch_size, generator, weights=weights))
+        split = minibatches(len(batch), cfg.minibatch_size, generator, weights=weights)
+        # Data parallel: ranks holding fewer minibatches pad with empty ones, to take the same number of steps.
         steps = distributed.all_max(len(split))
         for rows in [*split, *(torch.zeros(0, dtype=torch.long) for _ in range(steps - len(split)))]:
             optimizer.zero_grad(set_to_none=True)

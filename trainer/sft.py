@@ -45,7 +45,7 @@ from agentrl.trainer.algorithm import AlgoContext, Needs, optimizer_step, regist
 from agentrl.trainer.batch import chain_turns, micro_batches, pack_turns, turn_batch, unpack_turns
 from agentrl.trainer.core_algos import aggregate_loss
 from agentrl.trainer.pg import make_optimizer
-from agentrl.trainer.policy import Forward, LowerCache, Policy
+from agentrl.trainer.policy import LowerCache, Policy
 
 SCHEDULES = ("constant", "linear", "cosine")
 logger = logging.getLogger(__name__)
@@ -202,12 +202,12 @@ def supervised_step(
         # Each micro-batch weighs its share of the step (tokens or turns), so the sum is the step's mean.
         share = float(mask.sum()) / total if cfg.loss_agg == "token-mean" else len(chunk) / len(turns)
         (aggregate_loss(-out.logprobs, mask, cfg.loss_agg) * share).backward()
+        assert out.greedy is not None
+        logprobs, greedy = out.logprobs.detach().float(), out.greedy
         if shared:  # the figures are per turn: each turn's tokens back on a row of its own
-            assert out.greedy is not None
-            logprobs = unpack_turns(out.logprobs.detach().float().cpu(), batch, local)
-            greedy = unpack_turns(out.greedy.float().cpu(), batch, local)
-            out, mask = Forward(logprobs, logprobs, greedy=greedy), batch.response_mask
-        fits.append(_row_fits(out, mask))
+            logprobs, greedy = unpack_turns(logprobs.cpu(), batch, local), unpack_turns(greedy.cpu(), batch, local)
+            mask = batch.response_mask
+        fits.append(_row_fits(logprobs, greedy, mask))
     norm = optimizer_step(optimizer, parameters, cfg.max_grad_norm)
     fit = fit_figures(torch.cat(fits))
     return {
@@ -276,13 +276,13 @@ class OnlineSupervised:
         self.step = int(state["step"])
 
 
-def _row_fits(out: Forward, mask: torch.Tensor) -> torch.Tensor:
-    """Per row of a pass: its reply tokens' summed loss and probability, 1 if greedy decoding writes the reply whole
-    (else 0), and its reply tokens (columns of :func:`fit_figures`' input)."""
-    assert out.greedy is not None
-    logprobs = out.logprobs.detach().float()
+def _row_fits(logprobs: torch.Tensor, greedy: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Per row of a pass (its label-aligned log-probs and greedy marks, :class:`Forward`): its reply tokens' summed
+    loss and probability, 1 if greedy decoding writes the reply whole (else 0), and its reply tokens (columns of
+    :func:`fit_figures`' input)."""
+    logprobs = logprobs.detach().float()
     tokens = mask.sum(-1).float()
-    whole = ((out.greedy * mask).sum(-1) == tokens).float()
+    whole = ((greedy * mask).sum(-1) == tokens).float()
     return torch.stack([-(logprobs * mask).sum(-1), (logprobs.exp() * mask).sum(-1), whole, tokens], -1).cpu()
 
 
@@ -303,7 +303,9 @@ def turn_fits(policy: Policy, turns: Sequence[Turn], cfg: SupervisedConfig, pad_
     try:
         for rows in micro_batches(lengths, cfg.micro_batch_size, cfg.micro_batch_tokens):
             batch = turn_batch([turns[i] for i in rows], pad_id).to(policy.device)
-            fits[rows] = _row_fits(policy.forward_batch(batch, 1.0, greedy=True), batch.response_mask)
+            out = policy.forward_batch(batch, 1.0, greedy=True)
+            assert out.greedy is not None
+            fits[rows] = _row_fits(out.logprobs, out.greedy, batch.response_mask)
     finally:
         policy.train(was_training)
     return fits
