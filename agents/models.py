@@ -236,6 +236,18 @@ def native_bf16(device: Any) -> str | None:
     return None
 
 
+def attention_kernels() -> contextlib.AbstractContextManager[Any]:
+    """Scaled-dot-product attention for passes whose shapes change from call to call: every kernel PyTorch has but
+    cuDNN's. Generation attends to one more key at each step and a batch is as long as its longest prompt, so hardly
+    a shape repeats, and cuDNN's attention, which PyTorch prefers on Hopper GPUs, builds an execution plan for each
+    new shape before it runs; the flash and memory-efficient kernels need no plan. On an H200 (``benchmarks/
+    gpu_check.sh``, docs/training.md) a 0.5B Llama's rollouts ran 2.7x the env steps/s without it, and its updates
+    on batches of new lengths 5.0x the tokens/s. Other devices never use cuDNN's attention: no change there."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+
+    return sdpa_kernel([SDPBackend.FLASH_ATTENTION, SDPBackend.EFFICIENT_ATTENTION, SDPBackend.MATH])
+
+
 def context_length(config: Any) -> int | None:
     """The most positions a model with this (transformers) config attends to, or None when it does not say."""
     for name in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):

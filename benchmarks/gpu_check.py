@@ -6,7 +6,8 @@ Figures, as JSON:
   ~1.5B parameters through agentrl's own update path (:class:`~agentrl.trainer.policy.Policy`,
   :func:`~agentrl.trainer.pg.score_batch`, :func:`~agentrl.trainer.pg.pg_update` with AdamW):
   tokens/s, peak GPU memory and MFU (model FLOP/s over the card's dense bf16 peak, from
-  :data:`PEAK_BF16_TFLOPS` or ``--peak-tflops``). FLOPs per update token are
+  :data:`PEAK_BF16_TFLOPS` or ``--peak-tflops``) on one batch shape, then ``new_lengths_*``: batches
+  scored and updated at a new length each (RL batches are as long as their longest row). FLOPs per update token are
   ``6 * (non-embedding weights) + 12 * layers * hidden * length`` (weights and attention, forward
   and backward) plus ``6 * vocab * hidden`` on the response tokens, the only ones whose logits the
   update computes;
@@ -127,14 +128,18 @@ def train_figures(shape: Shape, device: torch.device, rows: int, length: int, st
     model.train()
     policy = Policy(model)
     generator = torch.Generator().manual_seed(distributed.rank())
-    ids = torch.randint(3, shape.vocab, (rows, length), generator=generator)
-    attention = torch.ones(rows, length, dtype=torch.long)
-    response = torch.zeros(rows, length - 1)
-    response[:, length // 2 :] = 1.0  # the second half of every row is the reply
-    batch = TokenBatch(ids, attention, response)
-    batch.fields["advantages"] = batch.per_token(torch.randn(rows, generator=generator))
     cfg = PGConfig(lr=1e-5, epochs=1, minibatch_size=rows, micro_batch_size=rows, micro_batch_tokens=rows * length)
-    batch.fields.update(score_batch(policy, batch, cfg, temperature=1.0))
+
+    def scored(policy: Policy, width: int) -> TokenBatch:
+        ids = torch.randint(3, shape.vocab, (rows, width), generator=generator)
+        response = torch.zeros(rows, width - 1)
+        response[:, width // 2 :] = 1.0  # the second half of every row is the reply
+        batch = TokenBatch(ids, torch.ones(rows, width, dtype=torch.long), response)
+        batch.fields["advantages"] = batch.per_token(torch.randn(rows, generator=generator))
+        batch.fields.update(score_batch(policy, batch, cfg, temperature=1.0))
+        return batch
+
+    batch = scored(policy, length)
     optimizer = make_optimizer([p for _, p in policy.trainable_named_parameters()], cfg.lr, cfg.weight_decay)
     step = torch.Generator().manual_seed(0)
     pg_update(policy, optimizer, batch, cfg, temperature=1.0, generator=step)  # warm-up: allocator, kernels
@@ -146,6 +151,15 @@ def train_figures(shape: Shape, device: torch.device, rows: int, length: int, st
         stats = pg_update(policy, optimizer, batch, cfg, temperature=1.0, generator=step)
     _sync(device)
     seconds = time.perf_counter() - start
+    # RL batches are as long as their longest row, so most have a length not seen before: score and update
+    # `steps` batches of new lengths between half and all of `length`, as an iteration's update does.
+    widths = [length - (i + 1) * (length // 2) // (steps + 1) for i in range(steps)]
+    _sync(device)
+    start = time.perf_counter()
+    for width in widths:
+        pg_update(policy, optimizer, scored(policy, width), cfg, temperature=1.0, generator=step)
+    _sync(device)
+    varying = time.perf_counter() - start
     params = sum(p.numel() for p in model.parameters())
     embedding = model.get_input_embeddings().weight.numel()
     tokens = rows * length * steps
@@ -163,6 +177,8 @@ def train_figures(shape: Shape, device: torch.device, rows: int, length: int, st
         "tflops_per_s": round(flops / seconds / 1e12, 3),
         "peak_memory_gb": round(torch.cuda.max_memory_allocated(device) / 2**30, 2) if device.type == "cuda" else None,
         "grad_norm": round(float(stats["grad_norm"]), 4),
+        "new_lengths_seconds": round(varying, 3),
+        "new_lengths_tokens_per_s": round(rows * sum(widths) / varying, 1),
     }
     del policy, model, optimizer
     if device.type == "cuda":

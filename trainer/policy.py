@@ -22,7 +22,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from agentrl.agents.models import native_bf16
+from agentrl.agents.models import attention_kernels, native_bf16
 from agentrl.agents.types import Turn
 from agentrl.trainer.batch import TokenBatch
 from agentrl.trainer.core_algos import entropy_from_logits, logprobs_from_logits
@@ -129,7 +129,9 @@ class Policy(nn.Module):
         self.model = model
         self.use_reference = reference
         if self.config.gradient_checkpointing:
-            model.gradient_checkpointing_enable()
+            # The blocks' recomputation in the backward pass runs outside training_pass: it gets the same kernels.
+            recompute = {"use_reentrant": False, "context_fn": lambda: (contextlib.nullcontext(), attention_kernels())}
+            model.gradient_checkpointing_enable(gradient_checkpointing_kwargs=recompute)
         hidden = int(model.config.hidden_size)
         self.value_head = nn.Linear(hidden, 1) if value_head else None
         if self.value_head is not None:
@@ -149,12 +151,15 @@ class Policy(nn.Module):
 
         return any(is_sharded(p) for p in self.model.parameters())
 
-    def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        """The precision context of a training pass (``policy.mixed_precision``)."""
+    @contextlib.contextmanager
+    def training_pass(self) -> Iterator[None]:
+        """The context of every training pass: its precision (``policy.mixed_precision``) and its attention kernels
+        (:func:`~agentrl.agents.models.attention_kernels`: a batch is as long as its longest row, so its shape is
+        seldom one seen before, and cuDNN's attention would plan each new one)."""
         dtype = MIXED_PRECISION[self.precision]
-        if dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(device_type=self.device.type, dtype=dtype)
+        precision = contextlib.nullcontext() if dtype is None else torch.autocast(self.device.type, dtype=dtype)
+        with attention_kernels(), precision:
+            yield
 
     def trainable_named_parameters(self) -> Iterator[tuple[str, nn.Parameter]]:
         """The parameters an optimiser should update (adapters only under LoRA)."""
@@ -193,7 +198,7 @@ class Policy(nn.Module):
         """
         batch = batch.to(self.device)
         start = response_start(batch)
-        with self.autocast():
+        with self.training_pass():
             if lower is None:
                 out = _causal_lm(self.model, batch, start, output_hidden_states=values)
             else:
@@ -241,7 +246,7 @@ class Policy(nn.Module):
         if not frozen:
             raise ValueError("no lower transformer block is frozen (policy.train_top_layers freezes them)")
         batch = batch.to(self.device)
-        with self.autocast():
+        with self.training_pass():
             return block_output(self.model, batch.input_ids, batch.attention_mask, frozen, track=track)
 
     @torch.no_grad()
@@ -256,7 +261,7 @@ class Policy(nn.Module):
         else:
             context, model = contextlib.nullcontext(), self._reference
         start = response_start(batch)
-        with context, self.autocast():
+        with context, self.training_pass():
             logits = _causal_lm(model, batch, start).logits
         logits = logits[:, -(batch.input_ids.shape[1] - start) : -1].float()
         if temperature > 0:

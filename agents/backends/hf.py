@@ -31,7 +31,7 @@ import torch
 
 from agentrl.agents.backends.prefix_cache import Entry, PrefixCache, prefilled_cache, row_entry
 from agentrl.agents.generation import Completion, SamplingParams
-from agentrl.agents.models import load_weights
+from agentrl.agents.models import attention_kernels, load_weights
 
 
 class HFBackend:
@@ -103,8 +103,9 @@ class HFBackend:
             torch.manual_seed(params.seed)
         self._refresh_copy()
         out: list[Completion] = []
-        for start in range(0, len(prompts), self.max_batch_size):
-            out.extend(self._generate_batch(prompts[start : start + self.max_batch_size], params))
+        with attention_kernels():
+            for start in range(0, len(prompts), self.max_batch_size):
+                out.extend(self._generate_batch(prompts[start : start + self.max_batch_size], params))
         return out
 
     @torch.no_grad()
@@ -131,8 +132,9 @@ class HFBackend:
             entry, kept = self.prefix_cache.lookup(prompt)
         fed = list(prompt[kept:])  # at least the last prompt token, whose logits score each reply's first token
         out: list[list[float]] = []
-        for start in range(0, len(rows), self.max_batch_size):
-            out += self._score_batch(fed, entry, kept, rows[start : start + self.max_batch_size], temperature)
+        with attention_kernels():
+            for start in range(0, len(rows), self.max_batch_size):
+                out += self._score_batch(fed, entry, kept, rows[start : start + self.max_batch_size], temperature)
         return out
 
     def _score_batch(

@@ -123,3 +123,28 @@ def test_backend_dtype_setting(tiny, monkeypatch):
     server = BackendConfig(name="openai", url="http://127.0.0.1:9/v1", dtype="bfloat16")
     with pytest.raises(ValueError, match=r"backend\.dtype is the in-process hf backend's"):
         make_backend(server, ModelConfig(name="tiny"), tokenizer)
+
+
+def test_generation_and_scoring_run_without_cudnn_attention_and_restore_the_flags(tiny):
+    """Generation's shapes change at every step, and cuDNN's attention plans each new shape before it runs
+    (docs/training.md, One GPU): every forward of generate and score_replies runs with it off, and the caller's
+    settings are back afterwards."""
+    model, tokenizer = tiny
+    seen: list[tuple[bool, bool]] = []
+    hook = model.register_forward_pre_hook(
+        lambda *_: seen.append((torch.backends.cuda.cudnn_sdp_enabled(), torch.backends.cuda.flash_sdp_enabled()))
+    )
+    before = torch.backends.cuda.cudnn_sdp_enabled()
+    torch.backends.cuda.enable_cudnn_sdp(True)
+    try:
+        backend = HFBackend(model, tokenizer)
+        prompt = tokenizer("you see a wall")["input_ids"]
+        backend.generate([prompt, prompt, tokenizer("go")["input_ids"]], SamplingParams(max_new_tokens=4, seed=0))
+        generated = len(seen)
+        backend.score_replies(prompt, [tokenizer("go")["input_ids"], tokenizer("turn left")["input_ids"]])
+        assert generated >= 4 and len(seen) > generated
+        assert seen == [(False, True)] * len(seen)
+        assert torch.backends.cuda.cudnn_sdp_enabled()
+    finally:
+        hook.remove()
+        torch.backends.cuda.enable_cudnn_sdp(before)

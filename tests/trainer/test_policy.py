@@ -131,3 +131,34 @@ def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_natively(
     assert seen == {torch.bfloat16 if precision == "bf16" else torch.float32}
     # an explicit choice is never second-guessed
     assert Policy(copy.deepcopy(model), PolicyConfig(mixed_precision="no")).precision == "no"
+
+
+@pytest.mark.parametrize("checkpointing", [False, True])
+def test_training_passes_run_without_cudnn_attention_recomputation_included(tiny, checkpointing: bool) -> None:
+    """A batch's shape is seldom one seen before, and cuDNN's attention plans every new shape (docs/training.md,
+    One GPU): every attention forward of a training pass runs with it off, the blocks recomputed in the backward
+    pass under gradient checkpointing too, with the same gradients."""
+    model, tokenizer = tiny
+    batch = _batch([(20, 4), (8, 6)], len(tokenizer))
+    seen: list[bool] = []
+    before = torch.backends.cuda.cudnn_sdp_enabled()
+    torch.backends.cuda.enable_cudnn_sdp(True)
+    try:
+        grads = []
+        for recompute in (False, checkpointing):
+            policy = Policy(copy.deepcopy(model), PolicyConfig(gradient_checkpointing=recompute))
+            policy.model.train()
+            record = lambda *_: seen.append(torch.backends.cuda.cudnn_sdp_enabled())  # noqa: E731
+            hooks = [layer.self_attn.register_forward_pre_hook(record) for layer in policy.model.model.layers]
+            seen.clear()
+            (-(policy.forward_batch(batch).logprobs * batch.response_mask).sum()).backward()
+            for hook in hooks:
+                hook.remove()
+            layers = len(policy.model.model.layers)
+            assert seen == [False] * (2 * layers if recompute else layers)  # recomputed: every block ran twice
+            grads.append([p.grad for p in policy.model.parameters() if p.grad is not None])
+        assert torch.backends.cuda.cudnn_sdp_enabled()
+        for a, b in zip(*grads, strict=True):
+            torch.testing.assert_close(a, b)
+    finally:
+        torch.backends.cuda.enable_cudnn_sdp(before)
