@@ -41,8 +41,13 @@ def zero_signal(stats: Mapping[str, float]) -> bool:
     return stats.get("zero_signal", 0.0) >= 1.0 or stats.get("grad_norm", 1.0) == 0.0
 
 
-def no_signal_message(iteration: int, trajectories: Sequence[Trajectory], stats: Mapping[str, float]) -> str:
-    """One clear warning for an iteration whose batch carried no learning signal: what was seen, what to change."""
+def no_signal_message(
+    iteration: int, total: int, trajectories: Sequence[Trajectory], stats: Mapping[str, float]
+) -> str:
+    """One clear warning for an iteration whose batch carried no learning signal: what was seen, what to change.
+
+    ``iteration`` counts from 0, as the loop and metrics.jsonl do; the message names it as the progress lines do
+    (``iteration 7/8`` for the seventh of eight)."""
     facts = []
     if trajectories:
         returns = [t.total_reward for t in trajectories]
@@ -73,7 +78,7 @@ def no_signal_message(iteration: int, trajectories: Sequence[Trajectory], stats:
             "agent.sampling.max_new_tokens are invalid too)",
         )
     return (
-        f"iteration {iteration}: the batch carried no learning signal{seen}: {' and '.join(why)}. "
+        f"iteration {iteration + 1}/{total}: the batch carried no learning signal{seen}: {' and '.join(why)}. "
         f"The update changed nothing useful. To fix: {'; '.join(fixes)}. "
         "(Shown once; metrics.jsonl marks every such iteration with zero_signal=1.)"
     )

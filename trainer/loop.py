@@ -429,7 +429,7 @@ class Trainer:
         no_signal = zero_signal(stats)
         if no_signal and not self.warned_no_signal:  # once per run: metrics.jsonl marks every one
             self.warned_no_signal = True
-            self.hooks.message(no_signal_message(iteration, everyone, stats))
+            self.hooks.message(no_signal_message(iteration, cfg.train.iterations, everyone, stats))
         stats["zero_signal"] = float(no_signal)
         tokens = sum(len(t.response_ids) for tr in everyone for t in tr.turns)
         record = {

@@ -47,10 +47,10 @@ def test_zero_signal_from_statistics():
 
 
 def test_the_message_says_what_was_seen_and_what_to_change():
-    text = no_signal_message(1, batch([0.0] * 16), {"zero_signal": 1.0, "grad_norm": 0.0})
-    assert text.startswith("iteration 1: the batch carried no learning signal (all 16 trajectories returned 0")
+    text = no_signal_message(0, 4, batch([0.0] * 16), {"zero_signal": 1.0, "grad_norm": 0.0})
+    assert text.startswith("iteration 1/4: the batch carried no learning signal (all 16 trajectories returned 0")
     assert "100% invalid actions" in text and "no advantage to follow) and the gradient was 0" in text
-    assert "apart" not in no_signal_message(1, batch([0.0] * 2), {"zero_signal": 0.0, "grad_norm": 0.0})
+    assert "apart" not in no_signal_message(0, 4, batch([0.0] * 2), {"zero_signal": 0.0, "grad_norm": 0.0})
     for fix in ("algo=sft", "train.init_from", "rollout.group_size", "agent.sampling.max_new_tokens"):
         assert fix in text
     assert "shown once" in text.lower()
@@ -97,6 +97,6 @@ def test_a_run_without_learning_signal_warns_once_and_logs_it_every_iteration(tm
                  "train.eval_every=0", "train.tensorboard=false", f"train.output_dir={out}"])  # fmt: skip
     assert code == 0
     err = capsys.readouterr().err
-    assert err.count("no learning signal") == 1 and "iteration 0:" in err
+    assert err.count("no learning signal") == 1 and "iteration 1/2:" in err  # as its progress line counts
     records = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     assert [r["zero_signal"] for r in records if r["kind"] == "train"] == [1.0, 1.0]
