@@ -20,6 +20,7 @@ from typing import Any, ClassVar, SupportsFloat
 
 import numpy as np
 
+from agentrl.envs.actions import describe_invalid
 from agentrl.envs.base import TextEnv
 
 _GUESS = re.compile(r"(?:guess\s*:?\s*)?([+-]?\d{1,9})", re.IGNORECASE)
@@ -103,6 +104,11 @@ class GuessNumberEnv(TextEnv[int]):
             return None
         value = int(match.group(1))
         return value if self.low <= value <= self.high else None
+
+    def invalid_feedback(self, action: object) -> str:
+        # The range, not the list of its numbers: the base class's list would be 300 SmolLM2 tokens for 1..100 in
+        # every invalid turn's observation, kept in the history of every later prompt.
+        return describe_invalid(action) + f" Reply with one whole number from {self.low} to {self.high}."
 
     def _admissible(self) -> list[str]:
         return [str(n) for n in range(self.low, self.high + 1)]

@@ -53,6 +53,14 @@ def test_invalid_guesses_cost_nothing():
     assert env.parse_action(" guess: 7 ") == 7 and env.parse_action("7!") == 7
 
 
+def test_invalid_feedback_names_the_range_not_every_number():
+    env = GuessNumberEnv(1, 1_000_000)
+    env.reset(seed=0)
+    obs, *_ = env.step("twelve")
+    assert obs.startswith("Invalid action: 'twelve'. Reply with one whole number from 1 to 1000000.")
+    assert len(obs) < 200 and "Guess the number from 1 to 1000000." in obs
+
+
 def test_same_seed_same_secret_and_the_short_name():
     env = agentrl.make("guess")
     env.reset(seed=11)
