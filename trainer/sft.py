@@ -203,7 +203,7 @@ def supervised_step(
         share = float(mask.sum()) / total if cfg.loss_agg == "token-mean" else len(chunk) / len(turns)
         (aggregate_loss(-out.logprobs, mask, cfg.loss_agg) * share).backward()
         assert out.greedy is not None
-        logprobs, greedy = out.logprobs.detach().float(), out.greedy
+        logprobs, greedy = out.logprobs.detach(), out.greedy
         if shared:  # the figures are per turn: each turn's tokens back on a row of its own
             logprobs, greedy = unpack_turns(logprobs.cpu(), batch, local), unpack_turns(greedy.cpu(), batch, local)
             mask = batch.response_mask
