@@ -17,6 +17,11 @@ T = TypeVar("T")
 # garbage action must cost no more than a short one).
 _MAX_COMMAND_LENGTH = 200
 
+# The valid actions an invalid action's feedback lists, in characters: the feedback stays in every later prompt
+# of the episode, so an env with thousands of admissible actions must not put them all there (ALFWorld's longest
+# lists, about 60 commands, fit whole).
+_MAX_LISTED_CHARS = 4000
+
 
 def normalize(text: str) -> str:
     """Lower-case, collapse whitespace, and strip surrounding quotes and end punctuation."""
@@ -64,5 +69,14 @@ def describe_invalid(action: object, valid: Iterable[str] | None = None) -> str:
         shown = repr(head) + ("..." if len(action) > 60 else "")
     message = f"Invalid action: {shown}."
     if valid is not None:
-        message += " Valid actions: " + ", ".join(valid) + "."
+        listed, budget = [], _MAX_LISTED_CHARS
+        actions = list(valid)
+        for name in actions:
+            budget -= len(name) + 2
+            if budget < 0:
+                break
+            listed.append(name)
+        rest = len(actions) - len(listed)
+        more = "" if not rest else f", and {rest} more" if listed else f"{rest}, too long to list"
+        message += " Valid actions: " + ", ".join(listed) + more + "."
     return message

@@ -41,6 +41,21 @@ def test_describe_invalid_is_safe_and_short():
     assert "not text" in describe_invalid(None)
 
 
+def test_describe_invalid_bounds_a_long_list_of_valid_actions():
+    # ALFWorld's longest lists (about 60 commands) are shown whole.
+    commands = [f"put object {i} in/on receptacle {i}" for i in range(60)]
+    assert describe_invalid("x", commands).endswith(", ".join(commands) + ".")
+    # An env with 100,000 admissible actions: the feedback (kept in every later prompt) stays a few kB and says
+    # how many it left out.
+    many = [f"say {i}" for i in range(100_000)]
+    message = describe_invalid("x", many)
+    assert len(message) < 4200
+    shown = message.split("Valid actions: ")[1].split(", and ")[0].split(", ")
+    assert shown == many[: len(shown)]
+    assert message.endswith(f", and {len(many) - len(shown)} more.")
+    assert describe_invalid("x", ["y" * 5000, "z"]).endswith("Valid actions: 2, too long to list.")
+
+
 def test_info_type_errors_names_the_problem():
     good = {
         "task": "t",
