@@ -12,10 +12,28 @@ See ``docs/memory.md``.
 
 from __future__ import annotations
 
-from agentrl.memory.agent import MemoryAgent, PlannerExecutorAgent, with_memory
-from agentrl.memory.bank import Case, CaseBank, CaseBankError
-from agentrl.memory.case_memory import CaseMemory
-from agentrl.memory.config import MemoryConfig, RetrieverConfig
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from agentrl.memory.agent import MemoryAgent, PlannerExecutorAgent, with_memory
+    from agentrl.memory.bank import Case, CaseBank, CaseBankError
+    from agentrl.memory.case_memory import CaseMemory
+    from agentrl.memory.config import MemoryConfig, RetrieverConfig
+
+# Each name is imported from its module when first used, so that importing one module (the viewer's index
+# uses agentrl.memory.bank's SQLite helper) does not import the agents and the retriever's models too.
+_MODULE_OF = {
+    "Case": "bank",
+    "CaseBank": "bank",
+    "CaseBankError": "bank",
+    "CaseMemory": "case_memory",
+    "MemoryAgent": "agent",
+    "MemoryConfig": "config",
+    "PlannerExecutorAgent": "agent",
+    "RetrieverConfig": "config",
+    "with_memory": "agent",
+}
 
 __all__ = [
     "Case",
@@ -28,3 +46,12 @@ __all__ = [
     "RetrieverConfig",
     "with_memory",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value

@@ -65,6 +65,24 @@ CREATE INDEX IF NOT EXISTS cases_env_kind ON cases (env_id, kind, id);
 _COLUMNS = "id, env_id, kind, parent, task, plan, summary, won, reward, score, turns, seed, source, created, embedding"
 
 
+def switch_to_wal(conn: sqlite3.Connection, timeout: float) -> None:
+    """Switch ``conn``'s database file to WAL, waiting up to ``timeout`` seconds for other processes that hold it
+    open meanwhile.
+
+    Changing the journal mode answers "database is locked" at once, without the busy timeout, while another
+    connection is reading the file: several processes opening a new database together meet that.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.01)
+
+
 class CaseBankError(ValueError):
     """The file is not a usable case bank (corrupted, another program's database, another schema or encoder)."""
 
@@ -190,20 +208,7 @@ class CaseBank:
             )
 
     def _wal(self) -> None:
-        """Switch the file to WAL, waiting out other processes that hold it open meanwhile.
-
-        Changing the journal mode answers "database is locked" at once, without the busy timeout, while another
-        connection is reading the file: several processes opening a new bank together meet that.
-        """
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                self.conn.execute("PRAGMA journal_mode = WAL")
-                return
-            except sqlite3.OperationalError as err:
-                if "locked" not in str(err) or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.01)
+        switch_to_wal(self.conn, self.timeout)
 
     @staticmethod
     def read_meta(path: str | Path) -> dict[str, str]:

@@ -23,3 +23,12 @@ def test_memory_is_off_by_default_and_on_turns_it_on_with_its_settings():
 def test_bad_memory_settings_name_the_setting():
     with pytest.raises(ValueError, match=r"memory\.retriever\.k"):
         load("eval", ["memory=on", "memory.retriever.k=many"], EvalRunConfig)
+
+
+def test_the_package_exports_each_name_from_its_module():
+    import agentrl.memory as memory
+
+    for name in memory.__all__:
+        assert getattr(memory, name).__module__.startswith("agentrl.memory."), name
+    with pytest.raises(AttributeError, match="no attribute 'CaseBnk'"):
+        memory.CaseBnk  # noqa: B018

@@ -30,6 +30,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agentrl.memory.bank import switch_to_wal
+
 logger = logging.getLogger(__name__)
 
 SCHEMA_VERSION = 1
@@ -41,6 +43,8 @@ _EDGE = 256
 
 FILTERS = ("all", "won", "lost", "invalid", "malformed")
 """Episode filters: every line, episodes won, episodes not won, episodes with an invalid action, bad lines."""
+_TIMEOUT_S = 30.0
+"""Seconds a connection waits for another process's lock (another viewer on the same index) before failing."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT);
@@ -157,8 +161,8 @@ class TrajectoryIndex:
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=30, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
+            db = sqlite3.connect(self.path, timeout=_TIMEOUT_S, check_same_thread=False)
+            switch_to_wal(db, _TIMEOUT_S)  # another viewer process may be opening the same new index
             db.execute("PRAGMA synchronous=NORMAL")
             self._local.db = db
         return db
