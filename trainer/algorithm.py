@@ -117,6 +117,9 @@ class AlgoContext:
     """The split evaluated on (None: the env has none)."""
     eval_seeds: Sequence[int] = ()
     """The evaluation seeds."""
+    train_below: int = 0
+    """Training task seeds lie below this (``training_seed_bound``; 0: no bound): data on other seeds is refused
+    (an env without splits), since they are evaluation, test or validation seeds."""
     env_factory: Callable[..., Any] | None = None
     """Builds the run's env (keyword arguments override its config's, e.g. ``split``): Digi-Q replays its dataset
     in it to tell which candidate actions the env can parse. None outside the loop."""

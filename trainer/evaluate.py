@@ -42,14 +42,23 @@ from agentrl.trainer.rollout import RolloutConfig, collect
 Z95 = 1.959963984540054
 
 
+TEST_SEED = 10_000
+"""The first of the default evaluation (test) seeds; training seeds stay below it."""
+
+
 @dataclass
 class EvalConfig:
     """The evaluation protocol."""
 
     episodes: int = 20
     """Episodes to play, one per seed."""
-    seed: int = 10_000
-    """First seed; eval seeds are ``seed .. seed + episodes - 1`` (kept apart from training seeds)."""
+    seed: int = TEST_SEED
+    """First seed; eval seeds are ``seed .. seed + episodes - 1`` (kept apart from training seeds). The default
+    seeds are the test seeds; choose settings on validation seeds above them (``eval.seed=20000``)."""
+    train_below: int = 0
+    """Training and demonstration task seeds are drawn below this. 0: below ``eval.seed`` and below 10,000 (the
+    default test seeds), so that a run evaluated on validation seeds above the test seeds never trains on the test
+    seeds; set it to the first test seed when your test seeds are other than the default."""
     output_dir: str = "runs/eval"
     """Where the results JSON and the trajectories JSONL go (``agentrl eval``; written as episodes finish, and a
     rerun with the same settings continues an evaluation found there)."""
@@ -270,6 +279,23 @@ def eval_seeds(cfg: EvalConfig) -> list[int]:
     if cfg.episodes < 1:
         raise ValueError(f"eval.episodes must be at least 1, got {cfg.episodes}")
     return list(range(cfg.seed, cfg.seed + cfg.episodes))
+
+
+def training_seed_bound(cfg: EvalConfig) -> int:
+    """Training and demonstration task seeds lie in ``0 .. bound - 1``: below the evaluation seeds and below the
+    default test seeds (:data:`TEST_SEED`), or below ``eval.train_below`` when it is set.
+
+    Raises:
+        ValueError: when ``eval.train_below`` reaches the evaluation seeds or is negative.
+    """
+    if cfg.train_below < 0:
+        raise ValueError(f"eval.train_below must be 0 (automatic) or a positive seed, got {cfg.train_below}")
+    if cfg.train_below > cfg.seed:
+        raise ValueError(
+            f"eval.train_below={cfg.train_below} would train on the evaluation seeds ({cfg.seed}..): keep it at most "
+            f"eval.seed"
+        )
+    return max(cfg.train_below or min(cfg.seed, TEST_SEED), 1)
 
 
 def single_agent_env_id(env_factory: Callable[..., Any], fallback: str, command: str) -> str:

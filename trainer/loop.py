@@ -65,6 +65,7 @@ from agentrl.trainer.evaluate import (
     git_revision,
     single_agent_env_id,
     summarize,
+    training_seed_bound,
 )
 from agentrl.trainer.grpo import GRPO
 from agentrl.trainer.learning_signal import no_signal_message, zero_signal
@@ -196,9 +197,10 @@ def run_dir(cfg: TrainRunConfig) -> Path:
 
 
 def task_seeds(cfg: TrainRunConfig, iteration: int) -> list[int]:
-    """The training task seeds of ``iteration`` (below the first eval seed, so never evaluated on)."""
+    """The training task seeds of ``iteration`` (below the first eval seed and the test seeds, so never evaluated
+    on: :func:`~agentrl.trainer.evaluate.training_seed_bound`)."""
     rng = np.random.default_rng([cfg.train.seed, iteration])
-    return [int(s) for s in rng.integers(0, max(cfg.eval.seed, 1), size=cfg.train.tasks_per_iteration)]
+    return [int(s) for s in rng.integers(0, training_seed_bound(cfg.eval), size=cfg.train.tasks_per_iteration)]
 
 
 def rollout_stats(trajectories: Sequence[Trajectory]) -> dict[str, float]:
@@ -328,6 +330,7 @@ class Trainer:
             eval_env_id=self.env_id,
             eval_split=eval_env_overrides(cfg.env, cfg.eval)[0],
             eval_seeds=eval_seeds(cfg.eval),
+            train_below=training_seed_bound(cfg.eval),
             env_factory=self.env_factory,
         )
         self.algorithm: Algorithm = build_algorithm(cfg.algo, ctx)
@@ -500,12 +503,14 @@ class Trainer:
                 f"supervised steps on its turns (train.warmup.episodes=0 skips this; "
                 f"train.init_from=RUN starts from a run's weights instead)"
             )
-            trajectories = expert_plays(warmup_seeds(cfg.train.seed, warmup.episodes, cfg.eval.seed), "warmup-data")
+            trajectories = expert_plays(
+                warmup_seeds(cfg.train.seed, warmup.episodes, training_seed_bound(cfg.eval)), "warmup-data"
+            )
         heldout: list[Turn] = []
         fit_before: dict[str, float] = {}
         if warmup.heldout_episodes:
             demonstrated = {t.seed for t in trajectories}
-            seeds = heldout_seeds(cfg.train.seed, warmup.heldout_episodes, cfg.eval.seed, demonstrated)
+            seeds = heldout_seeds(cfg.train.seed, warmup.heldout_episodes, training_seed_bound(cfg.eval), demonstrated)
             self.hooks.message(f"held out: the expert plays {len(seeds)} other training tasks, never trained on")
             played = demonstration_turns(expert_plays(seeds, "warmup-heldout"), warmup.only_successful)
             trained = demonstration_turns(trajectories, warmup.only_successful)
@@ -690,6 +695,7 @@ class Trainer:
             "env_steps": self.env_steps,
             "eval": protocol,
             "eval_seeds": protocol["seeds"],
+            "train_seeds_below": training_seed_bound(cfg.eval),
             "success_before": before["success"],
             "success_before_ci95": before["success_ci95"],
             "success_after": after["success"],

@@ -547,3 +547,9 @@ def check_dataset(manifest: Any, ctx: AlgoContext) -> None:
             f"the dataset holds evaluation seeds of {env.get('id')} (this run evaluates on seeds "
             f"{min(ctx.eval_seeds)}..{max(ctx.eval_seeds)}); collect below them"
         )
+    if ctx.train_below and max(manifest.seeds, default=0) >= ctx.train_below:
+        raise DatasetError(
+            f"the dataset holds seeds of {env.get('id')} from {ctx.train_below} on ({max(manifest.seeds)}), where the "
+            f"test seeds lie (or eval.train_below puts them): training seeds stay below {ctx.train_below}; "
+            "collect below it"
+        )

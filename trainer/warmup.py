@@ -88,15 +88,16 @@ class WarmupConfig:
 
 
 def warmup_seeds(seed: int, episodes: int, below: int) -> list[int]:
-    """``episodes`` distinct task seeds below ``below`` (the first evaluation seed), drawn from ``seed``.
+    """``episodes`` distinct task seeds below ``below`` (:func:`~agentrl.trainer.evaluate.training_seed_bound`),
+    drawn from ``seed``.
 
     Raises:
         ValueError: when fewer than ``episodes`` seeds lie below ``below``.
     """
     if episodes > below:
         raise ValueError(
-            f"train.warmup.episodes={episodes} needs as many training seeds below eval.seed={below}: "
-            "lower it or raise eval.seed"
+            f"train.warmup.episodes={episodes} needs as many training seeds, which lie below {below} (eval.seed, "
+            "at most 10000 unless eval.train_below says otherwise): lower it or raise eval.seed"
         )
     rng = np.random.default_rng([seed, 0x5EED])
     return sorted(int(s) for s in rng.choice(below, size=episodes, replace=False))
@@ -112,8 +113,9 @@ def heldout_seeds(seed: int, episodes: int, below: int, exclude: set[int]) -> li
     free = [s for s in range(below) if s not in exclude]
     if episodes > len(free):
         raise ValueError(
-            f"train.warmup.heldout_episodes={episodes} needs as many training seeds below eval.seed={below} besides "
-            f"the demonstrations' {len(exclude)}: lower it or raise eval.seed"
+            f"train.warmup.heldout_episodes={episodes} needs as many training seeds below {below} besides the "
+            f"demonstrations' {len(exclude)} (eval.seed, at most 10000 unless eval.train_below says otherwise): "
+            "lower it or raise eval.seed"
         )
     rng = np.random.default_rng([seed, 0x5EED, 1])
     return sorted(free[i] for i in rng.choice(len(free), size=episodes, replace=False))

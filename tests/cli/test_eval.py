@@ -88,6 +88,24 @@ def test_eval_split_overrides():
     assert eval_env_overrides(EnvConfig(id="agentrl/Sokoban-v0"), EvalConfig()) == (None, {})
 
 
+def test_training_seeds_stay_below_the_evaluation_and_the_test_seeds():
+    from agentrl.trainer.evaluate import EvalConfig, training_seed_bound
+    from agentrl.trainer.loop import TrainRunConfig, task_seeds
+
+    assert training_seed_bound(EvalConfig()) == 10_000
+    assert training_seed_bound(EvalConfig(seed=40)) == 40
+    # Validation seeds above the test seeds: training stays below the test seeds, not below the validation's.
+    assert training_seed_bound(EvalConfig(seed=20_000)) == 10_000
+    assert training_seed_bound(EvalConfig(seed=20_000, train_below=5_000)) == 5_000
+    with pytest.raises(ValueError, match="would train on the evaluation seeds"):
+        training_seed_bound(EvalConfig(seed=100, train_below=101))
+    with pytest.raises(ValueError, match="positive seed"):
+        training_seed_bound(EvalConfig(train_below=-1))
+    cfg = TrainRunConfig(eval=EvalConfig(seed=20_000))
+    drawn = [s for iteration in range(200) for s in task_seeds(cfg, iteration)]
+    assert max(drawn) < 10_000 and len(set(drawn)) > 1000
+
+
 def test_eval_of_a_training_run_plays_its_policy_as_the_run_evaluated_it(tmp_path, capsys):
     from agentrl.agents.models import ModelConfig, fingerprint, load_model
     from agentrl.cli import main

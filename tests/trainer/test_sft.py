@@ -355,6 +355,19 @@ def test_data_from_the_evaluation_split_or_seeds_is_refused(tmp_path, capsys):
                       split="test")  # fmt: skip
     code = main(["train", "algo=sft", "env=webshop", f"algo.data=[{leaked}]", *SMALL, f"train.output_dir={tmp_path}"])
     assert code == 2 and "evaluates on" in capsys.readouterr().err
+    # Choosing settings on validation seeds above the test seeds: neither collecting nor training touches the test
+    # seeds (10000..), though they are no longer this run's evaluation seeds.
+    assert main(["collect", "env=guess", "agent=expert", "model=tiny", "collect.seed=9990", "collect.episodes=20",
+                 "eval.seed=20000", f"collect.output={tmp_path / 'e'}"]) == 2  # fmt: skip
+    assert "the test seeds (10000..): keep collect.seed + collect.episodes <= 10000" in capsys.readouterr().err
+    on_test = _dataset(tmp_path / "f", [Trajectory("agentrl/GuessNumber-v0", 10003, "10003", 0,
+                                                   turns=[_turn([1], [2], 1, True)])],
+                       split=None, env_id="agentrl/GuessNumber-v0")  # fmt: skip
+    common = ["train", "algo=sft", "env=guess", f"algo.data=[{on_test}]", *SMALL, f"train.output_dir={tmp_path / 'g'}"]
+    assert main([*common, "eval.seed=20000"]) == 2
+    assert "training seeds stay below 10000" in capsys.readouterr().err
+    assert main([*common, "eval.seed=20000", "eval.train_below=30000"]) == 2
+    assert "eval.train_below=30000 would train on the evaluation seeds" in capsys.readouterr().err
 
 
 def test_lora_sft_weights_are_merged_into_the_next_run(tmp_path, tiny):

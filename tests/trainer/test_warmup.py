@@ -47,7 +47,7 @@ def test_heldout_seeds_are_other_training_seeds_and_leave_the_warmups_as_they_we
     assert len(set(held)) == 8 and max(held) < 60 and not set(held) & demonstrated
     assert held == heldout_seeds(0, 8, 60, demonstrated) != heldout_seeds(1, 8, 60, demonstrated)
     assert heldout_seeds(0, 10, 60, demonstrated) == sorted(set(range(60)) - demonstrated)  # all that is left
-    with pytest.raises(ValueError, match=r"heldout_episodes=11 .*eval\.seed=60 besides the demonstrations' 50"):
+    with pytest.raises(ValueError, match=r"heldout_episodes=11 .*below 60 besides the demonstrations' 50"):
         heldout_seeds(0, 11, 60, demonstrated)
 
 

@@ -46,7 +46,7 @@ class CollectConfig:
     episodes: int = 100
     """Episodes to play, on seeds ``seed .. seed + episodes - 1``."""
     seed: int = 0
-    """First seed (all seeds must stay below ``eval.seed``)."""
+    """First seed (all seeds must stay below ``eval.seed`` and the test seeds: ``eval.train_below``)."""
     output: str = ""
     """Dataset folder ('' : datasets/<env>-<agent>-<model>-s<seed>)."""
     shard_size: int = 100
@@ -138,7 +138,13 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     from agentrl.agents.models import fingerprint, load_tokenizer
     from agentrl.agents.scripted import make_scripted
     from agentrl.factory import make_from_config
-    from agentrl.trainer.evaluate import eval_env_overrides, eval_seeds, single_agent_env_id
+    from agentrl.trainer.evaluate import (
+        TEST_SEED,
+        eval_env_overrides,
+        eval_seeds,
+        single_agent_env_id,
+        training_seed_bound,
+    )
     from agentrl.trainer.rollout import collect
 
     load_plugins(args.plugin)
@@ -155,11 +161,12 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
             f"env.kwargs.split={split} is the split evaluations run on; collect on a training split "
             f"(the env config's own: {cfg.env.kwargs.get('split')})"
         )
-    if held_out is None and max(seeds) >= cfg.eval.seed:
+    bound = training_seed_bound(cfg.eval)
+    if held_out is None and max(seeds) >= bound:
         first = eval_seeds(cfg.eval)[0]
         raise ValueError(
-            f"seeds {c.seed}..{max(seeds)} reach the evaluation seeds ({first}..): keep collect.seed + "
-            f"collect.episodes <= eval.seed"
+            f"seeds {c.seed}..{max(seeds)} reach the evaluation seeds ({first}..) or the test seeds "
+            f"({TEST_SEED}..): keep collect.seed + collect.episodes <= {bound}"
         )
     console = Console(stderr=True)
     env_factory = functools.partial(make_from_config, cfg.env)
