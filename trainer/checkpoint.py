@@ -115,10 +115,15 @@ def run_settings(source: str | Path) -> dict[str, Any] | None:
     return settings
 
 
-def load_init_weights(model: torch.nn.Module, source: str | Path, setting: str = "train.init_from") -> Path:
+def load_init_weights(
+    model: torch.nn.Module, source: str | Path, setting: str = "train.init_from", _seen: frozenset[Path] = frozenset()
+) -> Path:
     """Load another run's policy weights into ``model`` (``train.init_from``); returns the checkpoint used.
 
-    ``source`` is a run folder (its newest checkpoint) or a checkpoint file. A run trained
+    ``source`` is a run folder (its newest checkpoint) or a checkpoint file. A checkpoint holds the weights its run
+    trained; a run that itself started from another run's weights (its own ``train.init_from``) has those loaded
+    first, down the chain, so that a run training the top blocks of a fully fine-tuned model is loaded with the
+    lower blocks it was trained on (:func:`init_source` finds them). A run trained
     with LoRA has its adapters merged into the base weights (its ``config.json`` says how
     they were built), so the new run starts from the fine-tuned model whether or not it
     uses LoRA itself. The source must have been trained from the same model. Errors name
@@ -135,6 +140,11 @@ def load_init_weights(model: torch.nn.Module, source: str | Path, setting: str =
         raise ValueError(f"{setting}={source}: {path} is not an agentrl training checkpoint")
     weights: dict[str, torch.Tensor] = state["policy"]
     settings = run_settings(path) or {}
+    below = init_source(path, state, settings, setting)
+    if below is not None:
+        if below.resolve() in _seen | {path.resolve()}:
+            raise ValueError(f"{setting}={source}: the runs' train.init_from settings form a loop at {below}")
+        load_init_weights(model, below, setting, _seen | {path.resolve()})
     lora = any("lora_" in name for name in weights)
     if lora:
         if "policy" not in settings:
@@ -155,3 +165,36 @@ def load_init_weights(model: torch.nn.Module, source: str | Path, setting: str =
         other = f" (model.name={trained})" if trained else ""
         raise ValueError(f"{setting}={source}: {err}: it was trained from another model{other}") from err
     return path
+
+
+def init_source(path: Path, state: dict[str, Any], settings: dict[str, Any], setting: str) -> Path | None:
+    """The checkpoint the run of checkpoint ``path`` started from (its ``train.init_from``), or None.
+
+    The checkpoint records it as the run found it (``state["init_from"]``); where that file has moved, the run's
+    ``train.init_from`` is looked for as typed, from the folder the run was started in (the run folder less its
+    ``train.output_dir``) and from the current one.
+
+    Raises:
+        ValueError: when the run started from other weights that are nowhere to be found: its checkpoints hold only
+            the weights it trained, so loading them alone would give another model.
+    """
+    recorded = state.get("init_from")
+    if recorded and Path(recorded).is_file():
+        return Path(recorded)
+    train = settings.get("train") or {}
+    given = str(train.get("init_from") or "")
+    if not given:
+        return None
+    candidates = [Path(given)]
+    output_dir = Path(str(train.get("output_dir") or ""))
+    run = path.parent.resolve()
+    if output_dir.parts and not output_dir.is_absolute() and run.parts[-len(output_dir.parts) :] == output_dir.parts:
+        candidates.insert(0, Path(*run.parts[: -len(output_dir.parts)]) / given)
+    for candidate in candidates:
+        if (candidate.is_dir() and checkpoints(candidate)) or candidate.is_file():
+            return checkpoint_of(candidate, setting)
+    raise ValueError(
+        f"{setting}={path}: its run started from the weights of {given} (train.init_from), and its checkpoints hold "
+        f"only the weights it trained; {given} is not found (looked for {', '.join(str(c) for c in candidates)}): "
+        "put that run back, or run from the folder the run was started in"
+    )

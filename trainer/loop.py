@@ -285,8 +285,11 @@ class Trainer:
 
         self.hooks.message(f"loading model {cfg.model.name}")
         model, tokenizer = load_model(cfg.model)
+        self.init_checkpoint: Path | None = None
         if cfg.train.init_from:
-            self.hooks.message(f"starting from the weights of {load_init_weights(model, cfg.train.init_from)}")
+            loaded = load_init_weights(model, cfg.train.init_from)
+            self.hooks.message(f"starting from the weights of {loaded}")
+            self.init_checkpoint = loaded.resolve()
         needs = self.needs = cfg.algo.needs()
         self.fsdp = cfg.train.strategy == "fsdp" and ranks > 1
         rollout_model = copy.deepcopy(model) if self.fsdp and cfg.backend.name == "hf" else model
@@ -626,6 +629,8 @@ class Trainer:
                     "env_steps": self.env_steps,
                     "evals": self.evals,
                     "policy": None if self.fsdp else self.policy.trainable_state(),
+                    # the weights it started from (the untrained ones are not in "policy"): load_init_weights
+                    "init_from": str(self.init_checkpoint) if self.init_checkpoint else None,
                     "sharded": folder,
                     "ranks": shards,
                 },

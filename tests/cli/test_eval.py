@@ -153,6 +153,25 @@ def test_eval_of_a_training_run_plays_its_policy_as_the_run_evaluated_it(tmp_pat
     assert other["model"]["name"] == "tiny" and other["env"]["id"] == "agentrl/GuessNumber-v0"
 
 
+def test_eval_of_a_run_that_trained_the_top_of_another_runs_model_plays_the_whole_of_it(tmp_path, capsys, monkeypatch):
+    # A run that trains the top block of a fully fine-tuned model checkpoints that block; eval loads the rest from
+    # the run it started from (it once loaded the packaged lower blocks: another model than the run evaluated).
+    from agentrl.cli import main
+
+    monkeypatch.chdir(tmp_path)  # the runs' folders and init_from as a user types them: relative
+    common = ["env=guess", "model=tiny", "eval.episodes=2", "rollout.max_turns=3", "train.tensorboard=false"]
+    assert main(["train", *common, "train.iterations=0", "train.warmup.episodes=6", "train.warmup.steps=3",
+                 "train.warmup.update.lr=1e-2", "policy.train_top_layers=0", "train.output_dir=sft"]) == 0  # fmt: skip
+    assert main(["train", *common, "train.init_from=sft", "policy.train_top_layers=1", "train.iterations=1",
+                 "train.tasks_per_iteration=2", "rollout.group_size=2", "train.eval_before=false",
+                 "train.output_dir=rl"]) == 0  # fmt: skip
+    trained = json.loads(Path("rl/results.json").read_text())["model"]["fingerprint"]
+    capsys.readouterr()
+    assert main(["eval", "init_from=rl", "eval.episodes=1", f"eval.output_dir={tmp_path / 'eval'}"]) == 0
+    (result_file,) = (tmp_path / "eval").glob("*.json")
+    assert json.loads(result_file.read_text())["model"]["fingerprint"] == trained
+
+
 def test_eval_init_from_errors_say_what_to_do(tmp_path, capsys):
     from agentrl.cli import main
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -387,6 +388,61 @@ def test_lora_sft_weights_are_merged_into_the_next_run(tmp_path, tiny):
     merged = lora.merged_state_dict()
     assert all(torch.allclose(fresh.state_dict()[k], v) for k, v in merged.items())
     assert any(not torch.equal(model.state_dict()[k], v) for k, v in merged.items())
+
+
+def test_a_run_started_from_another_runs_weights_is_loaded_with_them(tmp_path, tiny, monkeypatch, capsys):
+    """A run that trains the top block of a fully fine-tuned model checkpoints that block only; loading it loads
+    the weights it started from first (``agentrl eval init_from`` once gave the packaged lower blocks instead)."""
+    from agentrl.trainer.checkpoint import checkpoints, load_init_weights, save_checkpoint
+    from agentrl.trainer.policy import PolicyConfig
+
+    model, _ = tiny
+    monkeypatch.chdir(tmp_path)
+    full = Policy(copy.deepcopy(model), PolicyConfig())
+    with torch.no_grad():
+        for _name, p in full.trainable_named_parameters():
+            p.add_(0.01)
+    Path("runs/sft").mkdir(parents=True)
+    Path("runs/sft/config.json").write_text(json.dumps({"train": {"init_from": "", "output_dir": "runs/sft"}}))
+    save_checkpoint("runs/sft", 1, {"policy": full.trainable_state()})
+    top = Policy(copy.deepcopy(full.model), PolicyConfig(train_top_layers=1))
+    with torch.no_grad():
+        for _name, p in top.trainable_named_parameters():
+            p.add_(0.02)
+    assert len(top.trainable_state()) < len(full.trainable_state())  # the lower block is not in its checkpoint
+    Path("runs/rl").mkdir()
+    Path("runs/rl/config.json").write_text(json.dumps({"train": {"init_from": "runs/sft", "output_dir": "runs/rl"}}))
+    expected = top.model.state_dict()
+
+    def loaded() -> dict[str, torch.Tensor]:
+        fresh = copy.deepcopy(model)
+        load_init_weights(fresh, "runs/rl")
+        return fresh.state_dict()
+
+    def same(state: dict[str, torch.Tensor]) -> bool:
+        return all(torch.equal(state[k], v) for k, v in expected.items())
+
+    # As the trainer writes it: the checkpoint records where its run's weights came from.
+    save_checkpoint("runs/rl", 1, {"policy": top.trainable_state(), "init_from": str(checkpoints("runs/sft")[-1])})
+    assert same(loaded())
+    # Checkpoints written before that record, or whose record moved: the run's init_from as typed, from the folder
+    # the run was started in (the run folder less its output_dir) wherever we are now.
+    save_checkpoint("runs/rl", 2, {"policy": top.trainable_state(), "init_from": str(tmp_path / "moved.pt")})
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    fresh = copy.deepcopy(model)
+    load_init_weights(fresh, tmp_path / "runs/rl")
+    assert all(torch.equal(fresh.state_dict()[k], v) for k, v in expected.items())
+    # Without the weights it started from, loading it alone would give another model: refused, saying why.
+    monkeypatch.chdir(tmp_path)
+    Path("runs/sft").rename("runs/gone")
+    with pytest.raises(ValueError, match=r"started from the weights of runs/sft \(train.init_from\).*not found"):
+        loaded()
+    # A loop of init_from settings is an error, not a recursion.
+    Path("runs/gone").rename("runs/sft")
+    Path("runs/sft/config.json").write_text(json.dumps({"train": {"init_from": "runs/rl", "output_dir": "runs/sft"}}))
+    with pytest.raises(ValueError, match="form a loop"):
+        loaded()
 
 
 def _cache_turns(tokenizer):
