@@ -26,6 +26,36 @@ except ImportError:  # torch is a core dependency; envs' tests still run without
     pass
 
 
+def _open_one(open_path, path: str, barrier, errors) -> None:
+    barrier.wait()
+    try:
+        open_path(path)
+    except Exception as err:  # what the process would have died of
+        errors.put(repr(err))
+
+
+@pytest.fixture
+def open_together(tmp_path):
+    """``open_together(open_path)``: 40 rounds of 8 processes calling ``open_path`` on one new file at once (an
+    SQLite file's creation races: its header, its tables, its journal mode); fails with the first error any met."""
+    import multiprocessing
+
+    def run(open_path, rounds: int = 40, processes: int = 8) -> None:
+        ctx = multiprocessing.get_context("fork")
+        errors = ctx.Queue()
+        for round_ in range(rounds):
+            path, barrier = str(tmp_path / f"new-{round_}.sqlite"), ctx.Barrier(processes)
+            workers = [ctx.Process(target=_open_one, args=(open_path, path, barrier, errors)) for _ in range(processes)]
+            for p in workers:
+                p.start()
+            for p in workers:
+                p.join(timeout=120)
+                assert p.exitcode == 0
+        assert errors.empty(), errors.get()
+
+    return run
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import multiprocessing
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -105,25 +103,7 @@ def test_a_missing_file_is_reported_not_raised(tmp_path: Path, index: Trajectory
     assert state.missing and index.episodes(tmp_path / "gone.jsonl") == ([], 0)
 
 
-def _opener(path: str, barrier: Any, errors: Any) -> None:
-    barrier.wait()
-    try:
-        TrajectoryIndex(path)
-    except Exception as err:  # what a second `agentrl view` would print and die of
-        errors.put(repr(err))
-
-
-def test_eight_processes_opening_a_new_index_together_all_open_it(tmp_path: Path):
+def test_eight_processes_opening_a_new_index_together_all_open_it(open_together):
     # Switching a new index to WAL while another process reads it answered "database is locked" at once (no busy
     # timeout for a journal-mode change): two or so of 40 rounds of 8 openers failed.
-    ctx = multiprocessing.get_context("fork")
-    errors = ctx.Queue()
-    for round_ in range(40):
-        path, barrier = str(tmp_path / f"index-{round_}.sqlite"), ctx.Barrier(8)
-        workers = [ctx.Process(target=_opener, args=(path, barrier, errors)) for _ in range(8)]
-        for p in workers:
-            p.start()
-        for p in workers:
-            p.join(timeout=120)
-            assert p.exitcode == 0
-    assert errors.empty(), errors.get()
+    open_together(TrajectoryIndex)
