@@ -139,6 +139,10 @@ def load_init_weights(
     if "policy" not in state:
         raise ValueError(f"{setting}={source}: {path} is not an agentrl training checkpoint")
     weights: dict[str, torch.Tensor] = state["policy"]
+    if weights is None and state.get("sharded"):  # train.strategy=fsdp: the weights are in the DCP folder beside it
+        from agentrl.trainer.sharded import gathered_weights
+
+        weights = gathered_weights(path.parent / state["sharded"])
     settings = run_settings(path) or {}
     below = init_source(path, state, settings, setting)
     if below is not None:

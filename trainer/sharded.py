@@ -25,6 +25,7 @@ parallelism, with a :class:`ShardedRef` where each sharded tensor was.
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -222,6 +223,27 @@ def load_sharded(folder: Path, policy: Any, algo_tensors: dict[str, Any]) -> Non
     state = {**sharded_weights(policy), **algo_tensors}
     with torch.no_grad():
         dcp.load(state, checkpoint_id=str(folder))
+
+
+def gathered_weights(folder: Path) -> dict[str, torch.Tensor]:
+    """The policy's weights in the sharded checkpoint ``folder``, whole, read into this one process (no process
+    group: ``train.init_from`` and ``agentrl eval init_from`` of a sharded run), by the names of
+    :meth:`~agentrl.trainer.policy.Policy.trainable_state`."""
+    import torch.distributed.checkpoint as dcp
+    from torch.distributed.checkpoint.metadata import TensorStorageMetadata
+
+    if not folder.is_dir():
+        raise ValueError(f"{folder} is missing: the sharded checkpoint's weights were written there")
+    metadata = dcp.FileSystemReader(str(folder)).read_metadata().state_dict_metadata
+    state = {
+        key: torch.empty(meta.size, dtype=meta.properties.dtype)
+        for key, meta in metadata.items()
+        if key.startswith("policy/") and isinstance(meta, TensorStorageMetadata)
+    }
+    with warnings.catch_warnings():  # "assuming the intent is to load in a single process": it is
+        warnings.simplefilter("ignore", UserWarning)
+        dcp.load(state, checkpoint_id=str(folder), no_dist=True)
+    return {key.removeprefix("policy/"): tensor for key, tensor in state.items()}
 
 
 def mesh_of(policy: Any) -> Any:

@@ -92,6 +92,9 @@ def _checkpoint_rank(rank: int, port: int, out: str) -> None:
         state, tensors = sharded.split_state({"optimizer": optimizer.state_dict()})
         assert tensors and all(isinstance(ref, sharded.ShardedRef) for ref in _refs(state))
         sharded.save_sharded(folder, policy, tensors)
+        saved = sharded.full_state_dict(policy.model)  # every rank gathers; one keeps it
+        if rank == 0:
+            torch.save(saved, Path(out) / "saved-weights.pt")
         # The rest of the state goes to a file, as the trainer writes it: the optimiser's state dict holds its
         # live step counters, which the next step would move on.
         torch.save(state, Path(out) / f"ckpt-rank{rank}.pt")
@@ -127,6 +130,12 @@ def _refs(value):
 def test_a_sharded_checkpoint_brings_back_weights_and_optimiser_moments(tmp_path, free_port):
     _run(_checkpoint_rank, tmp_path, free_port)
     assert (tmp_path / "ckpt.dcp" / ".metadata").is_file()
+    # One process with no process group reads the whole weights back (init_from of a sharded run).
+    whole = sharded.gathered_weights(tmp_path / "ckpt.dcp")
+    saved = torch.load(tmp_path / "saved-weights.pt")
+    assert {f"model.{name}" for name in saved} - set(whole) == {"model.lm_head.weight"}  # tied to the embeddings
+    for name, value in whole.items():
+        assert torch.equal(value, saved[name.removeprefix("model.")]), name
 
 
 def test_fsdp_refuses_what_it_does_not_shard():
@@ -182,3 +191,10 @@ def test_a_killed_sharded_run_resumes_from_its_checkpoint(tmp_path, free_port):
     iterations = [r["iteration"] for r in records if r["kind"] == "train"]
     assert iterations[-1] == 2 and sorted(set(iterations)) == [0, 1, 2] and (out / "results.json").is_file()
     assert sorted(p.name for p in out.glob("ckpt-*")) == [f"ckpt-00000{i}.{x}" for i in (2, 3) for x in ("dcp", "pt")]
+    # One process evaluates the sharded run's weights, whole: the model the run ended with.
+    from agentrl.cli import main
+
+    assert main(["eval", f"init_from={out}", "eval.episodes=1", f"eval.output_dir={tmp_path / 'eval'}"]) == 0
+    (result_file,) = (tmp_path / "eval").glob("*.json")
+    trained = json.loads((out / "results.json").read_text())["model"]["fingerprint"]
+    assert json.loads(result_file.read_text())["model"]["fingerprint"] == trained
