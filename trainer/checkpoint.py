@@ -10,6 +10,7 @@ the previous checkpoint intact; only the newest ``keep`` are kept. A sharded run
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import re
@@ -19,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+logger = logging.getLogger(__name__)
 
 _NAME = re.compile(r"^ckpt-(\d{6})\.pt$")
 
@@ -196,7 +199,16 @@ def init_source(path: Path, state: dict[str, Any], settings: dict[str, Any], set
         candidates.insert(0, Path(*run.parts[: -len(output_dir.parts)]) / given)
     for candidate in candidates:
         if (candidate.is_dir() and checkpoints(candidate)) or candidate.is_file():
-            return checkpoint_of(candidate, setting)
+            found = checkpoint_of(candidate, setting)
+            if recorded:
+                logger.warning(
+                    "%s started from %s, which is gone; loading %s under it instead (the same weights unless that "
+                    "run trained on after)",
+                    path,
+                    recorded,
+                    found,
+                )
+            return found
     raise ValueError(
         f"{setting}={path}: its run started from the weights of {given} (train.init_from), and its checkpoints hold "
         f"only the weights it trained; {given} is not found (looked for {', '.join(str(c) for c in candidates)}): "

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import itertools
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -390,7 +391,7 @@ def test_lora_sft_weights_are_merged_into_the_next_run(tmp_path, tiny):
     assert any(not torch.equal(model.state_dict()[k], v) for k, v in merged.items())
 
 
-def test_a_run_started_from_another_runs_weights_is_loaded_with_them(tmp_path, tiny, monkeypatch, capsys):
+def test_a_run_started_from_another_runs_weights_is_loaded_with_them(tmp_path, tiny, monkeypatch, caplog):
     """A run that trains the top block of a fully fine-tuned model checkpoints that block only; loading it loads
     the weights it started from first (``agentrl eval init_from`` once gave the packaged lower blocks instead)."""
     from agentrl.trainer.checkpoint import checkpoints, load_init_weights, save_checkpoint
@@ -431,8 +432,10 @@ def test_a_run_started_from_another_runs_weights_is_loaded_with_them(tmp_path, t
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")
     fresh = copy.deepcopy(model)
-    load_init_weights(fresh, tmp_path / "runs/rl")
+    with caplog.at_level(logging.WARNING, logger="agentrl.trainer.checkpoint"):
+        load_init_weights(fresh, tmp_path / "runs/rl")
     assert all(torch.equal(fresh.state_dict()[k], v) for k, v in expected.items())
+    assert "moved.pt, which is gone; loading" in caplog.text  # that run may have trained on since: said
     # Without the weights it started from, loading it alone would give another model: refused, saying why.
     monkeypatch.chdir(tmp_path)
     Path("runs/sft").rename("runs/gone")
