@@ -41,11 +41,21 @@ class FilteredBCConfig:
 
 
 def top_share(trajectories: Sequence[Trajectory], keep_fraction: float, min_return: float | None = None) -> list[int]:
-    """Indices of the ``ceil(keep_fraction * n)`` highest-return trajectories (ties: the earlier), in order."""
+    """Indices of the ``ceil(keep_fraction * n)`` highest-return trajectories, in order.
+
+    Ties go to one episode of each task (``group_id``) before a second of any, then to the earlier: with a 0/1
+    return, "the earlier" alone kept the wins of the first tasks of the batch only (6 of 64 episodes: the copies of
+    one or two tasks), so the policy was cloned on one task's path.
+    """
     if not 0 < keep_fraction <= 1:
         raise ValueError(f"keep_fraction must be in (0, 1], got {keep_fraction}")
     count = math.ceil(keep_fraction * len(trajectories))
-    ranked = sorted(range(len(trajectories)), key=lambda i: (-trajectories[i].total_reward, i))[:count]
+    seen: dict[int, int] = {}
+    copy_index = []
+    for trajectory in trajectories:
+        copy_index.append(seen.get(trajectory.group_id, 0))
+        seen[trajectory.group_id] = copy_index[-1] + 1
+    ranked = sorted(range(len(trajectories)), key=lambda i: (-trajectories[i].total_reward, copy_index[i], i))[:count]
     if min_return is not None:
         ranked = [i for i in ranked if trajectories[i].total_reward >= min_return]
     return sorted(ranked)

@@ -253,6 +253,11 @@ def test_filtered_bc_keeps_exactly_the_top_share():
     assert top_share(trajectories, 0.5, min_return=2.0) == [1, 3, 4, 7]
     with pytest.raises(ValueError):
         top_share(trajectories, 0.0)
+    # Tied returns (a win is 1): one episode of each task before a second of any, so that the kept wins are not
+    # the copies of the batch's first task alone.
+    wins = [Trajectory("e", g, str(g), g, turns=[_turn([1], [2], 1.0)]) for g in (0, 0, 0, 0, 1, 1, 2, 2)]
+    assert top_share(wins, 0.3) == [0, 4, 6]
+    assert top_share(wins, 0.5) == [0, 1, 4, 6]
 
 
 SMALL = ["model=tiny", "train.iterations=1", "eval.episodes=2", "rollout.max_turns=3", "train.tensorboard=false"]
