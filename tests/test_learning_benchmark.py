@@ -46,9 +46,11 @@ def test_learning_benchmark_writes_every_row_and_evaluates_each_start_once(tmp_p
     rerun = json.loads((tmp_path / "learning.json").read_text())["envs"]["guess"]
     assert rerun["zero_shot"]["success"] == rows["zero_shot"]["success"] and list(rerun) == list(rows)
     # an RL row whose SFT start finished after it (the start was redone) is redone too
-    start = tmp_path / "guess" / "sft_4-s0" / "results.json"
-    later = (tmp_path / "guess" / "sft_4+grpo-s0" / "results.json").stat().st_mtime + 10
-    os.utime(start, (later, later))
+    # (the RL runs' results made older than the start's, not the start's newer: a start dated in the future stayed
+    # newer than the redone runs too when they took under the 10 s it was moved by, and they were left out below)
+    earlier = (tmp_path / "guess" / "sft_4-s0" / "results.json").stat().st_mtime - 10
+    for rl in ("sft_4+grpo-s0", "sft_4+dagger-s0"):
+        os.utime(tmp_path / "guess" / rl / "results.json", (earlier, earlier))
     redone = subprocess.run(
         command, capture_output=True, text=True, timeout=600, env={**os.environ, "OMP_NUM_THREADS": "1"}
     )
