@@ -149,9 +149,10 @@ def load_init_weights(
     settings = run_settings(path) or {}
     below = init_source(path, state, settings, setting)
     if below is not None:
-        if below.resolve() in _seen | {path.resolve()}:
+        seen = _seen | {path.resolve()}
+        if below.resolve() in seen:
             raise ValueError(f"{setting}={source}: the runs' train.init_from settings form a loop at {below}")
-        load_init_weights(model, below, setting, _seen | {path.resolve()})
+        load_init_weights(model, below, setting, seen)
     lora = any("lora_" in name for name in weights)
     if lora:
         if "policy" not in settings:

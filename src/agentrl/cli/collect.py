@@ -138,13 +138,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
     from agentrl.agents.models import fingerprint, load_tokenizer
     from agentrl.agents.scripted import make_scripted
     from agentrl.factory import make_from_config
-    from agentrl.trainer.evaluate import (
-        TEST_SEED,
-        eval_env_overrides,
-        eval_seeds,
-        single_agent_env_id,
-        training_seed_bound,
-    )
+    from agentrl.trainer.evaluate import eval_env_overrides, eval_seeds, single_agent_env_id, training_seed_bound
     from agentrl.trainer.rollout import collect
 
     load_plugins(args.plugin)
@@ -166,7 +160,7 @@ def run(args: argparse.Namespace, overrides: list[str]) -> int:
         first = eval_seeds(cfg.eval)[0]
         raise ValueError(
             f"seeds {c.seed}..{max(seeds)} reach the evaluation seeds ({first}..) or the test seeds "
-            f"({TEST_SEED}..): keep collect.seed + collect.episodes <= {bound}"
+            f"({bound}..): keep collect.seed + collect.episodes <= {bound}"
         )
     console = Console(stderr=True)
     env_factory = functools.partial(make_from_config, cfg.env)
