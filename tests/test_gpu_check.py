@@ -38,6 +38,7 @@ def test_the_gpu_check_dry_run_writes_every_figure(tmp_path):
     rollout = report["rollout"]
     assert 0 < rollout["env_steps"] <= rollout["envs"] * rollout["turns"] and rollout["env_steps_per_s"] > 0
     parallel = report["data_parallel"]
+    assert "error" not in parallel, parallel["error"]
     assert parallel["ranks"] == 2 and parallel["backend"] == "gloo" and parallel["tokens_per_s"] > 0, parallel
 
 
