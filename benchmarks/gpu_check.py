@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -228,14 +227,14 @@ def rollout_figures(shape: Shape, device: torch.device, envs: int, turns: int, m
 def data_parallel(args: argparse.Namespace, single: dict[str, Any]) -> dict[str, Any]:
     """The 0.5B update on 2 ranks under torchrun; tokens/s over both ranks and the scaling against one rank."""
     out = f"{args.out}.ranks.json"
-    port = str(args.master_port or _free_port())
-    command = [sys.executable, "-m", "torch.distributed.run", "--nproc-per-node", "2", "--master-port", port]
+    # --standalone: torchrun's rendezvous on a free local port (a fixed one may be held by another job)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", "2"]
     command += [__file__, "--rank-worker", "--out", out] + (["--dry-run"] if args.dry_run else [])
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=args.timeout)
     if done.returncode != 0:
         said = (done.stderr + done.stdout)[-3000:]
-        return {"error": f"torchrun exited {done.returncode} (master port {port}): {said}"}
+        return {"error": f"torchrun exited {done.returncode}: {said}"}
     with open(out) as fh:
         ranks = json.load(fh)
     os.unlink(out)
@@ -247,13 +246,6 @@ def data_parallel(args: argparse.Namespace, single: dict[str, Any]) -> dict[str,
         "scaling": round(total / (len(ranks) * single["tokens_per_s"]), 3),
         "per_rank": ranks,
     }
-
-
-def _free_port() -> int:
-    """A TCP port free on 127.0.0.1 now: a fixed port may be held by another job on a shared machine."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def rank_worker(args: argparse.Namespace) -> None:
@@ -293,7 +285,6 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed update steps per model")
     parser.add_argument("--peak-tflops", type=float, default=None, help="the card's dense bf16 peak, if not known")
     parser.add_argument("--timeout", type=int, default=300, help="seconds for the 2-rank run")
-    parser.add_argument("--master-port", type=int, default=0, help="torchrun's port for the 2-rank run (0: a free one)")
     parser.add_argument("--rank-worker", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.rank_worker:

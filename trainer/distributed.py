@@ -67,10 +67,7 @@ def init(device: str, timeout_s: float = 1800) -> str:
 
 
 def shutdown() -> None:
-    """Leave the process group, together: every rank waits at a barrier first, so no rank tears down its
-    connections while another is still in its last collective."""
     if dist.is_available() and dist.is_initialized():
-        dist.barrier()
         dist.destroy_process_group()
 
 
